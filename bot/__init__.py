@@ -1,0 +1,1 @@
+"""supportbot core: domain types, storage, inbox/outbox, router, drafting, policy, app and CLI."""

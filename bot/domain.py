@@ -1,0 +1,160 @@
+"""Frozen domain types shared by the core, the channels and the approval channel.
+
+Channel-specific data travels in ``metadata`` (JSON-serialisable); the core never interprets it
+except to hand it back to the same channel with the reply.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+class Channel(enum.StrEnum):
+    """Where a conversation lives; replies always go back through the same channel."""
+
+    WEBHOOK = "webhook"
+    SLACK = "slack"
+    EMAIL = "email"
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """The customer as the channel knows them."""
+
+    id: str
+    email: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One customer message, translated by a channel, before it is accepted.
+
+    ``thread_key`` names the conversation within the channel (webhook ``source:conversation``,
+    Slack ``channel:thread_ts``, email the root Message-ID). ``related_message_ids`` lists
+    channel message ids this message answers (email In-Reply-To then References), most
+    specific first: the core joins the conversation of the first one it knows.
+    ``suppress_reply`` is set when the message must never be answered (auto-reply, bounce,
+    list mail) and says why.
+    """
+
+    channel: Channel
+    thread_key: str
+    channel_message_id: str
+    text: str
+    sender: Sender
+    received_at: datetime
+    subject: str | None = None
+    related_message_ids: tuple[str, ...] = ()
+    suppress_reply: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A reply on its way out, as stored in the outbox and handed to a channel's ``send``.
+
+    ``reply_id`` is stable across retries so receivers can dedupe. ``thread_metadata`` is the
+    metadata of the customer message being answered (the channel's own threading data), and
+    ``conversation_metadata`` what the channel stored on the conversation.
+    """
+
+    reply_id: str
+    channel: Channel
+    conversation_id: int
+    thread_key: str
+    text: str
+    decided_by: str
+    in_reply_to: str | None
+    recipient: Sender
+    subject: str | None = None
+    auto: bool = False
+    thread_metadata: Mapping[str, Any] = field(default_factory=dict)
+    related_message_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """What a channel reports after sending: the id the channel gave our message."""
+
+    channel_message_id: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+class SendError(Exception):
+    """A channel could not send a reply. ``permanent`` failures are dead-lettered at once."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class Decision(enum.StrEnum):
+    """What the policy decided for a draft."""
+
+    AUTO = "auto"
+    REVIEW = "review"
+    HUMAN = "human"
+    SUPPRESSED = "suppressed"  # never answered: auto-reply, bounce, list mail
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A retrieved piece of knowledge: a KB chunk or a learned (agent-approved) answer."""
+
+    source_id: str
+    title: str
+    text: str
+    score: float
+    kind: str = "kb"  # "kb" | "learned"
+    url: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DraftResult:
+    """A drafter's answer before policy: the reply and its own view of it."""
+
+    reply: str
+    self_confidence: float
+    needs_human: bool
+    reason: str
+    cited_sources: tuple[str, ...]
+    model: str
+    offline: bool = False
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """The answer of ``accept``: the message is durably stored (or was already)."""
+
+    conversation_id: int
+    message_id: int
+    duplicate: bool
+    conversation_token: str = ""
+
+
+class AcceptError(Exception):
+    """An inbound message could not be stored (a system error): the edge must answer with a
+    temporary failure (HTTP 503, SMTP 451, no IMAP flag) so that the sender retries."""
+
+
+AcceptFn = Callable[[Inbound], Awaitable[Accepted]]
+
+
+class Sender(Protocol):
+    """A channel's outbound side: send one reply, threaded in the customer's conversation.
+
+    Raise ``SendError(permanent=True)`` for failures that retrying cannot fix (SMTP 5xx,
+    Slack ``channel_not_found``); any other exception is retried with backoff.
+    """
+
+    async def send(self, reply: Reply) -> SendResult: ...
