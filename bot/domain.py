@@ -39,7 +39,8 @@ class Inbound:
     channel message ids this message answers (email In-Reply-To then References), most
     specific first: the core joins the conversation of the first one it knows.
     ``suppress_reply`` is set when the message must never be answered (auto-reply, bounce,
-    list mail) and says why.
+    list mail) and says why. ``metadata["conversation_token"]``, when a channel finds one
+    (email: the Reply-To plus-address), joins the conversation with that token.
     """
 
     channel: Channel
@@ -60,7 +61,9 @@ class Reply:
 
     ``reply_id`` is stable across retries so receivers can dedupe. ``thread_metadata`` is the
     metadata of the customer message being answered (the channel's own threading data), and
-    ``conversation_metadata`` what the channel stored on the conversation.
+    ``related_message_ids`` is the conversation's message-id chain, oldest first (email builds
+    References from it). ``conversation_token`` is the conversation's opaque token (email puts
+    it in the Reply-To plus-address so replies thread even when clients drop headers).
     """
 
     reply_id: str
@@ -71,6 +74,7 @@ class Reply:
     decided_by: str
     in_reply_to: str | None
     recipient: Sender
+    conversation_token: str = ""
     subject: str | None = None
     auto: bool = False
     thread_metadata: Mapping[str, Any] = field(default_factory=dict)

@@ -1,0 +1,50 @@
+"""Ports the core calls out through; ``bot/app.py`` plugs in the real implementations."""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+
+class ApprovalNotifier(Protocol):
+    """Tells the humans' side (the Slack approval channel) what the core did.
+
+    Every method takes ids, not objects: the implementation loads what it needs, so a card is
+    always built from the stored state.
+    """
+
+    async def draft_ready(self, draft_id: int) -> None:
+        """A draft needs a human: post its card (review card, or human-only card)."""
+
+    async def customer_followup(self, message_id: int) -> None:
+        """A customer wrote into a conversation that humans own: post it into its thread."""
+
+    async def draft_superseded(self, draft_id: int) -> None:
+        """A newer customer message replaced this pending draft: mark its card."""
+
+    async def delivery_failed(self, outbox_item_id: int) -> None:
+        """A reply was dead-lettered: show the error and a Retry button on the card."""
+
+    async def delivered(self, outbox_item_id: int) -> None:
+        """A reply reached the customer (update the card if there is one)."""
+
+
+class NullNotifier:
+    """Used when Slack is off: drafts wait in the database (see `supportbot stats`)."""
+
+    async def draft_ready(self, draft_id: int) -> None:
+        log.info("draft %s awaits review (no approval channel configured)", draft_id)
+
+    async def customer_followup(self, message_id: int) -> None:
+        return None
+
+    async def draft_superseded(self, draft_id: int) -> None:
+        return None
+
+    async def delivery_failed(self, outbox_item_id: int) -> None:
+        log.error("outbox item %s dead-lettered (no approval channel to show it)", outbox_item_id)
+
+    async def delivered(self, outbox_item_id: int) -> None:
+        return None
