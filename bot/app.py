@@ -1,0 +1,169 @@
+"""The composition root: the one module that builds clients and wires channels and handoff
+into the core. Everything else receives what it needs through keyword-only constructors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import JSONResponse, Response
+from tortoise import connections
+
+from bot import inbox, metrics
+from bot.clock import Clock, utcnow
+from bot.db import database
+from bot.domain import Accepted, Channel, Inbound, ReplySender
+from bot.drafting import make_drafter
+from bot.models import Conversation, Draft, Message
+from bot.outbox import OutboxDispatcher
+from bot.ports import ApprovalNotifier, NullNotifier
+from bot.router import Router
+from bot.worker import Worker, worker_id
+from channels.webhook import DEMO_SOURCE, WebhookReplySender, make_webhook_router
+from config import Settings, WebhookSource
+from knowledge import Embedder, KnowledgeBase, make_qdrant_client
+
+log = logging.getLogger(__name__)
+
+
+def with_demo_source(settings: Settings) -> Settings:
+    """On the embedded setup, enable the ``demo`` webhook source with a secret kept in the data
+    dir (made once), so a newcomer can post a message with a ready curl."""
+    if not settings.demo_enabled or DEMO_SOURCE in settings.webhooks:
+        return settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.data_dir / "demo-webhook-secret"
+    if not path.exists():
+        path.write_text(secrets.token_hex(16))
+        path.chmod(0o600)
+    demo = WebhookSource(name=DEMO_SOURCE, secret=path.read_text().strip())  # type: ignore[arg-type]
+    return settings.model_copy(update={"webhooks": {**settings.webhooks, DEMO_SOURCE: demo}})
+
+
+@dataclass
+class Services:
+    """Everything one process runs with."""
+
+    settings: Settings
+    http: httpx.AsyncClient
+    knowledge: KnowledgeBase | None
+    notifier: ApprovalNotifier
+    router: Router
+    worker: Worker
+    senders: dict[Channel, ReplySender] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    async def accept(self, inbound: Inbound) -> Accepted:
+        """The edges' accept: store durably, count it, and wake this process's worker."""
+        accepted = await inbox.accept(inbound)
+        metrics.ACCEPTED.labels(inbound.channel.value, str(accepted.duplicate).lower()).inc()
+        if not accepted.duplicate:
+            self.worker.kick()
+        return accepted
+
+
+@asynccontextmanager
+async def build_services(
+    settings: Settings,
+    *,
+    clock: Clock = utcnow,
+    with_knowledge: bool = True,
+    anthropic_client: Any = None,
+    http: httpx.AsyncClient | None = None,
+) -> AsyncIterator[Services]:
+    """Open the database, clients and the router for one process; close them on exit."""
+    settings = with_demo_source(settings)
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(database(settings))
+        if http is None:
+            http = await stack.enter_async_context(httpx.AsyncClient(timeout=15.0))
+        knowledge: KnowledgeBase | None = None
+        if with_knowledge:
+            qdrant = make_qdrant_client(settings)
+            stack.push_async_callback(qdrant.close)
+            knowledge = KnowledgeBase(client=qdrant, embedder=Embedder.from_settings(settings))
+        notifier: ApprovalNotifier = NullNotifier()
+        drafter = make_drafter(settings, client=anthropic_client)
+        router = Router(settings=settings, knowledge=knowledge, learned=None, drafter=drafter,
+                        notifier=notifier, clock=clock)
+        senders: dict[Channel, ReplySender] = {
+            Channel.WEBHOOK: WebhookReplySender(settings=settings, http=http),
+        }
+        owner = worker_id()
+        dispatcher = OutboxDispatcher(
+            senders=senders, notifier=notifier, owner=owner,
+            max_attempts=settings.outbox_max_attempts, backoff_base=settings.outbox_backoff_seconds,
+            lease_seconds=settings.lease_seconds, clock=clock,
+        )
+        worker = Worker(settings=settings, router=router, dispatcher=dispatcher,
+                        notifier=notifier, owner=owner, clock=clock)
+        yield Services(settings=settings, http=http, knowledge=knowledge, notifier=notifier,
+                       router=router, worker=worker, senders=senders)
+
+
+def create_web_app(services: Services) -> FastAPI:
+    """The HTTP face: webhook, Slack events, health, readiness, metrics, demo conversation view."""
+    settings = services.settings
+    app = FastAPI(
+        title="supportbot",
+        version="0.1.0",
+        description="Support gateway: customer messages in, grounded drafts out.",
+    )
+    app.include_router(make_webhook_router(settings=settings, accept=services.accept))
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz() -> JSONResponse:
+        checks: dict[str, str] = {}
+        try:
+            await connections.get("default").execute_query("SELECT 1")
+            checks["database"] = "ok"
+        except Exception as exc:  # readiness reports, it does not raise
+            checks["database"] = f"error: {exc.__class__.__name__}"
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["ops"], response_class=Response)
+    async def prometheus() -> Response:
+        return Response(await metrics.render(), media_type="text/plain; version=0.0.4")
+
+    if settings.demo_enabled:
+
+        @app.get("/api/conversations/{conversation_id}", tags=["demo"])
+        async def conversation_view(conversation_id: int) -> dict[str, Any]:
+            """What happened to a conversation (embedded demo only: no auth, bound locally)."""
+            conversation = await Conversation.get_or_none(id=conversation_id)
+            if conversation is None:
+                raise HTTPException(404, "no such conversation")
+            messages = await Message.filter(conversation_id=conversation_id).order_by("id").values(
+                "direction", "author", "text", "created_at")
+            drafts = await Draft.filter(conversation_id=conversation_id).order_by("id").values(
+                "id", "status", "decision", "confidence", "text", "reasons", "sources", "model",
+                "offline", "timings_ms")
+            return {"id": conversation.id, "channel": conversation.channel,
+                    "status": conversation.status, "subject": conversation.subject,
+                    "messages": messages, "drafts": drafts}
+
+    return app
+
+
+async def serve_http(app: FastAPI, *, host: str, port: int, stop: asyncio.Event) -> None:
+    """Run uvicorn on this loop until ``stop`` is set."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                           lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    await stop.wait()
+    server.should_exit = True
+    await task

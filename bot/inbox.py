@@ -1,0 +1,215 @@
+"""The durable inbox: edges ``accept`` a message before they acknowledge it; workers claim it.
+
+``accept`` stores the customer, the conversation (threaded), the message and an inbox item in one
+transaction, deduplicated on (channel, channel_message_id). Workers claim items with a lease
+through a conditional UPDATE, which is race-free on SQLite and PostgreSQL alike: two workers
+never process the same item, and an item whose worker died is claimed again once its lease ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from tortoise.exceptions import BaseORMException, IntegrityError
+from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
+
+from bot.clock import Clock, utcnow
+from bot.domain import Accepted, AcceptError, Channel, Inbound
+from bot.models import Conversation, ConversationStatus, Customer, InboxItem, Message, QueueStatus
+
+log = logging.getLogger(__name__)
+
+_REOPEN = {ConversationStatus.ANSWERED, ConversationStatus.CLOSED}
+
+
+async def accept(inbound: Inbound) -> Accepted:
+    """Durably store an inbound message; return where it went. Idempotent per message id.
+
+    Raises ``AcceptError`` when the database cannot take it: the edge must answer with a
+    temporary failure so the sender retries (nothing is acknowledged that is not stored).
+    """
+    for attempt in range(3):
+        try:
+            return await _accept_once(inbound)
+        except IntegrityError:
+            # A concurrent accept created the same message or conversation first: re-read.
+            if attempt == 2:
+                raise AcceptError("could not store message: conflicting concurrent writes") from None
+        except BaseORMException as exc:
+            log.exception("accept failed for %s message", inbound.channel)
+            raise AcceptError(f"could not store message: {exc.__class__.__name__}") from exc
+        except OSError as exc:
+            log.exception("accept failed for %s message (database unreachable)", inbound.channel)
+            raise AcceptError("could not store message: database unreachable") from exc
+    raise AssertionError("unreachable")
+
+
+async def _accept_once(inbound: Inbound) -> Accepted:
+    async with in_transaction():
+        existing = await Message.get_or_none(
+            channel=inbound.channel.value, channel_message_id=inbound.channel_message_id
+        ).select_related("conversation")
+        if existing is not None:
+            return Accepted(
+                conversation_id=existing.conversation.id,
+                message_id=existing.id,
+                duplicate=True,
+                conversation_token=existing.conversation.token,
+            )
+        customer = await _customer_for(inbound)
+        conversation = await _conversation_for(inbound, customer)
+        message = await Message.create(
+            conversation=conversation,
+            channel=inbound.channel.value,
+            direction="in",
+            author=inbound.sender.name or inbound.sender.email or inbound.sender.id,
+            text=inbound.text,
+            channel_message_id=inbound.channel_message_id,
+            metadata=dict(inbound.metadata),
+            suppress_reply=inbound.suppress_reply,
+            received_at=inbound.received_at,
+        )
+        await InboxItem.create(message=message)
+    return Accepted(
+        conversation_id=conversation.id,
+        message_id=message.id,
+        duplicate=False,
+        conversation_token=conversation.token,
+    )
+
+
+async def _customer_for(inbound: Inbound) -> Customer:
+    sender = inbound.sender
+    if inbound.channel is Channel.EMAIL and sender.email:
+        lookup = {"email": sender.email.lower()}
+    elif inbound.channel is Channel.SLACK:
+        lookup = {"slack_user": sender.id}
+    else:
+        lookup = {"external_id": f"{inbound.channel.value}:{sender.id}"}
+    customer = await Customer.filter(**lookup).first()
+    if customer is None:
+        fields = {"name": sender.name, "email": (sender.email or "").lower() or None, **lookup}
+        customer = await Customer.create(**fields)
+    elif sender.name and customer.name != sender.name:
+        customer.name = sender.name
+        await customer.save(update_fields=["name"])
+    return customer
+
+
+async def _conversation_for(inbound: Inbound, customer: Customer) -> Conversation:
+    """Thread the message: a known related message, then the reply token, then the thread key.
+
+    Never by subject: two customers writing "Invoice" stay two conversations.
+    """
+    channel = inbound.channel.value
+    conversation: Conversation | None = None
+    if inbound.related_message_ids:
+        related = await Message.filter(
+            channel=channel, channel_message_id__in=list(inbound.related_message_ids)
+        ).values("channel_message_id", "conversation_id")
+        by_id = {r["channel_message_id"]: r["conversation_id"] for r in related}
+        for message_id in inbound.related_message_ids:
+            if message_id in by_id:
+                conversation = await Conversation.get(id=by_id[message_id])
+                break
+    token = inbound.metadata.get("conversation_token")
+    if conversation is None and isinstance(token, str) and token:
+        conversation = await Conversation.get_or_none(token=token, channel=channel)
+    if conversation is None:
+        conversation = await Conversation.get_or_none(channel=channel, thread_key=inbound.thread_key)
+    if conversation is None:
+        return await Conversation.create(
+            channel=channel,
+            thread_key=inbound.thread_key,
+            token=secrets.token_hex(8),
+            subject=(inbound.subject or "")[:998] or None,
+            customer=customer,
+        )
+    if conversation.status in _REOPEN:
+        conversation.status = ConversationStatus.OPEN
+        await conversation.save(update_fields=["status", "updated_at"])
+    return conversation
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """An inbox item this worker holds the lease on."""
+
+    inbox_id: int
+    message_id: int
+    conversation_id: int
+    attempts: int
+
+
+async def claim(owner: str, *, limit: int, lease_seconds: float, clock: Clock = utcnow) -> list[Claimed]:
+    """Lease up to ``limit`` pending items, oldest first, at most one per conversation.
+
+    One conversation's messages are processed in order, never by two workers at once: an item
+    is skipped while an earlier item of its conversation is still unfinished.
+    """
+    now = clock()
+    rows = await (
+        InboxItem.filter(status=QueueStatus.PENDING)
+        .order_by("id")
+        .limit(max(limit * 10, 200))
+        .values("id", "message_id", "message__conversation_id", "lease_until", "attempts")
+    )
+    seen: set[int] = set()
+    claimed: list[Claimed] = []
+    for row in rows:
+        conversation_id = row["message__conversation_id"]
+        if conversation_id in seen:
+            continue
+        seen.add(conversation_id)
+        lease_until: datetime | None = row["lease_until"]
+        if lease_until is not None and lease_until > now:
+            continue  # held by a live worker, or backing off after a failure
+        won = await InboxItem.filter(
+            Q(lease_until__isnull=True) | Q(lease_until__lte=now),
+            id=row["id"],
+            status=QueueStatus.PENDING,
+        ).update(
+            lease_owner=owner,
+            lease_until=now + timedelta(seconds=lease_seconds),
+            attempts=F("attempts") + 1,
+        )
+        if won == 1:
+            claimed.append(
+                Claimed(row["id"], row["message_id"], conversation_id, row["attempts"] + 1)
+            )
+            if len(claimed) >= limit:
+                break
+    return claimed
+
+
+async def complete(item: Claimed, owner: str, *, clock: Clock = utcnow) -> None:
+    """Mark a claimed item done (only if this worker still holds it)."""
+    await InboxItem.filter(id=item.inbox_id, lease_owner=owner).update(
+        status=QueueStatus.DONE, done_at=clock(), lease_until=None, last_error=None
+    )
+
+
+async def fail(
+    item: Claimed, owner: str, error: str, *, max_attempts: int, clock: Clock = utcnow
+) -> bool:
+    """Record a failed attempt; back off, or give up after ``max_attempts``. True if given up."""
+    now = clock()
+    if item.attempts >= max_attempts:
+        await InboxItem.filter(id=item.inbox_id, lease_owner=owner).update(
+            status=QueueStatus.FAILED, last_error=error[:4000], lease_until=None, done_at=now
+        )
+        return True
+    backoff = timedelta(seconds=min(300.0, 2.0 ** item.attempts))
+    await InboxItem.filter(id=item.inbox_id, lease_owner=owner).update(
+        last_error=error[:4000], lease_owner=None, lease_until=now + backoff
+    )
+    return False
+
+
+async def depth() -> int:
+    """How many accepted messages still await the router."""
+    return await InboxItem.filter(status=QueueStatus.PENDING).count()

@@ -1,0 +1,300 @@
+"""The conversation router: one accepted customer message in, one visible decision out.
+
+``analyse`` is the pure-ish pipeline (triage → retrieve → draft → confidence → policy) shared by
+``supportbot ask`` (nothing stored or sent) and ``process`` (the worker), which also stores the
+draft with its reasons and per-stage timings and routes it: outbox (auto), approval card
+(review) or human-only card (escalated).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from bot import kv, outbox
+from bot.clock import Clock, utcnow
+from bot.confidence import Confidence, score_confidence
+from bot.domain import Channel, Decision, DraftResult, Passage
+from bot.drafting import Drafter, DraftRequest
+from bot.models import (
+    Conversation,
+    ConversationStatus,
+    Draft,
+    DraftStatus,
+    LearningSignal,
+    Message,
+)
+from bot.policy import PolicyDecision, decide
+from bot.ports import ApprovalNotifier
+from bot.redact import redact
+from bot.triage import Triage, triage
+from config import Settings
+
+log = logging.getLogger(__name__)
+
+PAUSED_CHANNELS_KEY = "paused_channels"
+AUTO_SEND_KEY = "auto_send_threshold"
+_HISTORY_TURNS = 6
+
+
+class Retriever(Protocol):
+    """Knowledge search as the router needs it (``knowledge`` implements it)."""
+
+    async def search(self, query: str, limit: int = 5) -> Sequence[Any]: ...
+
+
+@dataclass
+class Timings:
+    """Milliseconds spent in each stage, kept on the draft for benchmarks."""
+
+    ms: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.ms[name] = round((time.perf_counter() - start) * 1000, 3)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything the router concluded about one message."""
+
+    triage: Triage
+    passages: list[Passage]
+    draft: DraftResult
+    confidence: Confidence
+    policy: PolicyDecision
+    timings_ms: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view (``supportbot ask --json``)."""
+        return {
+            "decision": self.policy.decision.value,
+            "decision_reasons": list(self.policy.reasons),
+            "draft": self.draft.reply,
+            "drafter": {"model": self.draft.model, "offline": self.draft.offline,
+                        "error": self.draft.error, "reason": self.draft.reason},
+            "confidence": {"value": round(self.confidence.value, 4),
+                           "parts": {k: (round(v, 4) if isinstance(v, float) else v)
+                                     for k, v in self.confidence.parts.items()},
+                           "reasons": list(self.confidence.reasons)},
+            "sources": [_source_json(p) for p in self.passages],
+            "triage": _jsonable(self.triage),
+            "timings_ms": self.timings_ms,
+        }
+
+
+def _jsonable(obj: Any) -> Any:
+    try:
+        return asdict(obj)
+    except TypeError:
+        return obj
+
+
+def _source_json(p: Passage) -> dict[str, Any]:
+    return {"source_id": p.source_id, "title": p.title, "score": round(p.score, 4),
+            "kind": p.kind, "url": p.url}
+
+
+def _to_passage(hit: Any) -> Passage:
+    return Passage(
+        source_id=str(getattr(hit, "doc_id", getattr(hit, "source_id", ""))),
+        title=str(getattr(hit, "title", "")),
+        text=str(getattr(hit, "text", "")),
+        score=float(getattr(hit, "score", 0.0)),
+        kind=str(getattr(hit, "kind", "kb")),
+        url=getattr(hit, "url", None),
+        metadata=dict(getattr(hit, "metadata", {}) or {}),
+    )
+
+
+class Router:
+    """Routes accepted messages; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        knowledge: Retriever | None,
+        learned: Retriever | None,
+        drafter: Drafter,
+        notifier: ApprovalNotifier,
+        clock: Clock = utcnow,
+        enqueue: Callable[..., Awaitable[Any]] = outbox.enqueue_reply,
+    ) -> None:
+        self._settings = settings
+        self._knowledge = knowledge
+        self._learned = learned
+        self._drafter = drafter
+        self._notifier = notifier
+        self._clock = clock
+        self._enqueue = enqueue
+
+    async def analyse(
+        self,
+        text: str,
+        *,
+        subject: str | None = None,
+        channel: Channel = Channel.WEBHOOK,
+        customer_name: str | None = None,
+        history: Sequence[tuple[str, str]] = (),
+        metadata: dict[str, Any] | None = None,
+        auto_send_threshold: float | None = None,
+        channel_allows_auto: bool = True,
+    ) -> Analysis:
+        """Triage, retrieve, draft, score and decide; stores nothing."""
+        timings = Timings()
+        with timings.stage("triage"):
+            flags = triage(text, subject, metadata or {})
+        query = redact(f"{subject}\n{text}" if subject and subject.lower() not in text.lower() else text)
+        with timings.stage("retrieve"):
+            passages = await self._retrieve(query)
+        request = DraftRequest(
+            customer_text=text,
+            subject=subject,
+            history=tuple(history),
+            passages=tuple(passages),
+            customer_name=customer_name,
+            channel=channel.value,
+            brand_name=self._settings.brand_name,
+        )
+        with timings.stage("draft"):
+            draft = await self._drafter.draft(request)
+        learned = [p for p in passages if p.kind == "learned"]
+        agreement = learned[0].score if learned else None
+        with timings.stage("score"):
+            confidence = score_confidence(
+                passages=passages, draft=draft, learned_agreement=agreement, triage=flags,
+                question=text,
+            )
+            policy = decide(
+                confidence=confidence,
+                triage=flags,
+                draft=draft,
+                passages=passages,
+                channel_allows_auto=channel_allows_auto,
+                auto_send_threshold=auto_send_threshold,
+                human_threshold=self._settings.human_threshold,
+            )
+        return Analysis(flags, passages, draft, confidence, policy, timings.ms)
+
+    async def _retrieve(self, query: str) -> list[Passage]:
+        passages: list[Passage] = []
+        if self._learned is not None:
+            passages.extend(_to_passage(h) for h in await self._learned.search(query, limit=2))
+        if self._knowledge is not None:
+            passages.extend(_to_passage(h) for h in await self._knowledge.search(query, limit=5))
+        # Learned answers only lead when they are at least as close as the best KB passage.
+        return sorted(passages, key=lambda p: p.score, reverse=True)
+
+    async def process(self, message_id: int) -> Draft | None:
+        """Route one stored customer message. Returns the draft, or None when none is due."""
+        message = await Message.get(id=message_id).prefetch_related("conversation")
+        conversation: Conversation = message.conversation
+        if message.suppress_reply:
+            log.info("conversation %s: message %s not answered (%s)", conversation.id,
+                     message.id, message.suppress_reply)
+            meta = dict(conversation.metadata)
+            meta["suppressed"] = int(meta.get("suppressed", 0)) + 1
+            meta["last_suppressed_reason"] = message.suppress_reply
+            await Conversation.filter(id=conversation.id).update(metadata=meta)
+            return None
+        if conversation.status == ConversationStatus.HUMAN:
+            await self._notifier.customer_followup(message.id)
+            return None
+        await self._supersede_pending(conversation.id)
+
+        history = await self._history(conversation.id, before=message.id)
+        customer = await conversation.customer
+        threshold = await self._auto_threshold()
+        paused = set(await kv.get_value(PAUSED_CHANNELS_KEY, []) or [])
+        timings_start = time.perf_counter()
+        analysis = await self.analyse(
+            message.text,
+            subject=conversation.subject,
+            channel=Channel(conversation.channel),
+            customer_name=customer.name if customer else None,
+            history=history,
+            metadata=dict(message.metadata),
+            auto_send_threshold=threshold,
+            channel_allows_auto=conversation.channel not in paused,
+        )
+        decision = analysis.policy.decision
+        status = DraftStatus.PENDING
+        timings = dict(analysis.timings_ms)
+        timings["total"] = round((time.perf_counter() - timings_start) * 1000, 3)
+        draft = await Draft.create(
+            conversation=conversation,
+            message=message,
+            text=analysis.draft.reply,
+            confidence=analysis.confidence.value,
+            signals=analysis.confidence.parts,
+            reasons=[*analysis.confidence.reasons, *analysis.policy.reasons],
+            sources=[_source_json(p) for p in analysis.passages],
+            decision=decision.value,
+            triage=_jsonable(analysis.triage),
+            timings_ms=timings,
+            model=analysis.draft.model,
+            offline=analysis.draft.offline,
+            input_tokens=analysis.draft.input_tokens,
+            output_tokens=analysis.draft.output_tokens,
+            error=analysis.draft.error,
+            status=status,
+        )
+        if decision is Decision.AUTO:
+            await self._auto_send(draft, conversation)
+        else:
+            await Conversation.filter(id=conversation.id).update(
+                status=ConversationStatus.AWAITING_APPROVAL
+            )
+            await self._notifier.draft_ready(draft.id)
+        log.info("conversation %s: draft %s %s (confidence %.2f)", conversation.id, draft.id,
+                 decision.value, analysis.confidence.value)
+        return draft
+
+    async def _auto_send(self, draft: Draft, conversation: Conversation) -> None:
+        await Draft.filter(id=draft.id).update(
+            status=DraftStatus.AUTO_SENT, decided_by="auto", decided_at=self._clock(),
+            final_text=draft.text,
+        )
+        await self._enqueue(conversation_id=conversation.id, text=draft.text, decided_by="auto",
+                            draft_id=draft.id, auto=True)
+        await LearningSignal.create(
+            draft=draft, conversation_id=conversation.id, channel=conversation.channel,
+            action="auto_sent", agent="auto", original_text=draft.text, final_text=draft.text,
+            edit_ratio=0.0, seconds_to_decision=0.0, confidence=draft.confidence,
+        )
+
+    async def _supersede_pending(self, conversation_id: int) -> None:
+        pending = await Draft.filter(
+            conversation_id=conversation_id, status=DraftStatus.PENDING
+        ).values_list("id", flat=True)
+        for draft_id in pending:
+            won = await Draft.filter(id=draft_id, status=DraftStatus.PENDING).update(
+                status=DraftStatus.SUPERSEDED, decided_at=self._clock(), decided_by="customer"
+            )
+            if won:
+                await self._notifier.draft_superseded(int(draft_id))
+
+    async def _history(self, conversation_id: int, *, before: int) -> list[tuple[str, str]]:
+        rows = await (
+            Message.filter(conversation_id=conversation_id, id__lt=before)
+            .exclude(direction="note")
+            .order_by("-id")
+            .limit(_HISTORY_TURNS)
+            .values_list("direction", "text")
+        )
+        return [(str(d), str(t)) for d, t in reversed(rows)]
+
+    async def _auto_threshold(self) -> float | None:
+        stored = await kv.get_value(AUTO_SEND_KEY, "unset")
+        if stored == "unset":
+            return self._settings.auto_send_threshold
+        return None if stored in (None, "off") else float(stored)

@@ -1,0 +1,135 @@
+"""The worker loops: route accepted messages and dispatch the outbox, until told to stop.
+
+Both loops poll the database (so several workers and web processes cooperate through it) and
+can be woken early in-process with ``kick()`` after an edge accepted something.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+
+from bot import inbox
+from bot.clock import Clock, utcnow
+from bot.domain import Decision
+from bot.models import Conversation, ConversationStatus, Draft, Message
+from bot.outbox import OutboxDispatcher
+from bot.ports import ApprovalNotifier
+from bot.router import Router
+from config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def worker_id() -> str:
+    """A name for this process's leases: host, pid and a random part."""
+    return f"{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    """Runs the inbox processor and the outbox dispatcher."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        router: Router,
+        dispatcher: OutboxDispatcher,
+        notifier: ApprovalNotifier,
+        owner: str,
+        clock: Clock = utcnow,
+        concurrency: int = 4,
+        idle_seconds: float = 0.5,
+    ) -> None:
+        self._settings = settings
+        self._router = router
+        self._dispatcher = dispatcher
+        self._notifier = notifier
+        self._owner = owner
+        self._clock = clock
+        self._concurrency = concurrency
+        self._idle = idle_seconds
+        self._wake_inbox = asyncio.Event()
+        self._wake_outbox = asyncio.Event()
+
+    def kick(self) -> None:
+        """Something was accepted or enqueued in this process: look now, not at the next poll."""
+        self._wake_inbox.set()
+        self._wake_outbox.set()
+
+    async def process_inbox_once(self) -> int:
+        """Claim and route a batch of accepted messages; return how many were claimed."""
+        claimed = await inbox.claim(
+            self._owner, limit=self._concurrency, lease_seconds=self._settings.lease_seconds,
+            clock=self._clock,
+        )
+        if claimed:
+            await asyncio.gather(*(self._route(item) for item in claimed))
+            self._wake_outbox.set()
+        return len(claimed)
+
+    async def _route(self, item: inbox.Claimed) -> None:
+        try:
+            await self._router.process(item.message_id)
+        except Exception as exc:
+            log.exception("routing message %s failed (attempt %s)", item.message_id, item.attempts)
+            gave_up = await inbox.fail(
+                item, self._owner, f"{exc.__class__.__name__}: {exc}",
+                max_attempts=self._settings.inbox_max_attempts, clock=self._clock,
+            )
+            if gave_up:
+                await self._hand_to_humans(item, exc)
+            return
+        await inbox.complete(item, self._owner, clock=self._clock)
+
+    async def _hand_to_humans(self, item: inbox.Claimed, exc: Exception) -> None:
+        """The router kept failing: a human-only card with the error, never a silent drop."""
+        try:
+            message = await Message.get(id=item.message_id)
+            draft = await Draft.create(
+                conversation_id=item.conversation_id, message=message, text="", confidence=0.0,
+                decision=Decision.HUMAN.value, model="none", reasons=["routing failed"],
+                error=f"routing failed {item.attempts} times: {exc.__class__.__name__}: {exc}",
+            )
+            await Conversation.filter(id=item.conversation_id).update(
+                status=ConversationStatus.AWAITING_APPROVAL
+            )
+            await self._notifier.draft_ready(draft.id)
+        except Exception:
+            log.exception("could not hand message %s to humans", item.message_id)
+
+    async def dispatch_outbox_once(self) -> int:
+        """Send what is due; return how many were tried."""
+        return await self._dispatcher.run_once()
+
+    async def _loop(self, name: str, step: object, wake: asyncio.Event,
+                    stop: asyncio.Event) -> None:
+        assert callable(step)
+        while not stop.is_set():
+            try:
+                busy = await step()
+            except Exception:
+                log.exception("%s loop failed; retrying", name)
+                busy = 0
+            if busy:
+                continue
+            wake.clear()
+            stopper = asyncio.ensure_future(stop.wait())
+            waker = asyncio.ensure_future(wake.wait())
+            try:
+                await asyncio.wait({stopper, waker}, timeout=self._idle,
+                                   return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopper.cancel()
+                waker.cancel()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run both loops until ``stop`` is set; a loop's crash is logged, not swallowed."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._loop("inbox", self.process_inbox_once, self._wake_inbox, stop))
+            group.create_task(
+                self._loop("outbox", self.dispatch_outbox_once, self._wake_outbox, stop)
+            )
