@@ -154,7 +154,7 @@ class AcceptError(Exception):
 AcceptFn = Callable[[Inbound], Awaitable[Accepted]]
 
 
-class Sender(Protocol):
+class ReplySender(Protocol):
     """A channel's outbound side: send one reply, threaded in the customer's conversation.
 
     Raise ``SendError(permanent=True)`` for failures that retrying cannot fix (SMTP 5xx,

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bot import kv, outbox
@@ -86,16 +86,19 @@ class Analysis:
                                      for k, v in self.confidence.parts.items()},
                            "reasons": list(self.confidence.reasons)},
             "sources": [_source_json(p) for p in self.passages],
-            "triage": _jsonable(self.triage),
+            "triage": _triage_json(self.triage),
             "timings_ms": self.timings_ms,
         }
 
 
-def _jsonable(obj: Any) -> Any:
-    try:
-        return asdict(obj)
-    except TypeError:
-        return obj
+def _triage_json(flags: Triage) -> dict[str, Any]:
+    return {
+        "language": flags.language,
+        "frustration": round(flags.frustration, 3),
+        "flags": sorted(f.value for f in flags.flags),
+        "findings": [{"flag": f.flag.value, "signal": f.signal, "reason": f.reason}
+                     for f in flags.findings],
+    }
 
 
 def _source_json(p: Passage) -> dict[str, Any]:
@@ -164,6 +167,7 @@ class Router:
             customer_name=customer_name,
             channel=channel.value,
             brand_name=self._settings.brand_name,
+            language=getattr(flags, "language", None),
         )
         with timings.stage("draft"):
             draft = await self._drafter.draft(request)
@@ -235,11 +239,11 @@ class Router:
             message=message,
             text=analysis.draft.reply,
             confidence=analysis.confidence.value,
-            signals=analysis.confidence.parts,
+            signals=dict(analysis.confidence.parts),
             reasons=[*analysis.confidence.reasons, *analysis.policy.reasons],
             sources=[_source_json(p) for p in analysis.passages],
             decision=decision.value,
-            triage=_jsonable(analysis.triage),
+            triage=_triage_json(analysis.triage),
             timings_ms=timings,
             model=analysis.draft.model,
             offline=analysis.draft.offline,
@@ -248,7 +252,9 @@ class Router:
             error=analysis.draft.error,
             status=status,
         )
-        if decision is Decision.AUTO:
+        if decision is Decision.SUPPRESSED:
+            await Draft.filter(id=draft.id).update(status=DraftStatus.EXPIRED)
+        elif decision is Decision.AUTO:
             await self._auto_send(draft, conversation)
         else:
             await Conversation.filter(id=conversation.id).update(

@@ -1,0 +1,165 @@
+"""The spine end to end through real HTTP: a signed webhook message in, a grounded reply out to
+the source's callback receiver, durably and exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.app import Services, build_services, create_web_app
+from bot.db import migrate
+from bot.models import Draft, InboxItem, OutboxItem, QueueStatus
+from tests.conftest import SettingsFactory
+from tests.fakes.http import CallbackReceiver, callback_receiver, serve_asgi, wait_for
+
+SECRET = "shop-secret"
+KB = {
+    "reset-password.md": "---\ntitle: Reset your password\n---\n# Reset your password\n\n"
+    "If you forgot your password, click Forgot password on the sign-in page and follow the "
+    "link we email you. The link is valid for 60 minutes.\n",
+    "refunds.md": "---\ntitle: Refund policy\n---\n# Refund policy\n\nAnnual plans are "
+    "refunded in full within 30 days of purchase. Request a refund from Settings, Billing.\n",
+    "shipping.md": "---\ntitle: Shipping times\n---\n# Shipping times\n\nOrders ship within "
+    "two business days. Tracking links are emailed when the parcel leaves our warehouse.\n",
+}
+
+
+def signed(body: dict[str, Any] | bytes, *, secret: str = SECRET, ts: int | None = None
+           ) -> tuple[bytes, dict[str, str]]:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    stamp = str(int(time.time()) if ts is None else ts)
+    mac = hmac.new(secret.encode(), stamp.encode() + b"." + raw, hashlib.sha256).hexdigest()
+    return raw, {"Content-Type": "application/json", "X-Supportbot-Timestamp": stamp,
+                 "X-Supportbot-Signature": f"sha256={mac}"}
+
+
+def message(mid: str = "m-1", text: str = "I forgot my password, how do I reset it?",
+            conversation: str = "c-1") -> dict[str, Any]:
+    return {"conversation_id": conversation, "message_id": mid,
+            "sender": {"id": "cust-7", "email": "ada@example.com", "name": "Ada"}, "text": text}
+
+
+@dataclass
+class System:
+    url: str
+    http: httpx.AsyncClient
+    receiver: CallbackReceiver
+    services: Services
+
+    async def post(self, body: dict[str, Any] | bytes, **kw: Any) -> httpx.Response:
+        raw, headers = signed(body, **kw)
+        return await self.http.post(f"{self.url}/webhook/shop", content=raw, headers=headers)
+
+    async def settled(self) -> bool:
+        """Nothing left to route and nothing left to send."""
+        return not await InboxItem.filter(status=QueueStatus.PENDING).exists() and not (
+            await OutboxItem.filter(status=QueueStatus.PENDING).exists())
+
+
+@pytest.fixture
+async def system(make_settings: SettingsFactory, tmp_path: Path,
+                 request: pytest.FixtureRequest) -> AsyncIterator[System]:
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    for name, text in KB.items():
+        (kb / name).write_text(text)
+    failures = getattr(request, "param", 0)
+    async with callback_receiver(failures=failures) as receiver:
+        settings = make_settings(
+            SUPPORTBOT_KB_DIR=kb, SUPPORTBOT_WEBHOOK_SHOP_SECRET=SECRET,
+            SUPPORTBOT_WEBHOOK_SHOP_CALLBACK_URL=receiver.url,
+            SUPPORTBOT_AUTO_SEND_THRESHOLD="0.5", SUPPORTBOT_OUTBOX_BACKOFF="0.05",
+            SUPPORTBOT_WEBHOOK_MAX_BODY="4096",
+        )
+        await migrate(settings)
+        async with build_services(settings) as services:
+            assert services.knowledge is not None
+            await services.knowledge.ingest(kb)
+            stop = asyncio.Event()
+            worker = asyncio.create_task(services.worker.run(stop))
+            async with serve_asgi(create_web_app(services)) as url, httpx.AsyncClient() as http:
+                yield System(url, http, receiver, services)
+            stop.set()
+            await worker
+
+
+async def test_a_message_is_answered_once_through_the_callback(system: System) -> None:
+    response = await system.post(message())
+    assert response.status_code == 202
+    conversation_id = response.json()["conversation_id"]
+    await wait_for(lambda: system.receiver.delivered)
+    delivery = system.receiver.delivered[0]
+    reply = delivery.json()
+    assert reply["conversation_id"] == "c-1" and reply["in_reply_to"] == "m-1"
+    assert reply["decided_by"] == "auto" and "Forgot password" in reply["text"]
+    # The receiver can verify it came from us.
+    stamp = delivery.headers["X-Supportbot-Timestamp"]
+    expected = hmac.new(SECRET.encode(), stamp.encode() + b"." + delivery.body,
+                        hashlib.sha256).hexdigest()
+    assert delivery.headers["X-Supportbot-Signature"] == f"sha256={expected}"
+    draft = await Draft.get(conversation_id=conversation_id)
+    assert draft.sources[0]["source_id"] == "reset-password"
+    assert set(draft.timings_ms) >= {"triage", "retrieve", "draft", "score", "total"}
+
+    replay = await system.post(message())
+    assert replay.status_code == 200 and replay.json()["duplicate"] is True
+    assert replay.json()["conversation_id"] == conversation_id
+    await wait_for(system.settled)
+    assert len(system.receiver.requests) == 1
+
+
+@pytest.mark.parametrize("system", [2], indirect=True)
+async def test_delivery_is_retried_until_the_receiver_answers_2xx(system: System) -> None:
+    assert (await system.post(message())).status_code == 202
+    await wait_for(lambda: system.receiver.delivered)
+    await wait_for(system.settled)
+    statuses = [r.status for r in system.receiver.requests]
+    assert statuses == [500, 500, 200]
+    assert len({r.json()["reply_id"] for r in system.receiver.requests}) == 1
+
+
+async def test_unanswerable_questions_wait_for_a_human(system: System) -> None:
+    response = await system.post(message(text="What's the weather like in Lisbon tomorrow?"))
+    assert response.status_code == 202
+    await wait_for(system.settled)
+    draft = await Draft.get(conversation_id=response.json()["conversation_id"])
+    assert draft.decision in {"review", "human"} and draft.status == "pending"
+    assert system.receiver.requests == []
+
+
+async def test_bad_requests_get_clear_errors_and_store_nothing(system: System) -> None:
+    url = f"{system.url}/webhook/shop"
+    raw, headers = signed(message())
+    forged = {**headers, "X-Supportbot-Signature": "sha256=" + "0" * 64}
+    r = await system.http.post(url, content=raw, headers=forged)
+    assert r.status_code == 401 and r.json()["error"] == "invalid_signature"
+    r = await system.post(message(), ts=int(time.time()) - 3600)
+    assert r.status_code == 401 and "replay window" in r.json()["detail"]
+    r = await system.post(b'{"conversation_id": "c-1", ')
+    assert r.status_code == 422 and r.json()["error"] == "invalid_json"
+    r = await system.post({k: v for k, v in message().items() if k != "sender"})
+    assert r.status_code == 422 and r.json()["field"] == "sender"
+    r = await system.post(message(text="x" * 5000))
+    assert r.status_code == 413
+    raw, headers = signed(message())
+    r = await system.http.post(f"{system.url}/webhook/nope", content=raw, headers=headers)
+    assert r.status_code == 404
+    assert not await InboxItem.exists()
+
+
+async def test_openapi_documents_the_webhook(system: System) -> None:
+    spec = (await system.http.get(f"{system.url}/openapi.json")).json()
+    operation = spec["paths"]["/webhook/{source}"]["post"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert set(schema["required"]) >= {"conversation_id", "message_id", "sender", "text"}
+    assert {"202", "401", "413", "422"} <= set(operation["responses"])
