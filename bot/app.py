@@ -26,6 +26,9 @@ from bot.outbox import OutboxDispatcher
 from bot.ports import ApprovalNotifier, NullNotifier
 from bot.router import Router
 from bot.worker import Worker, worker_id
+from channels.mail.imap import ImapPoller
+from channels.mail.sender import SmtpSender
+from channels.mail.smtp_server import serve_smtp
 from channels.webhook import DEMO_SOURCE, WebhookReplySender, make_webhook_router
 from config import Settings, WebhookSource
 from knowledge import Embedder, KnowledgeBase, make_qdrant_client
@@ -96,6 +99,8 @@ async def build_services(
         senders: dict[Channel, ReplySender] = {
             Channel.WEBHOOK: WebhookReplySender(settings=settings, http=http),
         }
+        if settings.smtp_send_enabled:
+            senders[Channel.EMAIL] = SmtpSender.from_settings(settings)
         owner = worker_id()
         dispatcher = OutboxDispatcher(
             senders=senders, notifier=notifier, owner=owner,
@@ -106,6 +111,22 @@ async def build_services(
                         notifier=notifier, owner=owner, clock=clock)
         yield Services(settings=settings, http=http, knowledge=knowledge, notifier=notifier,
                        router=router, worker=worker, senders=senders)
+
+
+async def run_worker(services: Services, stop: asyncio.Event) -> None:
+    """The worker side of a process: router and outbox loops, SMTP server, IMAP poller."""
+    settings = services.settings
+    smtp = await serve_smtp(settings, accept=services.accept)
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(services.worker.run(stop))
+            if settings.imap_enabled:
+                poller = ImapPoller.from_settings(settings, accept=services.accept)
+                group.create_task(poller.run(stop))
+    finally:
+        if smtp is not None:
+            smtp.close()
+            await smtp.wait_closed()
 
 
 def create_web_app(services: Services) -> FastAPI:

@@ -61,17 +61,17 @@ async def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import build_services
+    from bot.app import build_services, run_worker
 
     async with build_services(settings) as services:
         stop = _stop_event()
         log.info("worker running")
-        await services.worker.run(stop)
+        await run_worker(services, stop)
     return 0
 
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import build_services, create_web_app, serve_http
+    from bot.app import build_services, create_web_app, run_worker, serve_http
 
     await db.migrate(settings)
     async with build_services(settings) as services:
@@ -82,7 +82,7 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         host, port = args.host or settings.web_host, args.port or settings.web_port
         print(banner(services.settings, host=host, port=port), flush=True)
         async with asyncio.TaskGroup() as group:
-            group.create_task(services.worker.run(stop))
+            group.create_task(run_worker(services, stop))
             group.create_task(
                 serve_http(create_web_app(services), host=host, port=port, stop=stop)
             )

@@ -13,7 +13,10 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Protocol
+
+from tortoise.expressions import F
 
 from bot import kv, outbox
 from bot.clock import Clock, utcnow
@@ -231,6 +234,12 @@ class Router:
             channel_allows_auto=conversation.channel not in paused,
         )
         decision = analysis.policy.decision
+        reasons = [*analysis.confidence.reasons, *analysis.policy.reasons]
+        if decision is Decision.AUTO:
+            capped = await self._auto_reply_cap(conversation)
+            if capped:
+                decision = Decision.REVIEW
+                reasons.append(capped)
         status = DraftStatus.PENDING
         timings = dict(analysis.timings_ms)
         timings["total"] = round((time.perf_counter() - timings_start) * 1000, 3)
@@ -240,7 +249,7 @@ class Router:
             text=analysis.draft.reply,
             confidence=analysis.confidence.value,
             signals=dict(analysis.confidence.parts),
-            reasons=[*analysis.confidence.reasons, *analysis.policy.reasons],
+            reasons=reasons,
             sources=[_source_json(p) for p in analysis.passages],
             decision=decision.value,
             triage=_triage_json(analysis.triage),
@@ -272,11 +281,29 @@ class Router:
         )
         await self._enqueue(conversation_id=conversation.id, text=draft.text, decided_by="auto",
                             draft_id=draft.id, auto=True)
+        await Conversation.filter(id=conversation.id).update(
+            auto_replies=F("auto_replies") + 1)
         await LearningSignal.create(
             draft=draft, conversation_id=conversation.id, channel=conversation.channel,
             action="auto_sent", agent="auto", original_text=draft.text, final_text=draft.text,
             edit_ratio=0.0, seconds_to_decision=0.0, confidence=draft.confidence,
         )
+
+    async def _auto_reply_cap(self, conversation: Conversation) -> str | None:
+        """Loop safety: a conversation or a customer only gets so many automatic replies."""
+        settings = self._settings
+        if conversation.auto_replies >= settings.auto_reply_cap_per_conversation:
+            return (f"auto-reply cap: {conversation.auto_replies} automatic replies already "
+                    "in this conversation")
+        if conversation.customer_id is not None:  # type: ignore[attr-defined]
+            since = self._clock() - timedelta(days=1)
+            recent = await Draft.filter(
+                status=DraftStatus.AUTO_SENT, created_at__gte=since,
+                conversation__customer_id=conversation.customer_id,  # type: ignore[attr-defined]
+            ).count()
+            if recent >= settings.auto_reply_cap_per_sender_daily:
+                return f"auto-reply cap: {recent} automatic replies to this customer today"
+        return None
 
     async def _supersede_pending(self, conversation_id: int) -> None:
         pending = await Draft.filter(

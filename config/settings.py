@@ -87,6 +87,8 @@ class Settings(BaseModel):
     imap_password: SecretStr | None = Field(None, alias="IMAP_PASSWORD")
     imap_ssl: bool = Field(True, alias="IMAP_SSL")
     imap_folder: str = Field("INBOX", alias="IMAP_FOLDER")
+    imap_starttls: bool | None = Field(None, alias="IMAP_STARTTLS")
+    imap_processed_folder: str | None = Field(None, alias="IMAP_PROCESSED_FOLDER")
 
     smtp_host: str | None = Field(None, alias="SMTP_HOST")
     smtp_port: int = Field(587, ge=1, le=65535, alias="SMTP_PORT")
@@ -98,6 +100,8 @@ class Settings(BaseModel):
     mail_domains: list[str] = Field(default_factory=list, alias="SUPPORTBOT_MAIL_DOMAINS")
     support_address: str | None = Field(None, alias="SUPPORTBOT_SUPPORT_ADDRESS")
     mail_max_bytes: int = Field(25 * 1024 * 1024, gt=0, alias="SUPPORTBOT_MAIL_MAX_BYTES")
+    auto_reply_cap_per_conversation: int = Field(3, ge=0, alias="SUPPORTBOT_AUTO_REPLY_CAP")
+    auto_reply_cap_per_sender_daily: int = Field(10, ge=0, alias="SUPPORTBOT_AUTO_REPLY_SENDER_CAP")
 
     webhooks: dict[str, WebhookSource] = Field(default_factory=dict)
     webhook_max_body_bytes: int = Field(256 * 1024, gt=0, alias="SUPPORTBOT_WEBHOOK_MAX_BODY")
@@ -192,6 +196,10 @@ class Settings(BaseModel):
     @property
     def imap_enabled(self) -> bool:
         return bool(self.imap_host and self.imap_user)
+
+    @property
+    def smtp_send_enabled(self) -> bool:
+        return bool(self.smtp_host and self.support_address)
 
     @property
     def smtp_listen_address(self) -> tuple[str, int] | None:

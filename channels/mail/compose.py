@@ -1,0 +1,105 @@
+"""Build the reply mail (pure): headers that keep the customer's thread, text + HTML bodies."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any
+
+from bot.domain import Reply
+from channels.mail.headers import (
+    message_ids,
+    our_message_id,
+    plus_address,
+    reply_subject,
+    split_address,
+)
+from channels.mail.loops import OUR_HEADER
+from channels.mail.parse import SYNTHETIC_ID_DOMAIN
+
+# RFC 5322 3.6.4 allows trimming References; keep the root and the newest ids so clients
+# can still thread, without growing the header without bound on long conversations.
+_MAX_REFERENCES = 20
+
+
+class ComposeError(ValueError):
+    """The reply cannot be addressed (no recipient, no support address): retrying won't help."""
+
+
+def _ids(values: Iterable[Any]) -> list[str]:
+    found: list[str] = []
+    for value in values:
+        for ident in message_ids(str(value)) if value else []:
+            if ident not in found:
+                found.append(ident)
+    return found
+
+
+def references_chain(meta: Mapping[str, Any], related: Iterable[str]) -> list[str]:
+    """The parent's References, the parent itself, then ids known to the conversation."""
+    parent = meta.get("message_id")
+    # Ids we synthesised for mail without a Message-ID mean nothing to anyone else.
+    chain = [
+        ident
+        for ident in _ids([*list(meta.get("references") or []), parent, *related])
+        if not ident.endswith(f"@{SYNTHETIC_ID_DOMAIN}>")
+    ]
+    if len(chain) > _MAX_REFERENCES:
+        chain = [chain[0], *chain[-(_MAX_REFERENCES - 1) :]]
+    return chain
+
+
+def recipient(reply: Reply) -> str:
+    """Where the answer goes: the customer's address (Reply-To was already preferred at parse)."""
+    meta = reply.thread_metadata
+    for candidate in (
+        reply.recipient.email,
+        meta.get("customer_address"),
+        meta.get("reply_to"),
+        meta.get("from"),
+    ):
+        if isinstance(candidate, str) and split_address(candidate)[1]:
+            return candidate
+    raise ComposeError("reply has no recipient address")
+
+
+def _html(text: str) -> str:
+    paragraphs = [p for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
+    body = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
+    return f'<!DOCTYPE html><html><body style="font-family:sans-serif">{body}</body></html>'
+
+
+def build_reply(
+    reply: Reply, *, support_address: str, sender_name: str | None, now: datetime
+) -> EmailMessage:
+    """The complete reply message; ``Message-ID`` derives from ``reply.reply_id`` (stable)."""
+    local, domain = split_address(support_address)
+    if not domain:
+        raise ComposeError("SUPPORTBOT_SUPPORT_ADDRESS is not a mail address")
+    meta = reply.thread_metadata
+    msg = EmailMessage(policy=policy.default)
+    msg["From"] = Address(display_name=sender_name or "", username=local, domain=domain)
+    token_address = plus_address(support_address, reply.conversation_token)
+    msg["Reply-To"] = token_address
+    msg["To"] = Address(display_name=reply.recipient.name or "", addr_spec=recipient(reply))
+    subject = reply.subject or meta.get("subject")
+    msg["Subject"] = reply_subject(subject if isinstance(subject, str) else None)
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = our_message_id(reply.reply_id, domain)
+    parent = _ids([meta.get("message_id"), reply.in_reply_to])
+    if parent:
+        msg["In-Reply-To"] = parent[0]
+    chain = references_chain(meta, reply.related_message_ids)
+    if chain:
+        msg["References"] = " ".join(chain)
+    if reply.auto:
+        msg["Auto-Submitted"] = "auto-replied"  # RFC 3834 5.1: sent without human review
+    msg[OUR_HEADER] = "1"
+    msg.set_content(reply.text)
+    msg.add_alternative(_html(reply.text), subtype="html")
+    return msg

@@ -1,0 +1,141 @@
+"""Raw mail → ``Inbound``: the one translation both mail edges (IMAP, SMTP) share.
+
+Parsing is pure (``parse.py``); this module adds the two side effects of ingesting a mail:
+attachments written under the data dir, and the reply metadata the sender needs later.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bot.domain import Channel, Inbound, Sender
+from channels.mail.headers import find_token, split_address
+from channels.mail.parse import Attachment, ParsedMail, parse_mail
+from config import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class MailOptions:
+    """What ingesting mail needs to know about us: our domains, the support address, where
+    attachments go and how much of them we keep."""
+
+    our_domains: frozenset[str]
+    support_local: str | None = None
+    attachments_dir: Path | None = None
+    max_attachment_bytes: int = 10 * 1024 * 1024
+    max_stored_bytes_per_message: int = 25 * 1024 * 1024
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MailOptions:
+        """Our domains are the accepted mail domains plus the support address's domain."""
+        domains = set(settings.mail_domains)
+        support_local: str | None = None
+        if settings.support_address:
+            support_local, support_domain = split_address(settings.support_address)
+            if support_domain:
+                domains.add(support_domain)
+        return cls(
+            our_domains=frozenset(domains),
+            support_local=support_local or None,
+            attachments_dir=settings.data_dir / "attachments",
+        )
+
+
+def store_attachments(
+    attachments: Sequence[Attachment], options: MailOptions
+) -> list[dict[str, Any]]:
+    """Write attachments content-addressed (``<dir>/<sha256>``) up to the limits; describe all.
+
+    Content addressing makes a re-delivered mail free and a partial write harmless: files are
+    written to a temporary name and renamed into place atomically.
+    """
+    records: list[dict[str, Any]] = []
+    budget = options.max_stored_bytes_per_message
+    for attachment in attachments:
+        record: dict[str, Any] = {**attachment.describe(), "stored": None}
+        fits = attachment.size <= min(options.max_attachment_bytes, budget)
+        if options.attachments_dir is not None and attachment.size and fits:
+            target = options.attachments_dir / attachment.sha256
+            try:
+                if not target.exists():
+                    options.attachments_dir.mkdir(parents=True, exist_ok=True)
+                    fd, tmp = tempfile.mkstemp(dir=options.attachments_dir, prefix=".part-")
+                    with os.fdopen(fd, "wb") as handle:
+                        handle.write(attachment.payload)
+                    os.replace(tmp, target)
+                record["stored"] = str(target)
+                budget -= attachment.size
+            except OSError:
+                log.exception("could not store attachment %s", attachment.sha256)
+        records.append(record)
+    return records
+
+
+def reply_metadata(
+    mail: ParsedMail, token: str | None, attachments: list[dict[str, Any]], source: str
+) -> dict[str, Any]:
+    """The JSON metadata kept with the message; ``SmtpSender`` reads it back to reply."""
+    return {
+        "message_id": mail.message_id,
+        "synthesized_message_id": mail.synthesized_id,
+        "in_reply_to": list(mail.in_reply_to),
+        "references": list(mail.references),
+        "subject": mail.subject,
+        "from": mail.from_address,
+        "from_name": mail.from_name,
+        "reply_to": mail.reply_to,
+        "customer_address": mail.customer_address,
+        "to": list(mail.to),
+        "cc": list(mail.cc),
+        "date": mail.date.isoformat() if mail.date else None,
+        "attachments": attachments,
+        "full_text": mail.full_text,
+        "from_html": mail.from_html,
+        "thread_index": mail.thread_index,
+        "conversation_token": token,
+        "source": source,
+    }
+
+
+def to_inbound(
+    raw: bytes,
+    *,
+    options: MailOptions,
+    received_at: datetime,
+    source: str,
+    envelope_recipients: Sequence[str] = (),
+) -> Inbound:
+    """Parse ``raw`` and build the ``Inbound`` the core accepts.
+
+    Raises ``MailRejected`` (or its ``OwnMail`` subclass) for mail that must not be ingested.
+    """
+    mail = parse_mail(raw, our_domains=options.our_domains)
+    token = find_token(
+        [*envelope_recipients, *mail.delivered_to, *mail.to, *mail.cc],
+        support_local=options.support_local,
+        domains=options.our_domains,
+    )
+    attachments = store_attachments(mail.attachments, options)
+    return Inbound(
+        channel=Channel.EMAIL,
+        thread_key=mail.thread_key,
+        channel_message_id=mail.message_id,
+        text=mail.text,
+        sender=Sender(
+            id=mail.customer_address, email=mail.customer_address, name=mail.customer_name
+        ),
+        received_at=received_at,
+        subject=mail.subject or None,
+        related_message_ids=mail.related_message_ids,
+        suppress_reply=mail.suppress_reply,
+        metadata=reply_metadata(mail, token, attachments, source),
+    )

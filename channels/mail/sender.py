@@ -1,0 +1,153 @@
+"""``SmtpSender``: replies from the outbox go out over SMTP (plain, STARTTLS or SSL; AUTH).
+
+Failures are classified for the outbox: 4xx and network errors are temporary (retried with
+backoff), 5xx answers about this message are permanent (dead-lettered and shown on the card).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import smtplib
+import ssl
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from bot.domain import Reply, SendError, SendResult
+from channels.mail.compose import ComposeError, build_reply, references_chain
+from config import Settings
+
+log = logging.getLogger(__name__)
+
+SmtpConnect = Callable[[], smtplib.SMTP]
+
+
+def smtp_connector(
+    *,
+    host: str,
+    port: int,
+    username: str | None = None,
+    password: str | None = None,
+    starttls: bool = True,
+    use_ssl: bool = False,
+    timeout: float = 30.0,
+    ssl_context: ssl.SSLContext | None = None,
+) -> SmtpConnect:
+    """A factory of connected, authenticated SMTP clients (called in a worker thread)."""
+
+    def connect() -> smtplib.SMTP:
+        context = ssl_context or ssl.create_default_context()
+        client: smtplib.SMTP
+        if use_ssl:
+            client = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+        else:
+            client = smtplib.SMTP(host, port, timeout=timeout)
+        try:
+            if starttls and not use_ssl:
+                client.ehlo()
+                client.starttls(context=context)
+                client.ehlo()  # RFC 3207 4.2: capabilities must be fetched again after TLS
+            if username:
+                client.login(username, password or "")
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    return connect
+
+
+def classify(exc: BaseException) -> SendError:
+    """Map an smtplib/network failure to a ``SendError`` with the right ``permanent`` flag."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        permanent = bool(codes) and all(code >= 500 for code in codes)
+        detail = "; ".join(f"{code} {msg!r}" for code, msg in exc.recipients.values())
+        return SendError(f"recipient refused: {detail}", permanent=permanent)
+    if isinstance(exc, smtplib.SMTPAuthenticationError | smtplib.SMTPConnectError):
+        # Our configuration or the relay's state, not this message: retry, visible on the card.
+        return SendError(f"SMTP relay refused us: {exc}", permanent=False)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        code = exc.smtp_code
+        text = (
+            exc.smtp_error.decode("utf-8", "replace")
+            if isinstance(exc.smtp_error, bytes)
+            else str(exc.smtp_error)
+        )
+        return SendError(f"SMTP {code}: {text}", permanent=500 <= code < 600)
+    return SendError(f"SMTP delivery failed: {type(exc).__name__}: {exc}", permanent=False)
+
+
+class SmtpSender:
+    """Implements the ``Sender`` protocol for email."""
+
+    def __init__(
+        self,
+        *,
+        connect: SmtpConnect,
+        support_address: str,
+        sender_name: str | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._connect = connect
+        self._support_address = support_address
+        self._sender_name = sender_name
+        self._clock = clock
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SmtpSender:
+        """The sender for SMTP_* settings; needs SMTP_HOST and SUPPORTBOT_SUPPORT_ADDRESS."""
+        if not settings.smtp_host or not settings.support_address:
+            raise ValueError("SMTP_HOST and SUPPORTBOT_SUPPORT_ADDRESS are required to send mail")
+        connect = smtp_connector(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_user,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            starttls=settings.smtp_starttls,
+            use_ssl=settings.smtp_ssl,
+        )
+        return cls(
+            connect=connect,
+            support_address=settings.support_address,
+            sender_name=settings.brand_name,
+        )
+
+    async def send(self, reply: Reply) -> SendResult:
+        """Send one reply; ``SendError`` is ``permanent`` for 5xx and unaddressable replies."""
+        try:
+            msg = build_reply(
+                reply,
+                support_address=self._support_address,
+                sender_name=self._sender_name,
+                now=self._clock(),
+            )
+        except ComposeError as exc:
+            raise SendError(str(exc), permanent=True) from exc
+        to = msg["To"].addresses[0].addr_spec
+        await asyncio.to_thread(self._deliver, msg, to)
+        message_id = str(msg["Message-ID"])
+        return SendResult(
+            channel_message_id=message_id,
+            metadata={
+                "message_id": message_id,
+                "references": references_chain(reply.thread_metadata, reply.related_message_ids),
+                "subject": str(msg["Subject"]),
+                "to": [to],
+            },
+        )
+
+    def _deliver(self, msg: object, to: str) -> None:
+        try:
+            client = self._connect()
+        except (smtplib.SMTPException, OSError) as exc:
+            raise classify(exc) from exc
+        try:
+            client.send_message(msg, from_addr=self._support_address, to_addrs=[to])  # type: ignore[arg-type]
+        except (smtplib.SMTPException, OSError) as exc:
+            raise classify(exc) from exc
+        finally:
+            try:
+                client.quit()
+            except (smtplib.SMTPException, OSError):
+                client.close()

@@ -1,0 +1,162 @@
+"""Our inbound SMTP server (aiosmtpd): mail for our domains becomes an ``Inbound``.
+
+The SMTP reply code is the durability contract with the sending MTA: 250 only once ``accept``
+has stored the message, 4xx when we failed (the sender keeps the mail and retries), 5xx only
+for mail no retry can fix. We never relay: recipients outside our domains are refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, AuthenticatorType, Envelope, Session
+
+from bot.domain import AcceptError, AcceptFn
+from channels.mail.headers import split_address
+from channels.mail.inbound import MailOptions, to_inbound
+from channels.mail.parse import MailRejected, OwnMail
+from config import Settings
+
+log = logging.getLogger(__name__)
+MAX_RECIPIENTS = 100
+
+
+def _redact(address: str) -> str:
+    """``jane.doe@example.com`` → ``j***@example.com``: addresses are personal data in logs."""
+    local, domain = split_address(address)
+    return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+class InboundSmtpHandler:
+    """aiosmtpd handler: checks recipients, parses, hands the message to ``accept``."""
+
+    def __init__(
+        self,
+        *,
+        accept: AcceptFn,
+        domains: Iterable[str],
+        options: MailOptions,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._accept = accept
+        self._domains = frozenset(d.lower().rstrip(".") for d in domains)
+        self._options = options
+        self._clock = clock
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        """Refuse recipients outside our domains early (RFC 3463 5.1.1: bad destination)."""
+        _, domain = split_address(address)
+        if domain not in self._domains:
+            return f"550 5.1.1 <{address}>: recipient not handled here (no relaying)"
+        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+            return "452 4.5.3 Too many recipients"  # RFC 5321 4.5.3.1.10
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        """Parse in a worker thread (large MIME is CPU work), accept, then answer."""
+        raw = envelope.original_content or envelope.content or b""
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", "surrogateescape")
+        try:
+            inbound = await asyncio.to_thread(
+                to_inbound,
+                raw,
+                options=self._options,
+                received_at=self._clock(),
+                source="smtp",
+                envelope_recipients=list(envelope.rcpt_tos),
+            )
+        except OwnMail:
+            # Accept and drop: a 5xx would make the relay bounce our own reply back to us.
+            log.info("discarded our own mail arriving over SMTP")
+            return "250 2.0.0 Discarded: our own outgoing mail"
+        except MailRejected as exc:
+            log.info("rejected mail from %s: %s", _redact(envelope.mail_from or ""), exc.reason)
+            return f"550 5.6.0 Message rejected: {exc.reason}"
+        except Exception:
+            log.exception("could not parse mail from %s", _redact(envelope.mail_from or ""))
+            return "451 4.3.0 Temporary failure while reading the message, please retry"
+        try:
+            accepted = await self._accept(inbound)
+        except AcceptError as exc:
+            log.warning("accept failed for %s: %s", inbound.channel_message_id, exc)
+            return "451 4.3.0 Temporary failure storing the message, please retry"
+        except Exception:
+            log.exception("accept crashed for %s", inbound.channel_message_id)
+            return "451 4.3.0 Temporary failure storing the message, please retry"
+        state = "duplicate" if accepted.duplicate else "queued"
+        return f"250 2.0.0 Message accepted ({state} as conversation {accepted.conversation_id})"
+
+
+async def start_smtp_server(
+    handler: InboundSmtpHandler,
+    *,
+    host: str,
+    port: int,
+    data_size_limit: int,
+    hostname: str | None = None,
+    tls_context: ssl.SSLContext | None = None,
+    authenticator: AuthenticatorType | None = None,
+) -> asyncio.Server:
+    """Listen on ``host:port`` (0 picks a free port: read it from ``server.sockets``).
+
+    ``tls_context`` offers STARTTLS; ``authenticator`` requires AUTH (only over TLS). The
+    caller owns the server: ``server.close(); await server.wait_closed()`` stops it.
+    """
+    loop = asyncio.get_running_loop()
+    kwargs: dict[str, Any] = {
+        "data_size_limit": data_size_limit,  # aiosmtpd answers 552 above it (RFC 1870)
+        "enable_SMTPUTF8": True,
+        "decode_data": False,
+        "hostname": hostname,
+        "ident": "supportbot",
+        "loop": loop,
+    }
+    if tls_context is not None:
+        kwargs["tls_context"] = tls_context
+    if authenticator is not None:
+        kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=True)
+    return await loop.create_server(lambda: SMTP(handler, **kwargs), host=host, port=port)
+
+
+async def serve_smtp(
+    settings: Settings,
+    *,
+    accept: AcceptFn,
+    tls_context: ssl.SSLContext | None = None,
+    authenticator: AuthenticatorType | None = None,
+) -> asyncio.Server | None:
+    """Start the inbound SMTP server from settings; ``None`` without SUPPORTBOT_SMTP_LISTEN."""
+    address = settings.smtp_listen_address
+    if address is None:
+        return None
+    if not settings.mail_domains:
+        raise ValueError("SUPPORTBOT_MAIL_DOMAINS is required when SUPPORTBOT_SMTP_LISTEN is set")
+    handler = InboundSmtpHandler(
+        accept=accept, domains=settings.mail_domains, options=MailOptions.from_settings(settings)
+    )
+    host, port = address
+    server = await start_smtp_server(
+        handler,
+        host=host,
+        port=port,
+        data_size_limit=settings.mail_max_bytes,
+        tls_context=tls_context,
+        authenticator=authenticator,
+    )
+    log.info("SMTP server listening on %s:%s for %s", host, port, ", ".join(settings.mail_domains))
+    return server

@@ -1,0 +1,62 @@
+"""The Slack approval channel: cards, decisions, modals, notes and the ``/support`` command.
+
+``bot/app.py`` wires it with ``register_handoff``; the handoff reaches customers only through
+the injected ``deliver`` callable (``bot.outbox.enqueue_reply``) and never imports a channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.clock import Clock, utcnow
+from bot.decisions import DeliverFn
+from bot.learning import LearnFn
+from config import Settings
+from handoff.access import AccessPolicy
+from handoff.actions import Handoff, RetryFn, register_actions
+from handoff.admin import AdminCommands, ReindexFn, SearchFn, register_admin
+from handoff.notifier import SlackApprovalNotifier
+from handoff.runtime import TaskSet
+
+__all__ = ["HandoffHandle", "SlackApprovalNotifier", "register_handoff"]
+
+
+@dataclass(frozen=True)
+class HandoffHandle:
+    """What ``register_handoff`` returns: the notifier for the core, the background tasks
+    (await ``tasks.drain()`` on shutdown) and the access policy."""
+
+    notifier: SlackApprovalNotifier
+    tasks: TaskSet
+    access: AccessPolicy
+
+
+def register_handoff(
+    app: AsyncApp,
+    *,
+    settings: Settings,
+    deliver: DeliverFn,
+    search: SearchFn | None = None,
+    reindex: ReindexFn | None = None,
+    learn: LearnFn | None = None,
+    retry_delivery: RetryFn | None = None,
+    clock: Clock = utcnow,
+) -> HandoffHandle:
+    """Register the approval channel's listeners on ``app`` (the same bolt app as the Slack
+    customer channel) and return the ``ApprovalNotifier`` for the router and the outbox.
+
+    ``deliver``: ``bot.outbox.enqueue_reply``; ``retry_delivery``: ``bot.outbox.retry``;
+    ``search(query)`` / ``reindex()``: the knowledge base for ``/support kb``; ``learn``: the
+    learned-answers store (``learn(question, answer, meta)``).
+    """
+    client = app.client
+    notifier = SlackApprovalNotifier(client=client, settings=settings)
+    tasks = TaskSet()
+    access = AccessPolicy(client=client, settings=settings)
+    h = Handoff(client=client, settings=settings, access=access, notifier=notifier, tasks=tasks,
+                deliver=deliver, clock=clock, learn=learn, retry_delivery=retry_delivery)
+    register_actions(app, h)
+    register_admin(app, h, AdminCommands(h, search=search, reindex=reindex))
+    return HandoffHandle(notifier=notifier, tasks=tasks, access=access)

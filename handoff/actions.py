@@ -1,0 +1,292 @@
+"""Card buttons, modal submissions and card-thread notes in the approval channel.
+
+Each handler checks the clicker may decide, makes the decision in the database
+(``bot.decisions``: the first decision wins) and returns, so Slack gets its answer at once;
+card updates, ephemerals and learning run afterwards as tracked tasks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import decisions
+from bot.clock import Clock
+from bot.decisions import DeliverFn, DraftOutcome
+from bot.learning import LearnFn
+from bot.models import Conversation, Draft, Message
+from config import Settings
+from handoff import cards, modals
+from handoff.access import AccessPolicy
+from handoff.notifier import SlackApprovalNotifier
+from handoff.runtime import TaskSet, with_retry
+from handoff.text import plain, user
+
+log = logging.getLogger(__name__)
+REFUSAL = "Only approvers can act on drafts. Ask an admin to add you to SUPPORTBOT_APPROVERS."
+RetryFn = Callable[[int], Awaitable[bool]]
+_STATUS_WORDS = {"approved": "approved", "edited": "edited and sent", "rejected": "rejected",
+                 "superseded": "superseded", "auto_sent": "sent automatically",
+                 "expired": "expired", "human": "escalated"}
+
+
+@dataclass
+class Handoff:
+    """The collaborators every handler needs."""
+
+    client: AsyncWebClient
+    settings: Settings
+    access: AccessPolicy
+    notifier: SlackApprovalNotifier
+    tasks: TaskSet
+    deliver: DeliverFn
+    clock: Clock
+    learn: LearnFn | None = None
+    retry_delivery: RetryFn | None = None
+
+    def learn_later(self) -> LearnFn | None:
+        """The learner hook, run after the answer to Slack (embedding takes a while)."""
+        learn = self.learn
+        if learn is None:
+            return None
+
+        async def spawn(question: str, answer: str, meta: Mapping[str, Any]) -> None:
+            async def run() -> None:
+                await learn(question, answer, meta)
+
+            self.tasks.spawn(run(), name="learn")
+
+        return spawn
+
+    def ephemeral(self, channel: str | None, user_id: str, text: str) -> None:
+        """Tell one agent something only they see (in the background)."""
+        target = channel or self.settings.approval_channel
+        if target is None:
+            return
+        self.tasks.spawn(with_retry(lambda: self.client.chat_postEphemeral(
+            channel=target, user=user_id, text=text)), name="ephemeral")
+
+    def refresh(self, draft_id: int) -> None:
+        self.tasks.spawn(self.notifier.refresh(draft_id), name=f"refresh:{draft_id}")
+
+
+def _ids(action: Mapping[str, Any]) -> dict[str, int]:
+    data = json.loads(str(action.get("value") or "{}"))
+    return {k: int(v) for k, v in data.items() if v is not None}
+
+
+def _channel(body: Mapping[str, Any]) -> str | None:
+    return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+
+
+def already(outcome: DraftOutcome) -> str:
+    """The ephemeral a later click gets: who decided, what and when."""
+    word = _STATUS_WORDS.get(outcome.status, outcome.status)
+    who = "a newer customer message" if outcome.decided_by == "customer" else user(
+        outcome.decided_by)
+    when = outcome.decided_at.strftime("%H:%M UTC") if outcome.decided_at else "earlier"
+    return f"This draft was already {word} by {who} at {when}."
+
+
+async def _pending_or_tell(
+    h: Handoff, draft_id: int, channel: str | None, agent: str
+) -> Draft | None:
+    draft = await Draft.get_or_none(id=draft_id)
+    if draft is None:
+        h.ephemeral(channel, agent, "This draft no longer exists.")
+        return None
+    if draft.status != "pending":
+        h.ephemeral(channel, agent, already(DraftOutcome(
+            won=False, draft_id=draft.id, conversation_id=draft.conversation_id,  # type: ignore[attr-defined]
+            status=draft.status, decided_by=draft.decided_by, decided_at=draft.decided_at)))
+        return None
+    return draft
+
+
+def register_actions(app: AsyncApp, h: Handoff) -> None:
+    """Register every approval-channel listener on ``app``."""
+
+    async def allowed(body: Mapping[str, Any]) -> bool:
+        agent = str(body["user"]["id"])
+        if await h.access.may_decide(agent):
+            return True
+        h.ephemeral(_channel(body), agent, REFUSAL)
+        return False
+
+    @app.action(cards.APPROVE)
+    async def approve(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        if not await allowed(body):
+            return
+        agent, ids = str(body["user"]["id"]), _ids(action)
+        outcome = await decisions.approve(ids["draft"], agent=agent, now=h.clock(),
+                                          deliver=h.deliver, learn=h.learn_later())
+        if not outcome.won:
+            h.ephemeral(_channel(body), agent, already(outcome))
+            return
+        h.refresh(outcome.draft_id)
+
+    @app.action(cards.EDIT)
+    async def edit(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        if not await allowed(body):
+            return
+        agent, ids = str(body["user"]["id"]), _ids(action)
+        draft = await _pending_or_tell(h, ids["draft"], _channel(body), agent)
+        if draft is None:
+            return
+        question = await draft.message
+        # views.open must use the trigger id within 3 seconds of the click: do it now.
+        await h.client.views_open(trigger_id=body["trigger_id"], view=modals.edit_modal(
+            draft_id=draft.id, conversation_id=ids["conversation"], draft=draft.text,
+            question=question.text))
+
+    @app.action(cards.REJECT)
+    async def reject(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        if not await allowed(body):
+            return
+        agent, ids = str(body["user"]["id"]), _ids(action)
+        if await _pending_or_tell(h, ids["draft"], _channel(body), agent) is None:
+            return
+        await h.client.views_open(trigger_id=body["trigger_id"], view=modals.reject_modal(
+            draft_id=ids["draft"], conversation_id=ids["conversation"]))
+
+    @app.action(cards.TAKE_OVER)
+    async def take_over(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        if not await allowed(body):
+            return
+        agent, ids = str(body["user"]["id"]), _ids(action)
+        outcome = await decisions.take_over(ids["conversation"], agent=agent)
+        if not outcome.won:
+            h.ephemeral(_channel(body), agent,
+                        f"{user(outcome.assignee)} has already taken over this conversation.")
+            return
+        await _open_reply(h, body["trigger_id"], ids["conversation"])
+        h.tasks.spawn(h.notifier.refresh_conversation(ids["conversation"]), name="take-over")
+
+    @app.action(cards.REPLY)
+    async def reply(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        if not await allowed(body):
+            return
+        await _open_reply(h, body["trigger_id"], _ids(action)["conversation"])
+
+    @app.action(cards.RELEASE)
+    async def release(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        if not await allowed(body):
+            return
+        agent, ids = str(body["user"]["id"]), _ids(action)
+        await decisions.release(ids["conversation"], agent=agent)
+        h.tasks.spawn(h.notifier.refresh_conversation(ids["conversation"]), name="release")
+        h.tasks.spawn(h.notifier.post_in_thread(
+            ids["conversation"], f"🤖 {user(agent)} handed this conversation back to the bot."),
+            name="release-note")
+
+    @app.action(cards.RETRY)
+    async def retry(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        if not await allowed(body):
+            return
+        agent, ids = str(body["user"]["id"]), _ids(action)
+        if h.retry_delivery is None or not await h.retry_delivery(ids["outbox"]):
+            h.ephemeral(_channel(body), agent, "That reply is no longer waiting for a retry.")
+            return
+        if "draft" in ids:
+            h.refresh(ids["draft"])
+        h.ephemeral(_channel(body), agent, "Sending the reply again.")
+
+    @app.view(modals.EDIT_VIEW)
+    async def edit_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        agent, meta = str(body["user"]["id"]), modals.metadata(view)
+        text = modals.submitted_text(view, modals.TEXT_BLOCK, modals.TEXT_ACTION)
+        if not text.strip():
+            await ack(response_action="errors", errors={modals.TEXT_BLOCK: "The reply is empty."})
+            return
+        if not await h.access.may_decide(agent):
+            await ack(response_action="errors", errors={modals.TEXT_BLOCK: REFUSAL})
+            return
+        outcome = await decisions.approve(int(meta["draft"]), agent=agent, now=h.clock(),
+                                          deliver=h.deliver, final_text=text,
+                                          learn=h.learn_later())
+        await ack()
+        if not outcome.won:
+            h.ephemeral(None, agent, already(outcome) + " Your edit was not sent.")
+            return
+        h.refresh(outcome.draft_id)
+
+    @app.view(modals.REJECT_VIEW)
+    async def reject_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        agent, meta = str(body["user"]["id"]), modals.metadata(view)
+        if not await h.access.may_decide(agent):
+            await ack(response_action="errors", errors={modals.REASON_BLOCK: REFUSAL})
+            return
+        reason = modals.submitted_text(view, modals.REASON_BLOCK, modals.REASON_ACTION)
+        outcome = await decisions.reject(int(meta["draft"]), agent=agent, now=h.clock(),
+                                         reason=reason)
+        await ack()
+        if not outcome.won:
+            h.ephemeral(None, agent, already(outcome))
+            return
+        h.refresh(outcome.draft_id)
+
+    @app.view(modals.REPLY_VIEW)
+    async def reply_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        agent, meta = str(body["user"]["id"]), modals.metadata(view)
+        text = modals.submitted_text(view, modals.TEXT_BLOCK, modals.TEXT_ACTION)
+        if not text.strip():
+            await ack(response_action="errors", errors={modals.TEXT_BLOCK: "The reply is empty."})
+            return
+        if not await h.access.may_decide(agent):
+            await ack(response_action="errors", errors={modals.TEXT_BLOCK: REFUSAL})
+            return
+        conversation_id = int(meta["conversation"])
+        outcome = await decisions.reply_manual(conversation_id, agent=agent, text=text,
+                                               now=h.clock(), deliver=h.deliver,
+                                               learn=h.learn_later())
+        await ack()
+        if outcome.superseded_draft_id is not None:
+            h.refresh(outcome.superseded_draft_id)
+        h.tasks.spawn(h.notifier.post_in_thread(
+            conversation_id, plain(f"📨 {user(agent)} replied:\n{text}", 3900)), name="reply-note")
+
+    async def in_approval_channel(event: Mapping[str, Any]) -> bool:
+        return event.get("channel") == h.settings.approval_channel
+
+    @app.event("message", matchers=[in_approval_channel])
+    async def note(event: dict[str, Any]) -> None:
+        # Agents talking in a card's thread: an internal note, stored and never sent.
+        thread, author = event.get("thread_ts"), event.get("user")
+        if event.get("subtype") or event.get("bot_id") or not thread or not author:
+            return
+        conversation = await Conversation.get_or_none(
+            approval_channel=h.settings.approval_channel, approval_thread_ts=thread)
+        if conversation is None:
+            return
+        await decisions.add_note(conversation.id, agent=str(author),
+                                 text=str(event.get("text") or ""),
+                                 note_id=f"{event['channel']}:{event['ts']}")
+
+
+async def _open_reply(h: Handoff, trigger_id: str, conversation_id: int) -> None:
+    draft = await (Draft.filter(conversation_id=conversation_id, status="pending")
+                   .order_by("-id").first().prefetch_related("message"))
+    question = draft.message.text if draft is not None else await _last_question(conversation_id)
+    await h.client.views_open(trigger_id=trigger_id, view=modals.reply_modal(
+        conversation_id=conversation_id, question=question,
+        initial=draft.text if draft is not None else "",
+        draft_id=draft.id if draft is not None else None))
+
+
+async def _last_question(conversation_id: int) -> str:
+    message = await Message.filter(conversation_id=conversation_id, direction="in").order_by(
+        "-id").first()
+    return message.text if message is not None else ""

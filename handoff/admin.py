@@ -1,0 +1,226 @@
+"""The ``/support`` admin command: answers only admins, only they see them (ephemeral).
+
+Quick subcommands answer in the acknowledgement; slow ones (stats, pending, kb) acknowledge
+with "working on it" and answer through the command's ``response_url`` from a tracked task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot import kv
+from bot.domain import Channel
+from bot.models import Draft, DraftStatus
+from bot.stats import Stats, compute_stats, parse_window
+from handoff.actions import Handoff
+from handoff.chart import render_chart
+from handoff.runtime import with_retry
+from handoff.text import plain
+
+log = logging.getLogger(__name__)
+SearchFn = Callable[[str], Awaitable[Sequence[Any]]]
+ReindexFn = Callable[[], Awaitable[Any]]
+AUTO_SEND_KEY = "auto_send_threshold"  # read by bot.router (same key)
+PAUSED_KEY = "paused_channels"  # read by bot.router (same key)
+ANSWER_LIMIT = 3900  # a response_url / ack text stays readable under Slack's 4000 advice
+USAGE = """*`/support` commands* (only you see the answers)
+• `stats [24h|7d|30d]` volume, decisions, edit ratio, latencies, top sources, chart
+• `pending` drafts waiting for a decision, oldest first
+• `kb search QUERY` search the knowledge base · `kb reindex` re-ingest it
+• `autosend` show · `autosend off` · `autosend 0.85` set the auto-send threshold
+• `pause CHANNEL` / `resume CHANNEL` stop or allow auto-send on a channel (slack, email, webhook)
+• `help` this text"""
+
+
+def format_stats(stats: Stats) -> str:
+    """The stats as an ephemeral message."""
+
+    def pct(name: str) -> str:
+        return f"{stats.shares.get(name, 0.0) * 100:.0f}%"
+
+    def secs(value: float | None) -> str:
+        if value is None:
+            return "n/a"
+        return f"{value:.1f}s" if value < 120 else f"{value / 60:.1f} min"
+
+    ratio = "n/a" if stats.median_edit_ratio is None else f"{stats.median_edit_ratio:.2f}"
+    by_channel = ", ".join(f"{c}: {n}" for c, n in stats.inbound_by_channel.items()) or "none"
+    lines = [
+        f"*Support desk since {stats.since:%Y-%m-%d %H:%M} UTC*",
+        f"Inbound messages: *{stats.inbound}* ({by_channel}) · drafts: *{stats.drafts}*",
+        f"Auto-sent {pct('auto_sent')} · approved unedited {pct('approved')} · "
+        f"edited {pct('edited')} · rejected {pct('rejected')} · human-only {pct('human')} · "
+        f"pending {pct('pending')}",
+        f"Median edit ratio: {ratio}"
+        f" · median time to draft: {secs(stats.median_seconds_to_draft)}"
+        f" · to decision: {secs(stats.median_seconds_to_decision)}",
+    ]
+    if stats.top_sources:
+        lines.append("Top sources: " + ", ".join(f"{s} ({n})" for s, n in stats.top_sources))
+    if stats.top_unanswered:
+        lines.append("Top unanswered topics: "
+                     + ", ".join(f"{t} ({n})" for t, n in stats.top_unanswered))
+    return plain("\n".join(lines), ANSWER_LIMIT)
+
+
+def _hit_line(hit: Any) -> str:
+    get = hit.get if isinstance(hit, Mapping) else (lambda k, d=None: getattr(hit, k, d))
+    title = get("title") or get("doc_id") or get("source_id") or "?"
+    score = get("score")
+    snippet = " ".join(str(get("text") or "").split())[:160]
+    score_text = f"{float(score):.3f}" if isinstance(score, int | float) else "?"
+    return f"• *{title}* ({score_text}) {snippet}"
+
+
+class AdminCommands:
+    """Parses and runs ``/support`` subcommands."""
+
+    def __init__(self, h: Handoff, *, search: SearchFn | None, reindex: ReindexFn | None) -> None:
+        self._h = h
+        self._search = search
+        self._reindex = reindex
+
+    async def quick(self, user_id: str, text: str) -> str | None:
+        """The answer of a quick subcommand, or None when it is a slow one."""
+        words = text.split()
+        name = words[0].lower() if words else "help"
+        if name == "help":
+            return USAGE
+        if name == "autosend":
+            return await self._autosend(user_id, words[1:])
+        if name in ("pause", "resume"):
+            return await self._pause(user_id, name, words[1:])
+        if name in ("stats", "pending") or (name == "kb" and len(words) > 1
+                                            and words[1] in ("search", "reindex")):
+            if name == "kb" and words[1] == "search" and len(words) < 3:
+                return "Usage: `/support kb search QUERY`"
+            return None
+        return f"Unknown command `{plain(text, 100)}`.\n{USAGE}"
+
+    async def slow(self, user_id: str, text: str, respond: AsyncRespond) -> None:
+        """Run a slow subcommand and answer through ``respond`` (ephemeral)."""
+        words = text.split()
+        try:
+            if words[0].lower() == "stats":
+                answer = await self._stats(user_id, words[1:])
+            elif words[0].lower() == "pending":
+                answer = await self._pending()
+            elif words[1] == "search":
+                answer = await self._kb_search(" ".join(words[2:]))
+            else:
+                answer = await self._kb_reindex()
+        except Exception as exc:  # an admin command failing must say so, not go silent
+            log.exception("/support %s failed", text)
+            answer = f"That failed: {exc.__class__.__name__}: {exc}"
+        await respond(text=plain(answer, ANSWER_LIMIT), response_type="ephemeral",
+                      replace_original=False)
+
+    async def _autosend(self, user_id: str, args: list[str]) -> str:
+        if not args:
+            stored = await kv.get_value(AUTO_SEND_KEY, "unset")
+            current = self._h.settings.auto_send_threshold if stored == "unset" else stored
+            shown = "off" if current in (None, "off") else f"{float(current):.2f}"
+            return f"Auto-send threshold: *{shown}*."
+        if args[0].lower() == "off":
+            await kv.put_value(AUTO_SEND_KEY, "off", updated_by=user_id)
+            return "Auto-send is *off*: every draft waits for an agent."
+        try:
+            value = float(args[0])
+        except ValueError:
+            value = -1.0
+        if not 0.0 <= value <= 1.0:
+            return "Usage: `/support autosend off` or `/support autosend 0.85` (between 0 and 1)."
+        await kv.put_value(AUTO_SEND_KEY, value, updated_by=user_id)
+        return f"Auto-send threshold set to *{value:.2f}*."
+
+    async def _pause(self, user_id: str, verb: str, args: list[str]) -> str:
+        valid = [c.value for c in Channel]
+        if len(args) != 1 or args[0].lower() not in valid:
+            return f"Usage: `/support {verb} CHANNEL` where CHANNEL is one of {', '.join(valid)}."
+        channel = args[0].lower()
+        paused = set(await kv.get_value(PAUSED_KEY, []) or [])
+        paused = paused | {channel} if verb == "pause" else paused - {channel}
+        await kv.put_value(PAUSED_KEY, sorted(paused), updated_by=user_id)
+        state = "paused: drafts wait for agents" if verb == "pause" else "resumed"
+        now = ", ".join(sorted(paused)) or "none"
+        return f"Auto-send on *{channel}* {state}. Paused now: {now}."
+
+    async def _stats(self, user_id: str, args: list[str]) -> str:
+        window = parse_window(args[0]) if args else timedelta(days=7)
+        stats = await compute_stats(window, self._h.clock())
+        png = await asyncio.to_thread(render_chart, stats)
+        client = self._h.client
+        # A DM with the admin: the chart stays as private as the ephemeral answer.
+        dm = await with_retry(lambda: client.conversations_open(users=user_id))
+        await client.files_upload_v2(channel=str(dm["channel"]["id"]), file=png,
+                                     filename="supportbot-stats.png",
+                                     title=f"Support desk, last {args[0] if args else '7d'}")
+        return format_stats(stats) + "\n(The chart is in your DM with me.)"
+
+    async def _pending(self, limit: int = 20) -> str:
+        drafts = await (Draft.filter(status=DraftStatus.PENDING).order_by("created_at", "id")
+                        .limit(limit).prefetch_related("conversation"))
+        if not drafts:
+            return "No drafts are waiting. 🎉"
+        now = self._h.clock()
+        lines = [f"*{len(drafts)} oldest pending drafts*"]
+        for draft in drafts:
+            age = (now - draft.created_at).total_seconds() / 60
+            link = await self._permalink(draft)
+            subject = draft.conversation.subject or f"conversation #{draft.conversation.id}"
+            label = plain(subject, 80)
+            where = f"<{link}|{label}>" if link else label
+            lines.append(f"• {where} · {draft.decision} · confidence {draft.confidence:.2f} · "
+                         f"waiting {age:.0f} min")
+        return "\n".join(lines)
+
+    async def _permalink(self, draft: Draft) -> str | None:
+        if not draft.approval_ts:
+            return None
+        channel = draft.conversation.approval_channel or self._h.settings.approval_channel
+        if channel is None:
+            return None
+        try:
+            response = await self._h.client.chat_getPermalink(channel=channel,
+                                                               message_ts=draft.approval_ts)
+        except Exception:
+            log.warning("no permalink for draft %s", draft.id, exc_info=True)
+            return None
+        return str(response.get("permalink") or "") or None
+
+    async def _kb_search(self, query: str) -> str:
+        if self._search is None:
+            return "Knowledge search is not configured in this process."
+        hits = await self._search(query)
+        if not hits:
+            return f"No results for _{plain(query, 200)}_."
+        return f"*Results for* _{plain(query, 200)}_\n" + "\n".join(_hit_line(h) for h in hits[:8])
+
+    async def _kb_reindex(self) -> str:
+        if self._reindex is None:
+            return "Re-indexing is not configured in this process."
+        result = await self._reindex()
+        return f"Knowledge base re-indexed: {result}" if result is not None else "Re-indexed."
+
+
+def register_admin(app: AsyncApp, h: Handoff, commands: AdminCommands) -> None:
+    """Register ``/support``."""
+
+    @app.command("/support")
+    async def support(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+        user_id, text = str(command["user_id"]), str(command.get("text") or "").strip()
+        if not h.access.is_admin(user_id):
+            await ack(text="Only support admins can use `/support` (SUPPORTBOT_ADMINS).")
+            return
+        answer = await commands.quick(user_id, text)
+        if answer is not None:
+            await ack(text=answer)
+            return
+        await ack(text="Working on it…")
+        h.tasks.spawn(commands.slow(user_id, text, respond), name=f"/support {text[:40]}")

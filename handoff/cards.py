@@ -1,0 +1,247 @@
+"""Block Kit cards for the approval channel: pure functions from a ``CardView`` to blocks.
+
+Long texts are shortened on the card (``CARD_EXCERPT``) and posted whole into the card's
+thread by the notifier; every value here stays within Slack's documented limits (see
+``handoff.text``), which ``tests/handoff/test_cards.py`` checks with the longest inputs.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from bot.learning import edit_ratio, edit_size
+from handoff.state import CardView
+from handoff.text import (
+    BUTTON_TEXT,
+    CARD_EXCERPT,
+    FIELD_TEXT,
+    HEADER_TEXT,
+    MESSAGE_TEXT,
+    SECTION_TEXT,
+    fit,
+    plain,
+    quote,
+    slack_date,
+    user,
+)
+
+# action_ids the handlers in ``handoff.actions`` listen to.
+APPROVE, EDIT, REJECT, TAKE_OVER, RELEASE, REPLY, RETRY = (
+    "sb_approve", "sb_edit", "sb_reject", "sb_take_over", "sb_release", "sb_reply", "sb_retry",
+)
+MAX_SOURCES = 5
+MAX_REASONS = 6
+_OUTCOME = {
+    "approved": "✅ Approved and sent",
+    "edited": "✏️ Edited and sent",
+    "rejected": "🚫 Rejected",
+    "superseded": "⏭️ Superseded",
+    "auto_sent": "🤖 Sent automatically",
+    "expired": "⌛ Expired",
+}
+
+
+def action_value(**ids: int) -> str:
+    """A button's value: the ids it acts on, as compact JSON (well under 2000 chars)."""
+    return json.dumps(ids, separators=(",", ":"))
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None,
+            confirm: ConfirmObject | None = None) -> ButtonElement:
+    return ButtonElement(text=plain(text, BUTTON_TEXT), action_id=action_id, value=value,
+                         style=style, confirm=confirm)
+
+
+def _title(view: CardView) -> str:
+    kind = "Needs a human" if view.human_only else "Review draft"
+    topic = view.subject or " ".join(view.question.split())
+    return plain(f"{kind} · {topic}" if topic else kind, HEADER_TEXT)
+
+
+def card_fallback(view: CardView) -> str:
+    """The message's top-level ``text``: what notifications and screen readers show."""
+    return plain(f"{_title(view)} — {view.customer}", MESSAGE_TEXT)
+
+
+def _facts(view: CardView) -> SectionBlock:
+    drafted = "offline drafter (no API key)" if view.offline else (view.model or "?")
+    facts = [
+        f"*Customer*\n{fit(view.customer, 300)}",
+        f"*Channel*\n{view.channel}" + (f" · {view.where}" if view.where else ""),
+        f"*Conversation*\n#{view.conversation_id}",
+        f"*Drafted by*\n{fit(drafted, 200)}",
+    ]
+    if view.subject:
+        facts.insert(2, f"*Subject*\n{fit(view.subject, 500)}")
+    flags = [str(k) for k, v in view.triage.items() if v is True]
+    if flags:
+        facts.append(f"*Triage*\n{fit(', '.join(flags), 500)}")
+    return SectionBlock(fields=[MarkdownTextObject(text=fit_field(f)) for f in facts[:10]])
+
+
+def fit_field(text: str) -> str:
+    """Field texts are built from escaped parts already; only enforce the length."""
+    return text if len(text) <= FIELD_TEXT else text[: FIELD_TEXT - 1] + "…"
+
+
+def _sources(view: CardView) -> list[Block]:
+    if not view.sources:
+        return [ContextBlock(elements=[MarkdownTextObject(text="No sources found.")])]
+    lines = []
+    for source in view.sources[:MAX_SOURCES]:
+        title = fit(str(source.get("title") or source.get("source_id") or "?"), 150)
+        kind = "learned answer" if source.get("kind") == "learned" else "KB"
+        score = source.get("score")
+        score_text = f"{float(score):.2f}" if isinstance(score, int | float) else "?"
+        lines.append(f"• {title} — {kind}, score {score_text}")
+    more = len(view.sources) - MAX_SOURCES
+    if more > 0:
+        lines.append(f"…and {more} more")
+    return [SectionBlock(text=MarkdownTextObject(text=fit("\n".join(lines), SECTION_TEXT,
+                                                         mrkdwn=False)))]
+
+
+def _confidence(view: CardView) -> ContextBlock:
+    reasons = "; ".join(view.reasons[:MAX_REASONS])
+    text = f"Confidence *{view.confidence:.2f}*" + (f" · {fit(reasons, 1800)}" if reasons else "")
+    elements = [MarkdownTextObject(text=text)]
+    if view.error:
+        elements.append(MarkdownTextObject(text=f"⚠️ Drafting failed: {fit(view.error, 1000)}"))
+    if view.offline:
+        elements.append(MarkdownTextObject(
+            text="Drafted offline (no Claude API key set): extractive reply from the best "
+                 "passage."))
+    return ContextBlock(elements=elements)
+
+
+def _buttons(view: CardView) -> list[Block]:
+    draft_ids = action_value(draft=view.draft_id, conversation=view.conversation_id)
+    conv_ids = action_value(conversation=view.conversation_id, draft=view.draft_id)
+    elements: list[ButtonElement] = []
+    pending = view.status == "pending"
+    if pending and not view.human_only and view.draft.strip():
+        elements += [
+            _button("Approve & send", APPROVE, draft_ids, "primary"),
+            _button("Edit", EDIT, draft_ids),
+            _button("Reject", REJECT, draft_ids, "danger"),
+        ]
+    if pending and view.human_only:
+        elements.append(_button("Reply", REPLY, conv_ids, "primary"))
+    if view.assignee:
+        if not (pending and view.human_only):
+            elements.append(_button("Reply", REPLY, conv_ids))
+        elements.append(_button("Release to bot", RELEASE, conv_ids))
+    elif pending or view.status == "rejected":
+        elements.append(_button("Take over", TAKE_OVER, conv_ids))
+    if view.delivery is not None and view.delivery.status == "dead":
+        elements.append(_button("Retry sending", RETRY,
+                                action_value(outbox=view.delivery.outbox_item_id,
+                                             draft=view.draft_id), "primary"))
+    return [ActionsBlock(block_id=f"card:{view.draft_id}", elements=elements)] if elements else []
+
+
+def _outcome(view: CardView) -> list[Block]:
+    lines: list[str] = []
+    if view.status in _OUTCOME:
+        who = "a newer customer message" if view.decided_by == "customer" else user(view.decided_by)
+        line = f"{_OUTCOME[view.status]} by {who} · {slack_date(view.decided_at)}"
+        if view.status == "edited" and view.final_text is not None:
+            ratio = edit_ratio(view.draft, view.final_text)
+            line += f" · edit {edit_size(view.draft, view.final_text)} (ratio {ratio:.2f})"
+        if view.status == "rejected" and view.reject_reason:
+            line += f"\nReason: {fit(view.reject_reason, 1000)}"
+        lines.append(line)
+    if view.assignee:
+        lines.append(f"👤 Taken over by {user(view.assignee)}: the bot stops drafting here.")
+    delivery = view.delivery
+    if delivery is not None:
+        if delivery.status == "sent":
+            lines.append(f"📬 Delivered {slack_date(delivery.sent_at)}")
+        elif delivery.status == "dead":
+            lines.append(f"❗ *Not delivered* after {delivery.attempts} attempt(s): "
+                         f"{fit(delivery.error or 'unknown error', 1200)}")
+        elif delivery.error:
+            lines.append(f"⏳ Sending (attempt {delivery.attempts} failed: "
+                         f"{fit(delivery.error, 500)})")
+        else:
+            lines.append("⏳ Queued for sending")
+    if not lines:
+        return []
+    return [SectionBlock(text=MarkdownTextObject(text=fit_field("\n".join(lines))))]
+
+
+def draft_card(view: CardView) -> tuple[list[Block], bool]:
+    """The card of a draft in its current state; True when texts were shortened (the notifier
+    then posts them whole in the thread)."""
+    question, q_cut = quote(view.question, CARD_EXCERPT)
+    blocks: list[Block] = [
+        HeaderBlock(text=_title(view)),
+        _facts(view),
+        SectionBlock(text=MarkdownTextObject(text=f"*Customer wrote*\n{question}")),
+    ]
+    d_cut = False
+    if view.draft.strip():
+        shown = view.final_text if view.status == "edited" and view.final_text else view.draft
+        label = "Sent reply (edited)" if view.status == "edited" else "Draft reply"
+        text, d_cut = quote(shown, CARD_EXCERPT)
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*{label}*\n{text}")))
+    elif view.human_only:
+        blocks.append(SectionBlock(text=MarkdownTextObject(
+            text="*No draft*: this conversation was escalated to a human.")))
+    if q_cut or d_cut:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(
+            text="Shortened here: the full texts are in this card's thread.")]))
+    blocks += [*_sources(view), _confidence(view), DividerBlock(), *_outcome(view),
+               *_buttons(view)]
+    return blocks, q_cut or d_cut
+
+
+def full_text_message(view: CardView) -> str:
+    """The thread message holding the full customer message and draft (plain, ≤ 39,000)."""
+    parts = [f"Full customer message:\n{view.question}"]
+    if view.draft.strip():
+        parts.append(f"Full draft:\n{view.draft}")
+    return plain("\n\n".join(parts), MESSAGE_TEXT)
+
+
+def followup_blocks(*, author: str, text: str, conversation_id: int,
+                    assignee: str | None) -> list[Block]:
+    """A customer's follow-up in a conversation humans own, posted into its card thread."""
+    body, _ = quote(text, SECTION_TEXT - 200)
+    ids = action_value(conversation=conversation_id)
+    buttons = [_button("Reply", REPLY, ids, "primary")]
+    if assignee:
+        buttons.append(_button("Release to bot", RELEASE, ids))
+    return [
+        SectionBlock(text=MarkdownTextObject(text=f"💬 *{fit(author, 200)} wrote*\n{body}")),
+        ActionsBlock(elements=buttons),
+    ]
+
+
+def failure_blocks(*, error: str, outbox_item_id: int, conversation_id: int) -> list[Block]:
+    """A dead-lettered reply without its own card (manual replies): the error and Retry."""
+    return [
+        SectionBlock(text=MarkdownTextObject(
+            text=f"❗ *A reply could not be delivered*: {fit(error, 2500)}")),
+        ActionsBlock(elements=[_button(
+            "Retry sending", RETRY,
+            action_value(outbox=outbox_item_id, conversation=conversation_id), "primary")]),
+    ]
+
+
+def as_dicts(blocks: list[Block]) -> list[dict[str, Any]]:
+    """Serialise (slack_sdk validates the documented limits while doing so)."""
+    return [b.to_dict() for b in blocks]

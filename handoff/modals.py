@@ -1,0 +1,100 @@
+"""Modals: Edit (prefilled draft), Reject (optional reason), Reply (take over / human-only).
+
+``private_metadata`` carries the ids the submission acts on; submissions are parsed by
+``submitted_text`` so handlers never dig through ``view.state`` themselves.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    InputBlock,
+    MarkdownTextObject,
+    PlainTextInputElement,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from handoff.text import INPUT_MAX, SECTION_TEXT, plain, quote
+
+EDIT_VIEW, REJECT_VIEW, REPLY_VIEW = "sb_edit_view", "sb_reject_view", "sb_reply_view"
+TEXT_BLOCK, TEXT_ACTION = "reply", "text"
+REASON_BLOCK, REASON_ACTION = "reason", "reason"
+
+
+def _context(question: str) -> list[Block]:
+    text, _ = quote(question, SECTION_TEXT - 40)
+    return [SectionBlock(text=MarkdownTextObject(text=f"*Customer wrote*\n{text}"))]
+
+
+def _reply_input(initial: str, label: str) -> tuple[list[Block], bool]:
+    # plain_text_input holds at most 3000 characters; a longer draft is cut and the agent is
+    # told so, instead of Slack refusing to open the modal.
+    cut = len(initial) > INPUT_MAX
+    element = PlainTextInputElement(
+        action_id=TEXT_ACTION, multiline=True, max_length=INPUT_MAX,
+        initial_value=initial[:INPUT_MAX] if initial else None,
+    )
+    blocks: list[Block] = [InputBlock(block_id=TEXT_BLOCK, label=label, element=element)]
+    if cut:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(
+            text="The draft is longer than Slack's 3000-character input; its end was cut. "
+                 "The full draft is in the card's thread.")]))
+    return blocks, cut
+
+
+def edit_modal(*, draft_id: int, conversation_id: int, draft: str, question: str) -> View:
+    """Edit the draft, then send the edited text."""
+    blocks, _ = _reply_input(draft, "Reply to the customer")
+    return View(
+        type="modal", callback_id=EDIT_VIEW, title="Edit reply", submit="Send", close="Cancel",
+        private_metadata=json.dumps({"draft": draft_id, "conversation": conversation_id}),
+        blocks=[*_context(question), *blocks],
+    )
+
+
+def reject_modal(*, draft_id: int, conversation_id: int) -> View:
+    """Reject with an optional reason (it lowers confidence for near questions)."""
+    return View(
+        type="modal", callback_id=REJECT_VIEW, title="Reject draft", submit="Reject",
+        close="Cancel",
+        private_metadata=json.dumps({"draft": draft_id, "conversation": conversation_id}),
+        blocks=[
+            SectionBlock(text=MarkdownTextObject(
+                text="The draft will not be sent; the conversation stays with humans.")),
+            InputBlock(block_id=REASON_BLOCK, label="Why? (optional)", optional=True,
+                       element=PlainTextInputElement(action_id=REASON_ACTION, multiline=True,
+                                                     max_length=INPUT_MAX)),
+        ],
+    )
+
+
+def reply_modal(*, conversation_id: int, question: str, initial: str = "",
+                draft_id: int | None = None) -> View:
+    """Write the reply yourself (Take over, or a human-only card's Reply)."""
+    blocks, _ = _reply_input(initial, "Your reply to the customer")
+    return View(
+        type="modal", callback_id=REPLY_VIEW, title=plain("Reply to customer", 24),
+        submit="Send", close="Cancel",
+        private_metadata=json.dumps({"conversation": conversation_id, "draft": draft_id}),
+        blocks=[*_context(question), *blocks],
+    )
+
+
+def metadata(view: Mapping[str, Any]) -> dict[str, Any]:
+    """The ids stored in a submitted view's ``private_metadata``."""
+    raw = view.get("private_metadata") or "{}"
+    data = json.loads(raw)
+    return data if isinstance(data, dict) else {}
+
+
+def submitted_text(view: Mapping[str, Any], block_id: str, action_id: str) -> str:
+    """The value typed into one input of a submitted view ('' when left empty)."""
+    values = (view.get("state") or {}).get("values") or {}
+    value = (values.get(block_id) or {}).get(action_id) or {}
+    return str(value.get("value") or "")

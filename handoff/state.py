@@ -1,0 +1,117 @@
+"""What a card shows, loaded from the stored state: cards are always rebuilt from the database,
+so every update (decision, delivery, dead letter, supersede) renders the same truth."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot.models import Conversation, Draft, LearningSignal, Message, OutboxItem
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """The latest outbox item of a draft: how its reply is doing."""
+
+    outbox_item_id: int
+    status: str  # pending | sent | dead
+    attempts: int
+    error: str | None
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class CardView:
+    """Everything a draft card shows (plain values, so ``cards`` stays pure)."""
+
+    draft_id: int
+    conversation_id: int
+    channel: str
+    customer: str
+    subject: str | None
+    question: str
+    draft: str
+    confidence: float
+    decision: str  # review | human
+    status: str
+    reasons: list[str] = field(default_factory=list)
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    signals: dict[str, Any] = field(default_factory=dict)
+    triage: dict[str, Any] = field(default_factory=dict)
+    model: str = ""
+    offline: bool = False
+    error: str | None = None
+    where: str | None = None
+    assignee: str | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    final_text: str | None = None
+    reject_reason: str | None = None
+    delivery: Delivery | None = None
+    created_at: datetime | None = None
+
+    @property
+    def human_only(self) -> bool:
+        return self.decision == "human"
+
+
+def customer_label(conversation: Conversation, message: Message | None) -> str:
+    """The customer as agents know them: name, then e-mail, then the message author."""
+    customer = getattr(conversation, "customer", None)
+    parts = [p for p in (getattr(customer, "name", None), getattr(customer, "email", None)) if p]
+    if parts:
+        return " · ".join(dict.fromkeys(parts))
+    return message.author if message is not None else "unknown customer"
+
+
+def where_label(conversation: Conversation, message: Message | None) -> str | None:
+    """Where the customer wrote: the Slack channel, the mailbox, the webhook source."""
+    meta = message.metadata if message is not None else {}
+    if conversation.channel == "slack" and meta.get("channel"):
+        return f"<#{meta['channel']}>" if meta.get("channel_type") != "im" else "direct message"
+    if conversation.channel == "webhook":
+        return conversation.thread_key.split(":", 1)[0]
+    return None
+
+
+async def load_card(draft_id: int) -> CardView:
+    """Build the ``CardView`` of one draft from the database."""
+    draft = await Draft.get(id=draft_id).prefetch_related("conversation__customer", "message")
+    conversation: Conversation = draft.conversation
+    message: Message = draft.message
+    item = await OutboxItem.filter(draft_id=draft_id).order_by("-id").first()
+    delivery = None
+    if item is not None:
+        delivery = Delivery(item.id, item.status, item.attempts, item.last_error, item.sent_at)
+    signal_reason = None
+    if draft.status == "rejected":
+        signal = await LearningSignal.filter(draft_id=draft_id, action="rejected").first()
+        signal_reason = signal.reason if signal is not None else None
+    return CardView(
+        draft_id=draft.id,
+        conversation_id=conversation.id,
+        channel=conversation.channel,
+        customer=customer_label(conversation, message),
+        subject=conversation.subject,
+        question=message.text,
+        draft=draft.text,
+        confidence=draft.confidence,
+        decision=draft.decision,
+        status=draft.status,
+        reasons=[str(r) for r in draft.reasons or []],
+        sources=[s for s in draft.sources or [] if isinstance(s, dict)],
+        signals=dict(draft.signals or {}),
+        triage=dict(draft.triage or {}),
+        model=draft.model,
+        offline=draft.offline,
+        error=draft.error,
+        where=where_label(conversation, message),
+        assignee=conversation.assignee,
+        decided_by=draft.decided_by,
+        decided_at=draft.decided_at,
+        final_text=draft.final_text,
+        reject_reason=signal_reason,
+        delivery=delivery,
+        created_at=draft.created_at,
+    )

@@ -1,0 +1,193 @@
+"""Pipeline benchmark: webhook messages through accept → inbox → router (offline drafter) →
+outbox, on SQLite and on PostgreSQL, with the real embedding model and Qdrant local mode.
+
+Run: .venv/bin/python tests/benchmarks/bench_pipeline.py [--messages 2000] [--backends sqlite,postgres]
+Prints throughput, accept→decision p50/p99, the per-stage breakdown, the bare embed+search cost
+per message, the router's overhead outside embedding and search, and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from bot.app import build_services, create_web_app  # noqa: E402
+from bot.db import migrate  # noqa: E402
+from bot.models import Draft, InboxItem, Message, QueueStatus  # noqa: E402
+from config import load_settings  # noqa: E402
+
+DATASET = REPO.parent / "shared" / "datasets" / "banking77"
+MODELS = REPO.parent / "shared" / "models"
+PG_ADMIN = os.environ.get("SUPPORTBOT_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
+SECRET = "bench"
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def env_for(data_dir: Path, database_url: str | None) -> dict[str, str]:
+    env = {
+        "SUPPORTBOT_DATA_DIR": str(data_dir),
+        "SUPPORTBOT_KB_DIR": str(DATASET / "kb"),
+        "SUPPORTBOT_WEBHOOK_BENCH_SECRET": SECRET,
+        "SUPPORTBOT_DEMO": "false",
+        "SUPPORTBOT_EMBED_MODEL_PATH": os.environ.get(
+            "SUPPORTBOT_EMBED_MODEL_PATH", str(MODELS / "all-MiniLM-L6-v2-onnx")),
+        "SUPPORTBOT_SPARSE_MODEL_PATH": os.environ.get(
+            "SUPPORTBOT_SPARSE_MODEL_PATH", str(MODELS / "bm25")),
+    }
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    return env
+
+
+async def fresh_pg() -> tuple[str, str]:
+    name = f"supportbot_bench_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(PG_ADMIN)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    return PG_ADMIN.rpartition("/")[0] + "/" + name, name
+
+
+async def drop_pg(name: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN)
+    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await conn.close()
+
+
+def signed(body: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    raw = json.dumps(body).encode()
+    ts = str(int(time.time()))
+    mac = hmac.new(SECRET.encode(), ts.encode() + b"." + raw, hashlib.sha256).hexdigest()
+    return raw, {"Content-Type": "application/json", "X-Supportbot-Timestamp": ts,
+                 "X-Supportbot-Signature": f"sha256={mac}"}
+
+
+async def run_backend(backend: str, queries: list[str], qdrant_dir: Path) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        pg_name = None
+        url = None
+        if backend == "postgres":
+            url, pg_name = await fresh_pg()
+        settings = load_settings(env_for(Path(tmp), url), env_file=None)
+        # Share one ingested Qdrant folder between backends (ingest cost is not the subject).
+        settings = settings.model_copy(update={"data_dir": Path(tmp)})
+        (Path(tmp) / "qdrant").symlink_to(qdrant_dir, target_is_directory=True)
+        await migrate(settings)
+        try:
+            async with build_services(settings) as services:
+                assert services.knowledge is not None
+                await services.knowledge.ingest(settings.kb_dir)
+                await services.knowledge.search("warm up")
+                app = create_web_app(services)
+                transport = httpx.ASGITransport(app=app)
+                stop = asyncio.Event()
+                accept_ms: list[float] = []
+                started = time.perf_counter()
+                worker = asyncio.create_task(services.worker.run(stop))
+                async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+                    sem = asyncio.Semaphore(16)
+
+                    async def post(i: int, text: str) -> None:
+                        raw, headers = signed({"conversation_id": f"c{i}", "message_id": f"m{i}",
+                                               "sender": {"id": f"u{i % 300}"}, "text": text})
+                        async with sem:
+                            t0 = time.perf_counter()
+                            r = await http.post("/webhook/bench", content=raw, headers=headers)
+                            accept_ms.append((time.perf_counter() - t0) * 1000)
+                        assert r.status_code == 202, r.text
+
+                    await asyncio.gather(*(post(i, q) for i, q in enumerate(queries)))
+                    while await InboxItem.filter(status=QueueStatus.PENDING).exists():
+                        await asyncio.sleep(0.05)
+                elapsed = time.perf_counter() - started
+                stop.set()
+                await worker
+                drafts = await Draft.all().values("message_id", "created_at", "timings_ms",
+                                                  "decision")
+                received = dict(await Message.filter(direction="in").values_list(
+                    "id", "created_at"))
+                latencies = [(d["created_at"] - received[d["message_id"]]).total_seconds() * 1000
+                             for d in drafts]
+                stages: dict[str, list[float]] = {}
+                for d in drafts:
+                    for k, v in d["timings_ms"].items():
+                        stages.setdefault(k, []).append(v)
+                # The bare cost of what the router cannot avoid: embed + hybrid search.
+                t0 = time.perf_counter()
+                for q in queries[:300]:
+                    await services.knowledge.search(q, limit=5)
+                search_ms = (time.perf_counter() - t0) / 300 * 1000
+        finally:
+            if pg_name:
+                await drop_pg(pg_name)
+    decisions: dict[str, int] = {}
+    for d in drafts:
+        decisions[d["decision"]] = decisions.get(d["decision"], 0) + 1
+    per_msg_ms = elapsed / len(queries) * 1000
+    return {
+        "backend": backend, "messages": len(queries), "drafts": len(drafts),
+        "throughput": len(queries) / elapsed, "per_msg_ms": per_msg_ms,
+        "accept_p50": pct(accept_ms, 0.5), "accept_p99": pct(accept_ms, 0.99),
+        "decision_p50": pct(latencies, 0.5), "decision_p99": pct(latencies, 0.99),
+        "stages": {k: statistics.median(v) for k, v in stages.items()},
+        "search_ms": search_ms, "decisions": decisions,
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    rows = [json.loads(line) for line in (DATASET / "queries.jsonl").open()]
+    queries = [rows[i % len(rows)]["query"] for i in range(args.messages)]
+    results = []
+    with tempfile.TemporaryDirectory() as qdrant_home:
+        for backend in args.backends.split(","):
+            results.append(await run_backend(backend, queries, Path(qdrant_home)))
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\nPipeline: {args.messages} webhook messages (banking77 queries), offline drafter, "
+          "fp32 MiniLM + BM25, Qdrant local mode, 2 cores\n")
+    print("| backend | msgs/s | accept p50 / p99 ms | accept→decision p50 / p99 ms | "
+          "per msg ms | embed+search ms | overhead outside search |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        overhead = max(0.0, 1 - r["search_ms"] / r["per_msg_ms"])
+        print(f"| {r['backend']} | {r['throughput']:.1f} | {r['accept_p50']:.1f} / "
+              f"{r['accept_p99']:.1f} | {r['decision_p50']:.0f} / {r['decision_p99']:.0f} | "
+              f"{r['per_msg_ms']:.1f} | {r['search_ms']:.1f} | {overhead:.0%} |")
+    print("\nMedian per-stage time inside the router (ms):\n")
+    names = sorted({k for r in results for k in r["stages"]})
+    print("| backend | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+    for r in results:
+        print(f"| {r['backend']} | " + " | ".join(f"{r['stages'].get(n, 0):.2f}" for n in names)
+              + " |")
+    print(f"\nDecisions: " + "; ".join(f"{r['backend']}: {r['decisions']}" for r in results))
+    print(f"Peak RSS of the whole run: {rss_mb:.0f} MB (target ≤ 600 MB)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

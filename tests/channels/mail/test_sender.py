@@ -1,0 +1,155 @@
+"""SmtpSender against a real (recording) aiosmtpd relay on loopback."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from bot.domain import Channel, Reply, Sender, SendError
+from channels.mail.parse import OwnMail, parse_mail
+from channels.mail.sender import SmtpSender, smtp_connector
+from tests.channels.mail.conftest import DOMAIN
+from tests.conftest import SettingsFactory
+from tests.fakes.smtp_relay import SmtpRelay
+
+NOW = datetime(2025, 3, 4, 17, 1, tzinfo=UTC)
+META: dict[str, Any] = {
+    "message_id": "<CAJx9kQ2Second@mail.gmail.com>",
+    "references": ["<CAJx9kQ1first@mail.gmail.com>", "<supportbot.r-100@acme.example>"],
+    "subject": "Re: RE: Cannot reset my password",
+    "customer_address": "jane.doe@gmail.com",
+    "from": "jane.doe@gmail.com",
+}
+
+
+def make_reply(**changes: Any) -> Reply:
+    fields: dict[str, Any] = {
+        "reply_id": "r-101",
+        "channel": Channel.EMAIL,
+        "conversation_id": 7,
+        "thread_key": "<CAJx9kQ1first@mail.gmail.com>",
+        "text": "Hi Jane,\n\nYes: Settings → Account → E-mail.\n\nAcme Support",
+        "decided_by": "U123",
+        "in_reply_to": "<CAJx9kQ2Second@mail.gmail.com>",
+        "recipient": Sender(id="jane.doe@gmail.com", email="jane.doe@gmail.com", name="Jane Doe"),
+        "conversation_token": "tok12345",
+        "subject": None,
+        "thread_metadata": META,
+        "related_message_ids": (
+            "<CAJx9kQ1first@mail.gmail.com>",
+            "<supportbot.r-100@acme.example>",
+            "<CAJx9kQ2Second@mail.gmail.com>",
+        ),
+    }
+    fields.update(changes)
+    return Reply(**fields)
+
+
+def sender_for(relay: SmtpRelay) -> SmtpSender:
+    return SmtpSender(
+        connect=smtp_connector(host=relay.host, port=relay.port, starttls=False, timeout=10),
+        support_address=f"support@{DOMAIN}",
+        sender_name="Acme Cloud",
+        clock=lambda: NOW,
+    )
+
+
+async def test_reply_headers_thread_the_conversation(smtp_relay: SmtpRelay) -> None:
+    result = await sender_for(smtp_relay).send(make_reply())
+    [relayed] = smtp_relay.messages
+    msg = relayed.message
+    assert relayed.mail_from == f"support@{DOMAIN}" and relayed.rcpt_tos == ("jane.doe@gmail.com",)
+    assert msg["From"] == f"Acme Cloud <support@{DOMAIN}>"
+    assert msg["Reply-To"] == f"support+tok12345@{DOMAIN}"
+    assert msg["To"] == "Jane Doe <jane.doe@gmail.com>"
+    assert msg["Subject"] == "Re: Cannot reset my password"
+    assert msg["In-Reply-To"] == "<CAJx9kQ2Second@mail.gmail.com>"
+    assert msg["References"].split() == [
+        "<CAJx9kQ1first@mail.gmail.com>",
+        "<supportbot.r-100@acme.example>",
+        "<CAJx9kQ2Second@mail.gmail.com>",
+    ]
+    assert msg["Message-ID"] == f"<supportbot.r-101@{DOMAIN}>" == result.channel_message_id
+    assert msg["Date"] == "Tue, 04 Mar 2025 17:01:00 +0000"
+    assert msg["X-Supportbot"] == "1" and msg["Auto-Submitted"] is None
+    plain = msg.get_body(("plain",))
+    html = msg.get_body(("html",))
+    assert plain is not None and "Settings → Account" in plain.get_content()
+    assert html is not None and "<p>Hi Jane,</p>" in html.get_content()
+    # Our own reply, if it ever comes back in (cc, list, relay loop), is never ingested.
+    with pytest.raises(OwnMail):
+        parse_mail(relayed.raw, our_domains=frozenset({DOMAIN}))
+
+
+async def test_auto_reply_is_marked_and_retry_keeps_message_id(smtp_relay: SmtpRelay) -> None:
+    sender = sender_for(smtp_relay)
+    await sender.send(make_reply(auto=True))
+    await sender.send(make_reply(auto=True))
+    first, second = (m.message for m in smtp_relay.messages)
+    assert first["Auto-Submitted"] == "auto-replied"  # RFC 3834 5.1
+    assert first["Message-ID"] == second["Message-ID"]
+
+
+async def test_temporary_failures_are_retryable(smtp_relay: SmtpRelay) -> None:
+    sender = sender_for(smtp_relay)
+    for address in ("tempfail@example.com", "datafail@example.com"):
+        with pytest.raises(SendError) as caught:
+            await sender.send(make_reply(recipient=Sender(id=address, email=address)))
+        assert caught.value.permanent is False
+    assert smtp_relay.messages == []
+
+
+async def test_5xx_is_permanent(smtp_relay: SmtpRelay) -> None:
+    with pytest.raises(SendError) as caught:
+        await sender_for(smtp_relay).send(
+            make_reply(recipient=Sender(id="x", email="reject@example.com"))
+        )
+    assert caught.value.permanent is True and "550" in str(caught.value)
+
+
+async def test_connection_refused_is_temporary(smtp_relay: SmtpRelay) -> None:
+    port = smtp_relay.port
+    await smtp_relay.close()
+    sender = SmtpSender(
+        connect=smtp_connector(host="127.0.0.1", port=port, starttls=False, timeout=5),
+        support_address=f"support@{DOMAIN}",
+    )
+    with pytest.raises(SendError) as caught:
+        await sender.send(make_reply())
+    assert caught.value.permanent is False
+
+
+async def test_unaddressable_reply_is_permanent(smtp_relay: SmtpRelay) -> None:
+    reply = make_reply(recipient=Sender(id="U1"), thread_metadata={})
+    with pytest.raises(SendError) as caught:
+        await sender_for(smtp_relay).send(reply)
+    assert caught.value.permanent is True
+
+
+async def test_subject_from_metadata_when_dropped_references(smtp_relay: SmtpRelay) -> None:
+    meta = {
+        "message_id": "<only@example.com>",
+        "subject": "AW: Aw: Rechnung",
+        "customer_address": "a@example.com",
+    }
+    reply = make_reply(
+        thread_metadata=meta,
+        related_message_ids=(),
+        in_reply_to=None,
+        recipient=Sender(id="a@example.com", email="a@example.com"),
+    )
+    await sender_for(smtp_relay).send(reply)
+    msg = smtp_relay.messages[0].message
+    assert msg["Subject"] == "Re: Rechnung"
+    assert msg["In-Reply-To"] == "<only@example.com>" and msg["References"] == "<only@example.com>"
+
+
+def test_from_settings(make_settings: SettingsFactory) -> None:
+    with pytest.raises(ValueError, match="SMTP_HOST"):
+        SmtpSender.from_settings(make_settings())
+    sender = SmtpSender.from_settings(
+        make_settings(SMTP_HOST="127.0.0.1", SUPPORTBOT_SUPPORT_ADDRESS=f"support@{DOMAIN}")
+    )
+    assert isinstance(sender, SmtpSender)
