@@ -6,32 +6,47 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 from tortoise import connections
 
-from bot import inbox, metrics
+from bot import inbox, metrics, outbox
 from bot.clock import Clock, utcnow
 from bot.db import database
-from bot.domain import Accepted, Channel, Inbound, ReplySender
+from bot.decisions import DeliverFn
+from bot.domain import Accepted, AcceptFn, Channel, Inbound, ReplySender
 from bot.drafting import make_drafter
+from bot.learning import LearnFn
 from bot.models import Conversation, Draft, Message
 from bot.outbox import OutboxDispatcher
 from bot.ports import ApprovalNotifier, NullNotifier
+from bot.redact import redact
 from bot.router import Router
 from bot.worker import Worker, worker_id
 from channels.mail.imap import ImapPoller
 from channels.mail.sender import SmtpSender
 from channels.mail.smtp_server import serve_smtp
+from channels.slack import (
+    SlackSender,
+    make_slack_app,
+    register_customer_channel,
+    start_socket_mode,
+)
 from channels.webhook import DEMO_SOURCE, WebhookReplySender, make_webhook_router
 from config import Settings, WebhookSource
+from handoff import HandoffHandle, SlackApprovalNotifier, register_handoff
 from knowledge import Embedder, KnowledgeBase, make_qdrant_client
+from knowledge.learned import LearnedAnswers
 
 log = logging.getLogger(__name__)
 
@@ -57,19 +72,25 @@ class Services:
     settings: Settings
     http: httpx.AsyncClient
     knowledge: KnowledgeBase | None
+    learned: LearnedAnswers | None
     notifier: ApprovalNotifier
     router: Router
     worker: Worker
+    accept: AcceptFn
     senders: dict[Channel, ReplySender] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
+    slack_app: AsyncApp | None = None
+    handoff: HandoffHandle | None = None
 
-    async def accept(self, inbound: Inbound) -> Accepted:
-        """The edges' accept: store durably, count it, and wake this process's worker."""
-        accepted = await inbox.accept(inbound)
-        metrics.ACCEPTED.labels(inbound.channel.value, str(accepted.duplicate).lower()).inc()
-        if not accepted.duplicate:
-            self.worker.kick()
-        return accepted
+
+def _learner(learned: LearnedAnswers) -> LearnFn:
+    """Approved, edited and manual answers feed retrieval for the next similar question."""
+
+    async def learn(question: str, answer: str, meta: Mapping[str, Any]) -> None:
+        key = meta.get("draft_id") or f"c{meta.get('conversation_id')}-{uuid.uuid4().hex[:8]}"
+        await learned.add(redact(question), redact(answer), answer_id=f"answer-{key}",
+                          metadata={k: v for k, v in meta.items() if v is not None})
+
+    return learn
 
 
 @asynccontextmanager
@@ -81,26 +102,55 @@ async def build_services(
     anthropic_client: Any = None,
     http: httpx.AsyncClient | None = None,
 ) -> AsyncIterator[Services]:
-    """Open the database, clients and the router for one process; close them on exit."""
+    """Open the database, clients and the router for one process; close them on exit.
+
+    Build order matters: the Slack approval channel's notifier must exist before the router
+    and the outbox dispatcher, which report to it.
+    """
     settings = with_demo_source(settings)
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(database(settings))
         if http is None:
             http = await stack.enter_async_context(httpx.AsyncClient(timeout=15.0))
         knowledge: KnowledgeBase | None = None
+        learned: LearnedAnswers | None = None
         if with_knowledge:
             qdrant = make_qdrant_client(settings)
             stack.push_async_callback(qdrant.close)
-            knowledge = KnowledgeBase(client=qdrant, embedder=Embedder.from_settings(settings))
-        notifier: ApprovalNotifier = NullNotifier()
-        drafter = make_drafter(settings, client=anthropic_client)
-        router = Router(settings=settings, knowledge=knowledge, learned=None, drafter=drafter,
-                        notifier=notifier, clock=clock)
+            embedder = Embedder.from_settings(settings)
+            knowledge = KnowledgeBase(client=qdrant, embedder=embedder)
+            learned = LearnedAnswers(client=qdrant, embedder=embedder)
         senders: dict[Channel, ReplySender] = {
             Channel.WEBHOOK: WebhookReplySender(settings=settings, http=http),
         }
         if settings.smtp_send_enabled:
             senders[Channel.EMAIL] = SmtpSender.from_settings(settings)
+
+        kicker = _Kicker()
+        notifier: ApprovalNotifier = NullNotifier()
+        slack_app: AsyncApp | None = None
+        handle: HandoffHandle | None = None
+        if settings.slack_enabled:
+            assert settings.slack_bot_token is not None
+            client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(),
+                                    base_url=settings.slack_api_url)
+            slack_app = make_slack_app(settings, client=client)
+            handle = register_handoff(
+                slack_app, settings=settings, deliver=_deliver(kicker, clock),
+                retry_delivery=outbox.retry,
+                search=knowledge.search if knowledge is not None else None,
+                reindex=(lambda: knowledge.ingest(settings.kb_dir)) if knowledge else None,
+                learn=_learner(learned) if learned is not None else None, clock=clock,
+            )
+            stack.push_async_callback(handle.tasks.drain)
+            notifier = handle.notifier
+            register_customer_channel(slack_app, settings=settings, accept=kicker.accept)
+            senders[Channel.SLACK] = SlackSender(client=client)
+
+        drafter = make_drafter(settings, client=anthropic_client)
+        stack.push_async_callback(drafter.aclose)
+        router = Router(settings=settings, knowledge=knowledge, learned=learned, drafter=drafter,
+                        notifier=notifier, clock=clock)
         owner = worker_id()
         dispatcher = OutboxDispatcher(
             senders=senders, notifier=notifier, owner=owner,
@@ -109,14 +159,42 @@ async def build_services(
         )
         worker = Worker(settings=settings, router=router, dispatcher=dispatcher,
                         notifier=notifier, owner=owner, clock=clock)
-        yield Services(settings=settings, http=http, knowledge=knowledge, notifier=notifier,
-                       router=router, worker=worker, senders=senders)
+        kicker.worker = worker
+        yield Services(settings=settings, http=http, knowledge=knowledge, learned=learned,
+                       notifier=notifier, router=router, worker=worker, senders=senders,
+                       slack_app=slack_app, handoff=handle, accept=kicker.accept)
+
+
+class _Kicker:
+    """Accept and enqueue for the edges of this process, waking its worker afterwards."""
+
+    worker: Worker | None = None
+
+    async def accept(self, inbound: Inbound) -> Accepted:
+        accepted = await inbox.accept(inbound)
+        metrics.ACCEPTED.labels(inbound.channel.value, str(accepted.duplicate).lower()).inc()
+        if not accepted.duplicate and self.worker is not None:
+            self.worker.kick()
+        return accepted
+
+
+def _deliver(kicker: _Kicker, clock: Clock) -> DeliverFn:
+    async def deliver(**kwargs: Any) -> Any:
+        item = await outbox.enqueue_reply(clock=clock, **kwargs)
+        if kicker.worker is not None:
+            kicker.worker.kick()
+        return item
+
+    return deliver  # type: ignore[return-value]
 
 
 async def run_worker(services: Services, stop: asyncio.Event) -> None:
     """The worker side of a process: router and outbox loops, SMTP server, IMAP poller."""
     settings = services.settings
     smtp = await serve_smtp(settings, accept=services.accept)
+    if isinstance(services.notifier, SlackApprovalNotifier):
+        # Drafts routed while Slack was unreachable (or before a crash) get their cards now.
+        await services.notifier.post_missing_cards()
     try:
         async with asyncio.TaskGroup() as group:
             group.create_task(services.worker.run(stop))
@@ -138,6 +216,13 @@ def create_web_app(services: Services) -> FastAPI:
         description="Support gateway: customer messages in, grounded drafts out.",
     )
     app.include_router(make_webhook_router(settings=settings, accept=services.accept))
+    if services.slack_app is not None:
+        slack_handler = AsyncSlackRequestHandler(services.slack_app)
+
+        @app.post("/slack/events", tags=["slack"], include_in_schema=False)
+        async def slack_events(request: Request) -> Response:
+            """Events API, interactivity and slash commands (signature checked by bolt)."""
+            return await slack_handler.handle(request)  # type: ignore[no-any-return]
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
@@ -178,9 +263,15 @@ def create_web_app(services: Services) -> FastAPI:
     return app
 
 
-async def serve_http(app: FastAPI, *, host: str, port: int, stop: asyncio.Event) -> None:
-    """Run uvicorn on this loop until ``stop`` is set."""
+async def serve_http(app: FastAPI, *, host: str, port: int, stop: asyncio.Event,
+                     services: Services | None = None) -> None:
+    """Run uvicorn on this loop until ``stop`` is set (and Socket Mode, when configured)."""
     import uvicorn
+
+    socket_mode = None
+    if services is not None and services.slack_app is not None and \
+            services.settings.slack_app_token is not None:
+        socket_mode = await start_socket_mode(services.slack_app, services.settings)
 
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                            lifespan="off"))
@@ -188,3 +279,5 @@ async def serve_http(app: FastAPI, *, host: str, port: int, stop: asyncio.Event)
     await stop.wait()
     server.should_exit = True
     await task
+    if socket_mode is not None:
+        await socket_mode.close_async()  # type: ignore[no-untyped-call]

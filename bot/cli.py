@@ -52,11 +52,13 @@ def _db_label(settings: Settings) -> str:
 async def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_services, create_web_app, serve_http
 
-    async with build_services(settings, with_knowledge=False) as services:
+    # Qdrant local mode admits one process: web processes search only against a server.
+    async with build_services(settings, with_knowledge=settings.qdrant_url is not None) as services:
         stop = _stop_event()
         host, port = args.host or settings.web_host, args.port or settings.web_port
         log.info("web listening on http://%s:%s", host, port)
-        await serve_http(create_web_app(services), host=host, port=port, stop=stop)
+        await serve_http(create_web_app(services), host=host, port=port, stop=stop,
+                         services=services)
     return 0
 
 
@@ -84,7 +86,8 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         async with asyncio.TaskGroup() as group:
             group.create_task(run_worker(services, stop))
             group.create_task(
-                serve_http(create_web_app(services), host=host, port=port, stop=stop)
+                serve_http(create_web_app(services), host=host, port=port, stop=stop,
+                           services=services)
             )
     return 0
 

@@ -31,20 +31,29 @@ def _normalise(text: str) -> str:
     return " ".join(text.split())
 
 
+#: Above this many characters, the ratio is computed over words: character-level matching
+#: without autojunk is quadratic, and a 60,000-character draft would take minutes.
+CHARACTER_LEVEL_MAX = 10_000
+
+
 def edit_ratio(original: str, final: str) -> float:
     """How much of the draft the agent changed, in [0, 1]: 0 means sent as drafted.
 
     ``1 - SequenceMatcher.ratio()`` over whitespace-normalised text, so 0.25 means about a
-    quarter of the characters differ. Autojunk is off: with it, long drafts (over 200
-    characters) would treat frequent characters such as spaces as junk and under-count edits.
+    quarter of the characters differ. Autojunk is off: with it, texts over 200 characters
+    would treat frequent characters such as spaces as junk and under-count edits. Very long
+    texts are compared word by word (with autojunk) to stay fast.
     """
     a, b = _normalise(original), _normalise(final)
     if a == b:
         return 0.0
     if not a or not b:
         return 1.0
-    ratio = difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
-    return round(1.0 - ratio, 4)
+    if max(len(a), len(b)) <= CHARACTER_LEVEL_MAX:
+        matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    else:
+        matcher = difflib.SequenceMatcher(None, a.split(), b.split(), autojunk=True)
+    return round(1.0 - matcher.ratio(), 4)
 
 
 def is_edited(original: str, final: str) -> bool:
@@ -56,7 +65,9 @@ def edit_size(original: str, final: str) -> str:
     """A short human description of an edit for the card: ``"+12 / -3 words"``."""
     a, b = _normalise(original).split(), _normalise(final).split()
     added = removed = 0
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+    long = max(len(a), len(b)) > CHARACTER_LEVEL_MAX // 5
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=long)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op in ("replace", "delete"):
             removed += i2 - i1
         if op in ("replace", "insert"):

@@ -110,6 +110,11 @@ def _source_json(p: Passage) -> dict[str, Any]:
 
 
 def _to_passage(hit: Any) -> Passage:
+    metadata = dict(getattr(hit, "metadata", {}) or {})
+    for key in ("dense_score", "sparse_score", "chunk_id"):
+        value = getattr(hit, key, None)
+        if value is not None:
+            metadata[key] = value
     return Passage(
         source_id=str(getattr(hit, "doc_id", getattr(hit, "source_id", ""))),
         title=str(getattr(hit, "title", "")),
@@ -117,7 +122,7 @@ def _to_passage(hit: Any) -> Passage:
         score=float(getattr(hit, "score", 0.0)),
         kind=str(getattr(hit, "kind", "kb")),
         url=getattr(hit, "url", None),
-        metadata=dict(getattr(hit, "metadata", {}) or {}),
+        metadata=metadata,
     )
 
 
@@ -159,7 +164,8 @@ class Router:
         timings = Timings()
         with timings.stage("triage"):
             flags = triage(text, subject, metadata or {})
-        query = redact(f"{subject}\n{text}" if subject and subject.lower() not in text.lower() else text)
+        with_subject = subject and subject.lower() not in text.lower()
+        query = redact(f"{subject}\n{text}" if with_subject else text)
         with timings.stage("retrieve"):
             passages = await self._retrieve(query)
         request = DraftRequest(

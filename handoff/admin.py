@@ -128,6 +128,8 @@ class AdminCommands:
             shown = "off" if current in (None, "off") else f"{float(current):.2f}"
             return f"Auto-send threshold: *{shown}*."
         if args[0].lower() == "off":
+            # Tortoise's JSONField takes a str as already-encoded JSON, so the string "off" is
+            # stored JSON-encoded (bot.kv hands values to the field as they are).
             await kv.put_value(AUTO_SEND_KEY, "off", updated_by=user_id)
             return "Auto-send is *off*: every draft waits for an agent."
         try:

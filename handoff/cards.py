@@ -157,7 +157,10 @@ def _outcome(view: CardView) -> list[Block]:
     lines: list[str] = []
     if view.status in _OUTCOME:
         who = "a newer customer message" if view.decided_by == "customer" else user(view.decided_by)
-        line = f"{_OUTCOME[view.status]} by {who} · {slack_date(view.decided_at)}"
+        label = _OUTCOME[view.status]
+        if view.status == "superseded" and view.decided_by != "customer":
+            label = "✍️ Answered by hand"  # an agent's own reply replaced the draft
+        line = f"{label} by {who} · {slack_date(view.decided_at)}"
         if view.status == "edited" and view.final_text is not None:
             ratio = edit_ratio(view.draft, view.final_text)
             line += f" · edit {edit_size(view.draft, view.final_text)} (ratio {ratio:.2f})"
@@ -220,7 +223,7 @@ def full_text_message(view: CardView) -> str:
 def followup_blocks(*, author: str, text: str, conversation_id: int,
                     assignee: str | None) -> list[Block]:
     """A customer's follow-up in a conversation humans own, posted into its card thread."""
-    body, _ = quote(text, SECTION_TEXT - 200)
+    body, _ = quote(text, SECTION_TEXT - 300)  # leaves room for the author line
     ids = action_value(conversation=conversation_id)
     buttons = [_button("Reply", REPLY, ids, "primary")]
     if assignee:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -154,6 +155,25 @@ class SlackApprovalNotifier:
         for draft_id in ids:
             await self.draft_ready(draft_id)
         return len(ids)
+
+    async def remind_stale(self, *, older_than: timedelta, now: datetime) -> int:
+        """Nudge drafts pending longer than ``older_than`` (once each): a scheduled job."""
+        stale = await Draft.filter(status=DraftStatus.PENDING, approval_ts__not_isnull=True,
+                                   reminded_at__isnull=True,
+                                   created_at__lte=now - older_than).order_by("id").limit(50)
+        for draft in stale:
+            claimed = await Draft.filter(id=draft.id, reminded_at__isnull=True).update(
+                reminded_at=now)
+            if not claimed:
+                continue  # another worker reminded it
+            minutes = int((now - draft.created_at).total_seconds() // 60)
+            try:
+                await self.post_in_thread(
+                    draft.conversation_id,  # type: ignore[attr-defined]
+                    f"⏰ This draft has been waiting {minutes} min for a decision.")
+            except _SLACK_ERRORS:
+                log.exception("could not remind about draft %s", draft.id)
+        return len(stale)
 
     async def card_channel(self, conversation_id: int) -> str:
         """The channel a conversation's cards live in."""

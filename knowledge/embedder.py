@@ -18,7 +18,7 @@ from config import Settings
 
 SPARSE_MODEL = "Qdrant/bm25"
 _BATCH = 64
-_models: dict[tuple[str, str, str, str], TextEmbedding | SparseTextEmbedding] = {}
+_models: dict[tuple[str, str, str], TextEmbedding | SparseTextEmbedding] = {}
 _models_lock = threading.Lock()
 
 
@@ -31,8 +31,12 @@ class SparseVec:
 
 
 def _cached(kind: str, name: str, path: Path | None, cache_dir: Path) -> object:
-    """Load a model at most once per process, whichever thread asks first."""
-    key = (kind, name, str(path or ""), str(cache_dir))
+    """Load a model at most once per process, whichever thread asks first.
+
+    The cache folder is not part of the key: it only matters for downloading, and tests that
+    each use their own data dir should still share one loaded model.
+    """
+    key = (kind, name, str(path or ""))
     with _models_lock:
         model = _models.get(key)
         if model is None:

@@ -7,7 +7,6 @@ payloads themselves, so every process and every worker sees the same state as th
 from __future__ import annotations
 
 import asyncio
-import uuid
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,17 +15,14 @@ from typing import Any
 
 from qdrant_client import AsyncQdrantClient, models
 
-from knowledge.chunking import ChunkingOptions, chunk_document
-from knowledge.embedder import Embedder, SparseVec
-from knowledge.fusion import DENSE_WEIGHT, ScoredChunk, SearchMode, rank_documents
-from knowledge.loader import DocumentError, iter_kb_files, load_document
-from knowledge.types import Chunk, Document, Hit, IngestReport, ProgressFn
+from knowledge.chunking import ChunkingOptions
+from knowledge.embedder import Embedder
+from knowledge.fusion import DENSE_WEIGHT, DocScore, ScoredChunk, SearchMode, rank_documents
+from knowledge.ingest import DENSE, SPARSE, ingest_path, sparse_vector
+from knowledge.types import Hit, IngestReport, ProgressFn
 
 DEFAULT_COLLECTION = "kb_chunks"
 DEFAULT_MODE: SearchMode = "convex"
-DENSE, SPARSE = "dense", "sparse"
-_POINT_NS = uuid.UUID("5b0f3c1e-8d3a-4c55-9a57-0e1f6d1f7c21")
-_EMBED_BATCH = 256
 _HIT_FIELDS = ["doc_id", "chunk", "title", "text", "heading_path", "source", "unit"]
 
 
@@ -43,21 +39,6 @@ class IndexedDoc:
     source: str
     content_hash: str
     chunks: int
-
-
-def point_id(doc_id: str, index: int) -> str:
-    """Stable point id of a chunk, so re-ingesting a document overwrites its points."""
-    return str(uuid.uuid5(_POINT_NS, f"{doc_id}#{index}"))
-
-
-def _sparse(vec: SparseVec) -> models.SparseVector:
-    return models.SparseVector(indices=list(vec.indices), values=list(vec.values))
-
-
-def _doc_filter(doc_id: str) -> models.Filter:
-    return models.Filter(
-        must=[models.FieldCondition(key="doc_id", match=models.MatchValue(value=doc_id))]
-    )
 
 
 class KnowledgeBase:
@@ -155,132 +136,46 @@ class KnowledgeBase:
                 return sorted(docs, key=lambda d: d.doc_id)
 
     async def ingest(self, path: Path, *, progress: ProgressFn | None = None) -> IngestReport:
-        """Bring the index in line with the files under ``path``.
-
-        Unchanged files (same sha256 and pipeline) are skipped, changed ones re-indexed, and
-        documents whose file is gone are removed. Unreadable files are reported in ``errors``
-        and keep their previous index entries.
-        """
-        root = path if path.is_dir() else path.parent
-        files = (
-            [path] if path.is_file() else await asyncio.to_thread(lambda: list(iter_kb_files(root)))
-        )
-        known = {d.doc_id: d.content_hash for d in await self.documents()}
-        added: list[str] = []
-        updated: list[str] = []
-        unchanged: list[str] = []
-        errors: dict[str, str] = {}
-        pending: list[tuple[Document, list[Chunk]]] = []
-        seen: set[str] = set()
-        for done, file in enumerate(files, 1):
-            try:
-                doc = await asyncio.to_thread(load_document, file, root)
-            except DocumentError as exc:
-                errors[str(file)] = str(exc)
-                seen.add(file.relative_to(root).with_suffix("").as_posix())
-                continue
-            seen.add(doc.doc_id)
-            if known.get(doc.doc_id) == f"{doc.content_hash}|{self.pipeline}":
-                unchanged.append(doc.doc_id)
-            else:
-                (updated if doc.doc_id in known else added).append(doc.doc_id)
-                pending.append((doc, chunk_document(doc, self.chunking)))
-                if sum(len(c) for _, c in pending) >= _EMBED_BATCH:
-                    await self._write(pending, known)
-                    pending = []
-            if progress:
-                progress(done, len(files), doc.doc_id)
-        await self._write(pending, known)
-        removed = [] if path.is_file() else sorted(set(known) - seen)
-        for doc_id in removed:
-            await self.client.delete(
-                self.collection, points_selector=_doc_filter(doc_id), wait=True
-            )
-        chunks = sum(d.chunks for d in await self.documents())
-        return IngestReport(
-            tuple(added), tuple(updated), tuple(unchanged), tuple(removed), chunks, errors
-        )
-
-    async def _write(
-        self, batch: Sequence[tuple[Document, list[Chunk]]], known: dict[str, str]
-    ) -> None:
-        """Embed and upsert the chunks of several documents in one batch."""
-        chunks = [c for _, doc_chunks in batch for c in doc_chunks]
-        if not chunks:
-            return
-        dense, sparse = await self.embedder.aembed([c.embed_text for c in chunks])
-        vectors = dict(
-            zip(
-                (point_id(c.doc_id, c.index) for c in chunks),
-                zip(dense, sparse, strict=True),
-                strict=True,
-            )
-        )
-        for doc, doc_chunks in batch:
-            if doc.doc_id in known:
-                # Old chunks beyond the new count would linger; a changed doc starts clean.
-                await self.client.delete(
-                    self.collection, points_selector=_doc_filter(doc.doc_id), wait=True
-                )
-            # Chunk 0 carries the manifest hash and is written last: if we crash half-way the
-            # document still looks changed and is re-indexed next time.
-            points = [
-                self._point(doc, c, len(doc_chunks), *vectors[point_id(c.doc_id, c.index)])
-                for c in reversed(doc_chunks)
-            ]
-            await self.client.upsert(self.collection, points=points, wait=True)
-
-    def _point(
-        self, doc: Document, chunk: Chunk, total: int, dense: list[float], sparse: SparseVec
-    ) -> models.PointStruct:
-        vector: dict[str, Any] = {DENSE: dense}
-        if sparse.indices:
-            vector[SPARSE] = _sparse(sparse)
-        payload = {
-            "doc_id": doc.doc_id,
-            "chunk": chunk.index,
-            "chunks": total,
-            "unit": chunk.unit,
-            "title": doc.title,
-            "text": chunk.text,
-            "heading_path": list(chunk.heading_path),
-            "source": doc.source,
-            "content_hash": doc.content_hash,
-            "pipeline": self.pipeline,
-        }
-        return models.PointStruct(
-            id=point_id(doc.doc_id, chunk.index), vector=vector, payload=payload
-        )
+        """Bring the index in line with the files under ``path`` (see ``knowledge.ingest``)."""
+        await self.ensure_collection()
+        return await ingest_path(self, path, progress=progress)
 
     async def search(
         self, query: str, limit: int = 5, *, mode: SearchMode | None = None
     ) -> list[Hit]:
         """The ``limit`` best documents for ``query``, best first, as ``Hit``s of kind "kb".
 
-        One batched Query API call fetches dense and sparse chunk candidates (and, for
-        ``rrf``/``dbsf``, Qdrant's fusion of both as prefetches); chunks are then folded into
-        documents by their best chunk. ``score`` is in [0, 1]; ``dense_score`` is the best
-        chunk's cosine, the number confidence should threshold on.
+        ``score`` is the fused score in [0, 1]; ``dense_score`` is the best chunk's cosine
+        and ``sparse_score`` its BM25 score: confidence should use the top ``dense_score``
+        and its margin to the next hit, which keep their meaning whatever the fusion.
         """
-        mode = mode or self.mode
+        chosen = mode or self.mode
+        return (await self.rankings(query, limit, modes=(chosen,)))[chosen]
+
+    async def rankings(
+        self, query: str, limit: int = 5, *, modes: Sequence[SearchMode]
+    ) -> dict[SearchMode, list[Hit]]:
+        """Document rankings of one query under several modes, from one embedding and one
+        batched Query API call (dense and sparse chunk candidates, plus Qdrant's RRF/DBSF
+        fusion of both as prefetches when asked). Chunks fold into documents by their best.
+        """
         if not query.strip() or not await self.client.collection_exists(self.collection):
-            return []
+            return {m: [] for m in modes}
         dense_vec, sparse_vec = await self.embedder.aquery(query)
         n = max(self.candidates, limit * 10)
-        dense_req = models.QueryRequest(
-            query=dense_vec, using=DENSE, limit=n, with_payload=_HIT_FIELDS
-        )
-        requests = [dense_req]
-        has_sparse = bool(sparse_vec.indices)  # a query of stopwords only has no BM25 terms
-        if has_sparse:
+        requests = [
+            models.QueryRequest(query=dense_vec, using=DENSE, limit=n, with_payload=_HIT_FIELDS)
+        ]
+        if sparse_vec.indices:  # a query of stopwords only has no BM25 terms
             requests.append(
                 models.QueryRequest(
-                    query=_sparse(sparse_vec), using=SPARSE, limit=n, with_payload=_HIT_FIELDS
+                    query=sparse_vector(sparse_vec), using=SPARSE, limit=n, with_payload=_HIT_FIELDS
                 )
             )
-        if mode in ("rrf", "dbsf"):
-            prefetch = [models.Prefetch(query=r.query, using=r.using, limit=n) for r in requests]
-            fusion = models.Fusion.RRF if mode == "rrf" else models.Fusion.DBSF
+        prefetch = [models.Prefetch(query=r.query, using=r.using, limit=n) for r in requests]
+        fused_modes = [m for m in ("rrf", "dbsf") if m in modes]
+        for fused_mode in fused_modes:
+            fusion = models.Fusion.RRF if fused_mode == "rrf" else models.Fusion.DBSF
             requests.append(
                 models.QueryRequest(
                     prefetch=prefetch,
@@ -290,42 +185,46 @@ class KnowledgeBase:
                 )
             )
         responses = await self.client.query_batch_points(self.collection, requests=requests)
-        lists = [
-            [
-                ScoredChunk(str(p.id), str((p.payload or {})["doc_id"]), p.score, p.payload or {})
-                for p in r.points
+        lists = [[_chunk(p) for p in r.points] for r in responses]
+        dense, sparse = lists[0], lists[1] if sparse_vec.indices else []
+        fused = dict(zip(fused_modes, lists[len(lists) - len(fused_modes) :], strict=True))
+        return {
+            m: [
+                _hit(doc, m)
+                for doc in rank_documents(
+                    m, dense, sparse, fused.get(m), dense_weight=self.dense_weight
+                )[:limit]
             ]
-            for r in responses
-        ]
-        dense = lists[0]
-        sparse = lists[1] if has_sparse else []
-        fused = lists[-1] if mode in ("rrf", "dbsf") else None
-        ranked = rank_documents(mode, dense, sparse, fused, dense_weight=self.dense_weight)
-        hits = []
-        for doc in ranked[:limit]:
-            pl = doc.best.payload
-            hits.append(
-                Hit(
-                    doc_id=doc.doc_id,
-                    chunk_id=doc.best.chunk_id,
-                    title=str(pl.get("title", "")),
-                    text=str(pl.get("text", "")),
-                    score=doc.score,
-                    kind="kb",
-                    dense_score=doc.dense,
-                    sparse_score=doc.sparse,
-                    metadata={
-                        "source": pl.get("source"),
-                        "heading_path": pl.get("heading_path", []),
-                        "unit": pl.get("unit"),
-                        "mode": mode,
-                    },
-                )
-            )
-        return hits
+            for m in modes
+        }
 
     async def drop(self) -> None:
         """Delete the whole collection (used by isolated evaluation runs)."""
         if await self.client.collection_exists(self.collection):
             await self.client.delete_collection(self.collection)
         self._ready = False
+
+
+def _chunk(point: models.ScoredPoint) -> ScoredChunk:
+    payload = point.payload or {}
+    return ScoredChunk(str(point.id), str(payload["doc_id"]), point.score, payload)
+
+
+def _hit(doc: DocScore, mode: SearchMode) -> Hit:
+    payload = doc.best.payload
+    return Hit(
+        doc_id=doc.doc_id,
+        chunk_id=doc.best.chunk_id,
+        title=str(payload.get("title", "")),
+        text=str(payload.get("text", "")),
+        score=doc.score,
+        kind="kb",
+        dense_score=doc.dense,
+        sparse_score=doc.sparse,
+        metadata={
+            "source": payload.get("source"),
+            "heading_path": payload.get("heading_path", []),
+            "unit": payload.get("unit"),
+            "mode": mode,
+        },
+    )

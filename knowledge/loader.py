@@ -75,19 +75,21 @@ class _HtmlTitle(HTMLParser):
         self.title = ""
         self.h1 = ""
         self._in: str | None = None
+        self._h1_done = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("title", "h1") and self._in is None:
+        if (tag == "title" or (tag == "h1" and not self._h1_done)) and self._in is None:
             self._in = tag
 
     def handle_endtag(self, tag: str) -> None:
         if tag == self._in:
+            self._h1_done = self._h1_done or tag == "h1"
             self._in = None
 
     def handle_data(self, data: str) -> None:
         if self._in == "title":
             self.title += data
-        elif self._in == "h1" and not self.h1.strip():
+        elif self._in == "h1":
             self.h1 += data
 
 

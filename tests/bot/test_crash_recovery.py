@@ -34,10 +34,11 @@ class Process:
 
     def __init__(self, command: str, env: dict[str, str], log: Path) -> None:
         self.log = log
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", command],
-            env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
-        )
+        with log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bot.cli", command],
+                env=env, stdout=out, stderr=subprocess.STDOUT,
+            )
 
     def kill(self) -> None:
         if self.proc.poll() is None:

@@ -19,3 +19,14 @@ async def test_message_dedupe_key_is_unique_per_channel(db: object) -> None:
         await Message.create(conversation=conv, channel="webhook", direction="in", author="a",
                              text="again", channel_message_id="m1")
     assert await Message.filter(conversation=conv).count() == 2
+
+
+async def test_runtime_values_round_trip_including_plain_strings(db: object) -> None:
+    from bot import kv
+
+    assert await kv.get_value("auto_send_threshold", "unset") == "unset"
+    for value in ("off", 0.8, ["C1", "C2"], {"uidvalidity": 7, "last_uid": 42}):
+        await kv.put_value("k", value, updated_by="U1")
+        assert await kv.get_value("k") == value
+    await kv.delete_value("k")
+    assert await kv.get_value("k") is None

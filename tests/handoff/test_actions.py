@@ -24,7 +24,7 @@ async def test_card_is_posted_with_the_four_buttons(desk: Desk) -> None:
     draft = await desk.draft()
     [post] = desk.slack.calls_to("chat.postMessage")
     assert post.params["channel"] == APPROVAL
-    actions = [b for b in post.json("blocks") if b["type"] == "actions"][0]["elements"]
+    actions = next(b for b in post.json("blocks") if b["type"] == "actions")["elements"]
     assert [a["action_id"] for a in actions] == [cards.APPROVE, cards.EDIT, cards.REJECT,
                                                   cards.TAKE_OVER]
     assert draft.approval_ts is not None
@@ -268,3 +268,17 @@ async def test_rate_limited_card_post_is_retried(desk: Desk) -> None:
     draft = await desk.draft()
     assert draft.approval_ts is not None
     assert len(desk.slack.calls_to("chat.postMessage")) == 2
+
+
+async def test_stale_drafts_are_reminded_once(desk: Desk) -> None:
+    from datetime import timedelta
+
+    from tests.handoff.conftest import NOW
+
+    draft = await desk.draft()
+    await Draft.filter(id=draft.id).update(created_at=NOW - timedelta(hours=2))
+    assert await desk.handle.notifier.remind_stale(older_than=timedelta(hours=1), now=NOW) == 1
+    assert await desk.handle.notifier.remind_stale(older_than=timedelta(hours=1), now=NOW) == 0
+    post = desk.slack.calls_to("chat.postMessage")[-1]
+    assert post.params["thread_ts"] == draft.approval_ts
+    assert "waiting 120 min" in post.params["text"]
