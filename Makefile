@@ -30,6 +30,7 @@ run: install
 	$(BIN)/supportbot run
 
 test: install
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
 lint: install
