@@ -7,7 +7,7 @@ import asyncio
 import logging
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,11 +21,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from tortoise import connections
 
 from bot import inbox, metrics, outbox
+from bot import scheduler as scheduling
 from bot.clock import Clock, utcnow
 from bot.db import database
 from bot.decisions import DeliverFn
 from bot.domain import Accepted, AcceptFn, Channel, Inbound, ReplySender
 from bot.drafting import make_drafter
+from bot.jobs import JobRunner, LogOps, OpsChannel
 from bot.learning import LearnFn
 from bot.models import Conversation, Draft, Message
 from bot.outbox import OutboxDispatcher
@@ -45,6 +47,7 @@ from channels.slack import (
 from channels.webhook import DEMO_SOURCE, WebhookReplySender, make_webhook_router
 from config import Settings, WebhookSource
 from handoff import HandoffHandle, SlackApprovalNotifier, register_handoff
+from handoff.ops import SlackOps
 from knowledge import Embedder, KnowledgeBase, make_qdrant_client
 from knowledge.learned import LearnedAnswers
 
@@ -80,6 +83,7 @@ class Services:
     senders: dict[Channel, ReplySender] = field(default_factory=dict)
     slack_app: AsyncApp | None = None
     handoff: HandoffHandle | None = None
+    ops: OpsChannel = field(default_factory=LogOps)
 
 
 def _learner(learned: LearnedAnswers) -> LearnFn:
@@ -128,6 +132,7 @@ async def build_services(
 
         kicker = _Kicker()
         notifier: ApprovalNotifier = NullNotifier()
+        ops: OpsChannel = LogOps()
         slack_app: AsyncApp | None = None
         handle: HandoffHandle | None = None
         if settings.slack_enabled:
@@ -145,6 +150,8 @@ async def build_services(
             stack.push_async_callback(handle.tasks.drain)
             notifier = handle.notifier
             register_customer_channel(slack_app, settings=settings, accept=kicker.accept)
+            if settings.approval_channel:
+                ops = SlackOps(client=client, channel=settings.approval_channel)
             senders[Channel.SLACK] = SlackSender(client=client)
 
         drafter = make_drafter(settings, client=anthropic_client)
@@ -162,7 +169,8 @@ async def build_services(
         kicker.worker = worker
         yield Services(settings=settings, http=http, knowledge=knowledge, learned=learned,
                        notifier=notifier, router=router, worker=worker, senders=senders,
-                       slack_app=slack_app, handoff=handle, accept=kicker.accept)
+                       slack_app=slack_app, handoff=handle, accept=kicker.accept,
+                       ops=ops)
 
 
 class _Kicker:
@@ -195,6 +203,13 @@ async def run_worker(services: Services, stop: asyncio.Event) -> None:
     if isinstance(services.notifier, SlackApprovalNotifier):
         # Drafts routed while Slack was unreachable (or before a crash) get their cards now.
         await services.notifier.post_missing_cards()
+    scheduler = None
+    if settings.scheduler_enabled:
+        scheduler = scheduling.start(
+            JobRunner(owner=services.worker.owner, ops=services.ops),
+            scheduling.plan(settings, notifier=services.notifier, ops=services.ops,
+                            ingest=_kb_sync(services), refit=None),
+        )
     try:
         async with asyncio.TaskGroup() as group:
             group.create_task(services.worker.run(stop))
@@ -202,9 +217,18 @@ async def run_worker(services: Services, stop: asyncio.Event) -> None:
                 poller = ImapPoller.from_settings(settings, accept=services.accept)
                 group.create_task(poller.run(stop))
     finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
         if smtp is not None:
             smtp.close()
             await smtp.wait_closed()
+
+
+def _kb_sync(services: Services) -> Callable[[], Awaitable[object]] | None:
+    knowledge, kb_dir = services.knowledge, services.settings.kb_dir
+    if knowledge is None or not kb_dir.is_dir():
+        return None
+    return lambda: knowledge.ingest(kb_dir)
 
 
 def create_web_app(services: Services) -> FastAPI:

@@ -12,7 +12,7 @@ import json
 import sys
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -55,10 +55,13 @@ async def _knowledge_base(
     mode: SearchMode = getattr(args, "mode", None) or DEFAULT_MODE
     embedder = Embedder.from_settings(settings)
     with tempfile.TemporaryDirectory(prefix="supportbot-eval-") as tmp:
-        if isolated and not settings.qdrant_url:
-            client = AsyncQdrantClient(path=tmp)
-        else:
-            client = make_qdrant_client(settings)
+        try:
+            if isolated and not settings.qdrant_url:
+                client = AsyncQdrantClient(path=tmp)
+            else:
+                client = make_qdrant_client(settings)
+        except RuntimeError as exc:  # local mode: the folder is locked by a running worker
+            raise KnowledgeError(f"cannot open the Qdrant index: {exc}") from None
         collection = f"kb_eval_{uuid.uuid4().hex[:12]}" if isolated else "kb_chunks"
         kb = KnowledgeBase(client=client, embedder=embedder, collection=collection, mode=mode)
         try:
@@ -69,7 +72,7 @@ async def _knowledge_base(
             await client.close()
 
 
-async def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
+async def _cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     """Ingest a folder (or one file) into the knowledge base; prints what changed."""
     path = Path(args.path)
     if not await asyncio.to_thread(path.exists):
@@ -89,7 +92,7 @@ async def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if report.errors else 0
 
 
-async def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
+async def _cmd_search(settings: Settings, args: argparse.Namespace) -> int:
     """Search the knowledge base and print the best documents."""
     async with _knowledge_base(settings, args) as kb:
         hits = await kb.search(args.query, args.limit)
@@ -105,7 +108,7 @@ async def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
+async def _cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     """Evaluate retrieval on labelled queries, optionally on a KB folder ingested apart."""
     try:
         queries = load_queries(Path(args.queries))
@@ -128,6 +131,27 @@ async def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.as_json()))
     return 0
+
+
+def _user_facing(
+    command: Callable[[Settings, argparse.Namespace], Awaitable[int]],
+) -> Callable[[Settings, argparse.Namespace], Awaitable[int]]:
+    """Turn index problems (locked folder, wrong model dimension) into a message and exit 1."""
+
+    async def run(settings: Settings, args: argparse.Namespace) -> int:
+        try:
+            return await command(settings, args)
+        except KnowledgeError as exc:
+            print(f"kb: {exc}", file=sys.stderr)
+            return 1
+
+    run.__doc__ = command.__doc__
+    return run
+
+
+cmd_ingest = _user_facing(_cmd_ingest)
+cmd_search = _user_facing(_cmd_search)
+cmd_eval = _user_facing(_cmd_eval)
 
 
 def add_kb_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -158,4 +182,4 @@ def add_kb_parser(subparsers: Any) -> argparse.ArgumentParser:
     return kb
 
 
-__all__ = ["KnowledgeError", "add_kb_parser", "cmd_eval", "cmd_ingest", "cmd_search"]
+__all__ = ["add_kb_parser", "cmd_eval", "cmd_ingest", "cmd_search"]

@@ -45,6 +45,12 @@ async def accept(inbound: Inbound) -> Accepted:
         except OSError as exc:
             log.exception("accept failed for %s message (database unreachable)", inbound.channel)
             raise AcceptError("could not store message: database unreachable") from exc
+        except Exception as exc:
+            # Driver errors Tortoise does not translate (asyncpg refusing a new connection
+            # while the server restarts, a pool whose connections were terminated) are still
+            # "not stored": the edge must answer 503 / 451 so the sender retries, never 500.
+            log.exception("accept failed for %s message (database error)", inbound.channel)
+            raise AcceptError(f"could not store message: {exc.__class__.__name__}") from exc
     raise AssertionError("unreachable")
 
 

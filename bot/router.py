@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from tortoise.expressions import F
 
-from bot import kv, outbox
+from bot import kv, metrics, outbox
 from bot.clock import Clock, utcnow
 from bot.confidence import Confidence, score_confidence
 from bot.domain import Channel, Decision, DraftResult, Passage
@@ -180,6 +180,11 @@ class Router:
         )
         with timings.stage("draft"):
             draft = await self._drafter.draft(request)
+        metrics.LLM_LATENCY.labels(draft.model).observe(timings.ms["draft"] / 1000)
+        for kind, count in (("input", draft.input_tokens), ("output", draft.output_tokens),
+                            ("cache_read", draft.cache_read_tokens)):
+            if count:
+                metrics.LLM_TOKENS.labels(draft.model, kind).inc(count)
         learned = [p for p in passages if p.kind == "learned"]
         agreement = learned[0].score if learned else None
         with timings.stage("score"):
@@ -276,6 +281,7 @@ class Router:
                 status=ConversationStatus.AWAITING_APPROVAL
             )
             await self._notifier.draft_ready(draft.id)
+        metrics.DECISIONS.labels(decision.value).inc()
         log.info("conversation %s: draft %s %s (confidence %.2f)", conversation.id, draft.id,
                  decision.value, analysis.confidence.value)
         return draft

@@ -43,6 +43,7 @@ class Worker:
         clock: Clock = utcnow,
         concurrency: int = 4,
         idle_seconds: float = 0.5,
+        sweep_seconds: float = 30.0,
     ) -> None:
         self._settings = settings
         self._router = router
@@ -52,8 +53,15 @@ class Worker:
         self._clock = clock
         self._concurrency = concurrency
         self._idle = idle_seconds
+        #: How often drafts whose card could not be posted (Slack down) are posted again.
+        self.sweep_seconds = sweep_seconds
         self._wake_inbox = asyncio.Event()
         self._wake_outbox = asyncio.Event()
+
+    @property
+    def owner(self) -> str:
+        """This worker's lease name."""
+        return self._owner
 
     def kick(self) -> None:
         """Something was accepted or enqueued in this process: look now, not at the next poll."""
@@ -72,6 +80,13 @@ class Worker:
         return len(claimed)
 
     async def _route(self, item: inbox.Claimed) -> None:
+        if item.attempts > 1 and await Draft.filter(message_id=item.message_id).exists():
+            # An earlier attempt drafted this message and then its worker died (or lost the
+            # database) before marking the item done. Routing it again would draft, and maybe
+            # send, a second answer: the first draft is the message's final state.
+            log.warning("message %s already has a draft; not routing it again", item.message_id)
+            await inbox.complete(item, self._owner, clock=self._clock)
+            return
         try:
             await self._router.process(item.message_id)
         except Exception as exc:
@@ -126,6 +141,30 @@ class Worker:
                 stopper.cancel()
                 waker.cancel()
 
+    async def sweep_missing_cards(self) -> int:
+        """Post the cards that failed to post while Slack was unreachable.
+
+        Without this a Slack outage left drafts pending with no card until the next restart
+        (``run_worker`` only sweeps at start-up): recovery must not need a restart.
+        """
+        sweep = getattr(self._notifier, "post_missing_cards", None)
+        if sweep is None:
+            return 0
+        return int(await sweep())
+
+    async def _sweeper(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                async with asyncio.timeout(self.sweep_seconds):
+                    await stop.wait()
+                return
+            except TimeoutError:
+                pass
+            try:
+                await self.sweep_missing_cards()
+            except Exception:
+                log.exception("posting missing cards failed; retrying later")
+
     async def run(self, stop: asyncio.Event) -> None:
         """Run both loops until ``stop`` is set; a loop's crash is logged, not swallowed."""
         async with asyncio.TaskGroup() as group:
@@ -133,3 +172,4 @@ class Worker:
             group.create_task(
                 self._loop("outbox", self.dispatch_outbox_once, self._wake_outbox, stop)
             )
+            group.create_task(self._sweeper(stop))

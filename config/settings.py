@@ -115,6 +115,13 @@ class Settings(BaseModel):
     lease_seconds: float = Field(120.0, gt=0, alias="SUPPORTBOT_LEASE_SECONDS")
     inbox_max_attempts: int = Field(5, ge=1, le=50, alias="SUPPORTBOT_INBOX_MAX_ATTEMPTS")
 
+    reminder_minutes: float = Field(30.0, gt=0, alias="SUPPORTBOT_REMINDER_MINUTES")
+    digest_hour_utc: int | None = Field(9, ge=0, le=23, alias="SUPPORTBOT_DIGEST_HOUR")
+    kb_sync_minutes: float = Field(10.0, gt=0, alias="SUPPORTBOT_KB_SYNC_MINUTES")
+    refit_hours: float = Field(24.0, gt=0, alias="SUPPORTBOT_REFIT_HOURS")
+    retention_days: int | None = Field(None, ge=1, alias="SUPPORTBOT_RETENTION_DAYS")
+    scheduler_enabled: bool = Field(True, alias="SUPPORTBOT_SCHEDULER")
+
     web_host: str = Field("127.0.0.1", alias="SUPPORTBOT_WEB_HOST")
     web_port: int = Field(8000, ge=1, le=65535, alias="PORT")
     log_level: str = Field("INFO", alias="SUPPORTBOT_LOG_LEVEL")
@@ -128,6 +135,13 @@ class Settings(BaseModel):
     @classmethod
     def _lower_domains(cls, value: list[str]) -> list[str]:
         return [d.lower() for d in value]
+
+    @field_validator("digest_hour_utc", "retention_days", mode="before")
+    @classmethod
+    def _off_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in {"off", "none"}:
+            return None
+        return value
 
     @field_validator("auto_send_threshold", mode="before")
     @classmethod

@@ -6,14 +6,18 @@ different ways a question is asked: one close phrasing is enough evidence.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 SearchMode = Literal["dense", "sparse", "rrf", "dbsf", "convex"]
 SEARCH_MODES: tuple[SearchMode, ...] = ("dense", "sparse", "rrf", "dbsf", "convex")
-# Weight of the dense cosine in the convex fusion; chosen on the benchmark sets.
-DENSE_WEIGHT = 0.7
+# Chosen on the four benchmark sets (tests/benchmarks/bench_retrieval.py): the weight of the
+# dense score in the convex fusion, and the temperature of the soft maximum over a document's
+# chunk cosines (0.05: a second phrasing within ~0.05 of the best adds up to ~0.035).
+DENSE_WEIGHT = 0.8
+POOL_TEMPERATURE = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +51,32 @@ def best_per_doc(chunks: Iterable[ScoredChunk]) -> dict[str, ScoredChunk]:
     return best
 
 
+def pooled_dense(
+    chunks: Iterable[ScoredChunk], temperature: float = POOL_TEMPERATURE
+) -> dict[str, float]:
+    """Soft maximum (log-sum-exp) of each document's chunk cosines.
+
+    A FAQ entry matched closely by several of its phrasings is likelier the intent than one
+    matched by a single phrasing; plain max ignores that, a sum would favour long entries.
+    """
+    by_doc: dict[str, list[float]] = {}
+    for chunk in chunks:
+        by_doc.setdefault(chunk.doc_id, []).append(chunk.score)
+    pooled = {}
+    for doc, scores in by_doc.items():
+        top = max(scores)
+        pooled[doc] = top + temperature * math.log(
+            sum(math.exp((s - top) / temperature) for s in scores)
+        )
+    return pooled
+
+
 def convex_scores(
     dense: Mapping[str, float], sparse: Mapping[str, float], dense_weight: float = DENSE_WEIGHT
 ) -> dict[str, float]:
-    """Weighted sum of the dense cosine and the max-normalised BM25 score per document.
+    """Weighted sum of the dense score and the max-normalised BM25 score per document.
 
-    Cosine is already on a fixed scale; BM25 is not, so it is divided by the query's best
+    Cosine (pooled) is already on a fixed scale; BM25 is not, so it is divided by the query's best
     BM25 score. A document missing from one list contributes 0 there.
     """
     top_sparse = max(sparse.values(), default=0.0)
@@ -89,7 +113,7 @@ def rank_documents(
         scores = {d: s / top_sparse for d, s in sparse_by_doc.items()} if top_sparse else {}
         representative = best_sparse
     elif mode == "convex":
-        scores = convex_scores(dense_by_doc, sparse_by_doc, dense_weight)
+        scores = convex_scores(pooled_dense(dense), sparse_by_doc, dense_weight)
         representative = {**best_sparse, **best_dense}
     else:
         representative = best_per_doc(fused or [])

@@ -39,6 +39,7 @@ class IndexedDoc:
     source: str
     content_hash: str
     chunks: int
+    pipeline: str = ""
 
 
 class KnowledgeBase:
@@ -122,14 +123,14 @@ class KnowledgeBase:
             )
             for p in points:
                 pl = p.payload or {}
-                digest = f"{pl.get('content_hash', '')}|{pl.get('pipeline', '')}"
                 docs.append(
                     IndexedDoc(
                         str(pl["doc_id"]),
                         str(pl.get("title", "")),
                         str(pl.get("source", "")),
-                        digest,
+                        str(pl.get("content_hash", "")),
                         int(pl.get("chunks", 0)),
+                        str(pl.get("pipeline", "")),
                     )
                 )
             if offset is None:
@@ -159,7 +160,9 @@ class KnowledgeBase:
         batched Query API call (dense and sparse chunk candidates, plus Qdrant's RRF/DBSF
         fusion of both as prefetches when asked). Chunks fold into documents by their best.
         """
-        if not query.strip() or not await self.client.collection_exists(self.collection):
+        if not query.strip() or not (
+            self._ready or await self.client.collection_exists(self.collection)
+        ):
             return {m: [] for m in modes}
         dense_vec, sparse_vec = await self.embedder.aquery(query)
         n = max(self.candidates, limit * 10)

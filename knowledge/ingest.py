@@ -62,7 +62,7 @@ async def ingest_path(
     index entries rather than being removed.
     """
     root, files, whole_folder = await asyncio.to_thread(_list_files, path)
-    known = {d.doc_id: d.content_hash for d in await kb.documents()}
+    known = {d.doc_id: f"{d.content_hash}|{d.pipeline}" for d in await kb.documents()}
     added: list[str] = []
     updated: list[str] = []
     unchanged: list[str] = []

@@ -125,6 +125,10 @@ class FakeSlackAPI:
         """Calls of ``method`` answer after ``seconds``."""
         self._scripts.setdefault(method, []).append(_Script(delay=seconds, times=times))
 
+    def heal(self) -> None:
+        """Forget every scripted failure and delay: the outage is over."""
+        self._scripts.clear()
+
     def add_user(self, user_id: str, *, name: str, email: str | None = None,
                  is_bot: bool = False) -> None:
         self.users[user_id] = {"id": user_id, "name": name.lower(), "real_name": name,

@@ -62,10 +62,12 @@ class SmtpRelay:
         )
         return "250 2.0.0 Queued"
 
-    async def start(self) -> SmtpRelay:
+    async def start(self, port: int = 0) -> SmtpRelay:
+        """Listen on ``port`` (0: a free one; a fixed one brings a "down" relay back)."""
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: SMTP(self, decode_data=False, enable_SMTPUTF8=True, loop=loop), self.host, 0
+            lambda: SMTP(self, decode_data=False, enable_SMTPUTF8=True, loop=loop),
+            self.host, port,
         )
         self.port = self._server.sockets[0].getsockname()[1]
         return self

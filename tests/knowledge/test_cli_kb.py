@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import warnings
 from pathlib import Path
 
 import pytest
@@ -49,7 +51,13 @@ async def test_eval_json_last_line_is_the_contract(
     out = capsys.readouterr().out.strip().splitlines()
     metrics = json.loads(out[-1])
     assert list(metrics) == [
-        "queries", "recall@1", "recall@3", "recall@5", "mrr", "latency_ms_p50", "latency_ms_p95",
+        "queries",
+        "recall@1",
+        "recall@3",
+        "recall@5",
+        "mrr",
+        "latency_ms_p50",
+        "latency_ms_p95",
     ]
     assert metrics["queries"] == 2 and metrics["recall@1"] == 1.0
     assert any("recall@3" in line for line in out[:-1])  # the table comes first
@@ -65,3 +73,20 @@ async def test_user_errors_exit_2(
     bad.write_text("nope\n", encoding="utf-8")
     assert await _run(kb_settings, ["kb", "eval", str(bad)]) == 2
     assert "bad.jsonl:1" in capsys.readouterr().err
+
+
+async def test_locked_local_index_is_a_clear_error(
+    kb_settings: Settings, small_kb: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from knowledge import make_qdrant_client
+
+    holder = make_qdrant_client(kb_settings)  # e.g. the worker holding the data dir
+    try:
+        with warnings.catch_warnings():
+            # qdrant-client leaves the lock file of the refused client open; collect it here.
+            warnings.simplefilter("ignore", ResourceWarning)
+            assert await _run(kb_settings, ["kb", "ingest", str(small_kb)]) == 1
+            gc.collect()
+    finally:
+        await holder.close()
+    assert "cannot open the Qdrant index" in capsys.readouterr().err

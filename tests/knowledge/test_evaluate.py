@@ -32,7 +32,13 @@ def test_recall_and_mrr() -> None:
 def test_json_has_the_contract_keys_in_order() -> None:
     result = score_rankings([["a"]], [_q("a")], [1.234])
     assert list(result.as_json()) == [
-        "queries", "recall@1", "recall@3", "recall@5", "mrr", "latency_ms_p50", "latency_ms_p95",
+        "queries",
+        "recall@1",
+        "recall@3",
+        "recall@5",
+        "mrr",
+        "latency_ms_p50",
+        "latency_ms_p95",
     ]
 
 
@@ -45,13 +51,14 @@ def test_percentile_nearest_rank() -> None:
 def test_parse_queries_skips_blanks_and_extra_keys() -> None:
     lines = ['{"query": "hi", "relevant": ["a"], "qid": 1}', "", '{"query": "x", "relevant": []}']
     assert parse_queries(lines) == [
-        LabelledQuery("hi", frozenset({"a"})), LabelledQuery("x", frozenset()),
+        LabelledQuery("hi", frozenset({"a"})),
+        LabelledQuery("x", frozenset()),
     ]
 
 
 @pytest.mark.parametrize("line", ["not json", '{"query": "x"}', '{"query": 1, "relevant": []}'])
 def test_parse_queries_names_the_bad_line(line: str) -> None:
-    with pytest.raises(EvalError, match="q.jsonl:2"):
+    with pytest.raises(EvalError, match=r"q\.jsonl:2"):
         parse_queries(['{"query": "ok", "relevant": []}', line], "q.jsonl")
 
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.fusion import ScoredChunk, best_per_doc, convex_scores, rank_documents
+from knowledge.fusion import (
+    ScoredChunk,
+    best_per_doc,
+    convex_scores,
+    pooled_dense,
+    rank_documents,
+)
 
 
 def _c(doc: str, score: float, n: int = 0) -> ScoredChunk:
@@ -41,3 +47,9 @@ def test_qdrant_fusion_scores_are_scaled_into_unit_range() -> None:
 
 def test_sparse_mode_without_terms_is_empty() -> None:
     assert rank_documents("sparse", [_c("a", 0.9)], []) == []
+
+
+def test_pooled_dense_rewards_several_close_phrasings_a_little() -> None:
+    pooled = pooled_dense([_c("a", 0.80, 1), _c("a", 0.79, 2), _c("b", 0.81)])
+    assert pooled["b"] == pytest.approx(0.81)
+    assert 0.81 < pooled["a"] < 0.80 + 0.05 * 0.7  # at most temperature * log(2) above max

@@ -8,6 +8,7 @@ import pytest
 
 from knowledge import KnowledgeBase, KnowledgeError
 from knowledge.fusion import SEARCH_MODES, SearchMode
+from knowledge.loader import content_hash
 from tests.knowledge.conftest import write_kb
 
 PARAPHRASES = [
@@ -27,6 +28,8 @@ async def test_ingest_reports_every_document(kb: KnowledgeBase, small_kb: Path) 
     docs = {d.doc_id: d for d in await kb.documents()}
     assert docs["shipping"].title == "Shipping times"
     assert docs["account/password-reset"].title == "Reset your password"
+    # The manifest hash is the file's sha256, kept in Qdrant next to the vectors.
+    assert docs["shipping"].content_hash == content_hash((small_kb / "shipping.html").read_bytes())
 
 
 # DBSF is left out: with a handful of candidates its mean/3-sigma normalisation is noisy
@@ -81,8 +84,13 @@ async def test_reingest_skips_unchanged_updates_changed_removes_deleted(
     assert (again.added, again.updated, again.removed) == ((), (), ())
     assert len(again.unchanged) == 5
 
-    write_kb(small_kb, {"shipping.html": "<title>Shipping times</title><p>Parcels travel by "
-                                          "carrier pigeon and arrive within a fortnight.</p>"})
+    write_kb(
+        small_kb,
+        {
+            "shipping.html": "<title>Shipping times</title><p>Parcels travel by "
+            "carrier pigeon and arrive within a fortnight.</p>"
+        },
+    )
     (small_kb / "billing" / "refunds.md").unlink()
     write_kb(small_kb, {"gift-cards.md": "# Gift cards\n\n- Can I buy a voucher for a friend?\n"})
     progress: list[tuple[int, int, str]] = []

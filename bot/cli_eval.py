@@ -1,0 +1,159 @@
+"""``supportbot eval routing | replay``: measure routing and drafting before a change ships.
+
+Progress goes to stderr so stdout stays parseable; with ``--json`` the last stdout line is
+the summary object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.drafting.base import Drafter
+from bot.evaluation.plot import reliability_png
+from bot.evaluation.replay import current_auto_policy, format_table, load_cases, replay, summarise
+from bot.evaluation.routing import RoutingEvalError, load_rows, resolve_kbs, run_routing
+from bot.evaluation.routing_report import format_table as routing_table
+from bot.evaluation.routing_report import summarise as routing_summary
+from bot.ports import NullNotifier
+from config import Settings
+from knowledge import Embedder, KnowledgeBase, make_qdrant_client
+from knowledge.learned import LearnedAnswers
+
+
+def _progress(label: str) -> Any:
+    """Report progress on stderr every 10% (or in place on a terminal)."""
+    tty = sys.stderr.isatty()
+
+    def report(done: int, total: int, _item: str) -> None:
+        if tty:
+            end = "\n" if done == total else ""
+            print(f"\r{label} {done}/{total}", end=end, file=sys.stderr, flush=True)
+        elif done == total or done % max(1, total // 10) == 0:
+            print(f"{label} {done}/{total}", file=sys.stderr, flush=True)
+
+    return report
+
+
+async def cmd_routing(settings: Settings, args: argparse.Namespace) -> int:
+    """AUROC of confidence and the review/human split on labelled messages."""
+    path = Path(args.rows)
+    try:
+        rows = load_rows(path)
+        if not rows:
+            raise RoutingEvalError(f"{path}: no rows")
+        default = Path(args.kb) if args.kb else settings.kb_dir
+        folders = resolve_kbs(rows, base=Path(args.kb) if args.kb else path.parent, default=default)
+        outcomes = await run_routing(
+            rows, folders, settings=settings, progress=_progress("analyse")
+        )
+    except RoutingEvalError as exc:
+        print(f"eval routing: {exc}", file=sys.stderr)
+        return 2
+    report = routing_summary(outcomes, human_threshold=settings.human_threshold)
+    print(routing_table(report))
+    if args.plot:
+        kbs = list(dict.fromkeys(o.kb for o in outcomes))
+        series = {
+            kb: (
+                [o.row.answerable for o in outcomes if o.kb == kb],
+                [o.confidence for o in outcomes if o.kb == kb],
+            )
+            for kb in kbs
+        }
+        png = reliability_png(Path(args.plot), series, title=f"Confidence reliability: {path.name}")
+        print(f"reliability diagram: {png}")
+    if args.json:
+        print(json.dumps(report.as_json()))
+    return 0
+
+
+async def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
+    """Replay stored conversations through the current pipeline; send nothing."""
+    from bot import db
+    from bot.drafting.factory import make_drafter
+    from bot.router import Router
+    from bot.stats import parse_window
+
+    try:
+        window = parse_window(args.since)
+    except ValueError as exc:
+        print(f"eval replay: {exc}", file=sys.stderr)
+        return 2
+    since = datetime.now(UTC) - window
+    async with db.database(settings):
+        cases = await load_cases(since=since, limit=args.limit)
+        threshold, paused = await current_auto_policy(settings)
+        client = make_qdrant_client(settings)
+        embedder = Embedder.from_settings(settings)
+        drafter: Drafter = make_drafter(settings)
+        try:
+            knowledge = KnowledgeBase(client=client, embedder=embedder)
+            learned = (
+                LearnedAnswers(client=client, embedder=embedder) if args.with_learned else None
+            )
+            router = Router(
+                settings=settings,
+                knowledge=knowledge,
+                learned=learned,
+                drafter=drafter,
+                notifier=NullNotifier(),
+            )
+            results = await replay(
+                cases,
+                analyser=router,
+                auto_send_threshold=threshold,
+                paused_channels=paused,
+                embed=embedder.adense,
+            )
+        finally:
+            await drafter.aclose()
+            await client.close()
+    summary = summarise(results, auto_send_threshold=threshold)
+    print(format_table(results, summary))
+    if args.json:
+        print(json.dumps(summary))
+    return 0
+
+
+def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``eval routing|replay``; each sets ``func(settings, args) -> int`` (async)."""
+    ev: argparse.ArgumentParser = subparsers.add_parser(
+        "eval", help="evaluate routing and drafting"
+    )
+    commands = ev.add_subparsers(dest="eval_command", required=True)
+
+    routing = commands.add_parser(
+        "routing", help="confidence AUROC and review/human split on labelled messages"
+    )
+    routing.add_argument(
+        "rows", help='JSON lines {"text", "label": "answerable"|"out_of_scope", "kb"}'
+    )
+    routing.add_argument(
+        "--kb",
+        help="folder holding the rows' kb folders (default: the file's folder); "
+        "the knowledge folder for rows without a kb",
+    )
+    routing.add_argument("--json", action="store_true", help="last line: the metrics as JSON")
+    routing.add_argument("--plot", help="write a reliability diagram PNG here")
+    routing.set_defaults(func=cmd_routing)
+
+    rep = commands.add_parser("replay", help="replay stored conversations; sends nothing")
+    rep.add_argument("--since", default="7d", help="window, e.g. 24h, 7d, 4w (default 7d)")
+    rep.add_argument("--limit", type=int, help="only the N most recent cases")
+    rep.add_argument("--json", action="store_true", help="last line: the summary as JSON")
+    rep.add_argument(
+        "--with-learned",
+        action="store_true",
+        help="also retrieve learned answers (they include the answers being compared, "
+        "so similarity is optimistic)",
+    )
+    rep.set_defaults(func=cmd_replay)
+    return ev
+
+
+__all__ = ["add_eval_parser", "cmd_replay", "cmd_routing"]

@@ -1,0 +1,201 @@
+"""Routing evaluation: does confidence separate answerable messages from out-of-scope ones?
+
+Rows are JSON lines ``{"text", "label": "answerable"|"out_of_scope", "kb"}``. Each distinct
+``kb`` is ingested once into its own throw-away collection, and every row goes through the
+real ``Router.analyse`` (triage → search → offline draft → confidence → policy) against its own
+KB, storing and sending nothing. The outcomes keep the whole ``Analysis``, so a different
+calibration or threshold can be re-scored with the same pure functions (``rescore``).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from qdrant_client import AsyncQdrantClient
+
+from bot.confidence import Calibration, score_confidence
+from bot.domain import Decision
+from bot.drafting.offline import OfflineDrafter
+from bot.policy import decide
+from bot.ports import NullNotifier
+from bot.router import Analysis, Router
+from config import Settings
+from knowledge import Embedder, KnowledgeBase, ProgressFn, make_qdrant_client
+
+LABELS = ("answerable", "out_of_scope")
+
+
+class RoutingEvalError(ValueError):
+    """The rows file or a KB folder is unusable; the message says which and where."""
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingRow:
+    """One labelled customer message and the name of the KB it is judged against."""
+
+    text: str
+    answerable: bool
+    kb: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RowOutcome:
+    """What the pipeline made of one row."""
+
+    row: RoutingRow
+    kb: str
+    analysis: Analysis
+
+    @property
+    def confidence(self) -> float:
+        """The confidence value the policy saw."""
+        return self.analysis.confidence.value
+
+    @property
+    def decision(self) -> Decision:
+        """The policy's decision."""
+        return self.analysis.policy.decision
+
+
+def parse_rows(lines: Iterable[str], source: str = "<rows>") -> list[RoutingRow]:
+    """Parse JSON lines into rows; blank lines are skipped, a bad line names its number."""
+    rows = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            text, label = data["text"], data["label"]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise RoutingEvalError(
+                f"{source}:{number}: expected {{text, label, kb}}: {exc}"
+            ) from None
+        if not isinstance(text, str) or label not in LABELS:
+            raise RoutingEvalError(f"{source}:{number}: label must be one of {', '.join(LABELS)}")
+        kb = data.get("kb")
+        rows.append(RoutingRow(text, label == "answerable", str(kb) if kb else None))
+    return rows
+
+
+def load_rows(path: Path) -> list[RoutingRow]:
+    """Read a routing JSON-lines file."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return parse_rows(handle, str(path))
+    except OSError as exc:
+        raise RoutingEvalError(f"{path}: {exc.strerror or exc}") from None
+
+
+def resolve_kbs(rows: Sequence[RoutingRow], *, base: Path, default: Path | None) -> dict[str, Path]:
+    """The KB folder of every distinct ``kb`` name: ``<base>/<kb>/kb`` (the dataset layout) or
+    ``<base>/<kb>``; rows without a name use ``default``, keyed as ``""``."""
+    folders: dict[str, Path] = {}
+    for name in dict.fromkeys(row.kb or "" for row in rows):
+        if not name:
+            if default is None or not default.is_dir():
+                raise RoutingEvalError("rows without a kb need --kb DIR (a knowledge folder)")
+            folders[name] = default
+            continue
+        candidates = [base / name / "kb", base / name]
+        found = next((c for c in candidates if c.is_dir()), None)
+        if found is None:
+            raise RoutingEvalError(
+                f"kb {name!r}: neither {candidates[0]} nor {candidates[1]} exists"
+            )
+        folders[name] = found
+    return folders
+
+
+@asynccontextmanager
+async def _isolated_client(settings: Settings) -> AsyncIterator[AsyncQdrantClient]:
+    """A local Qdrant in a temp dir, or the configured server (collections are unique)."""
+    with tempfile.TemporaryDirectory(prefix="supportbot-routing-") as tmp:
+        client = (
+            make_qdrant_client(settings) if settings.qdrant_url else AsyncQdrantClient(path=tmp)
+        )
+        try:
+            yield client
+        finally:
+            await client.close()
+
+
+async def run_routing(
+    rows: Sequence[RoutingRow],
+    folders: Mapping[str, Path],
+    *,
+    settings: Settings,
+    progress: ProgressFn | None = None,
+) -> list[RowOutcome]:
+    """Analyse every row against its own KB with the real router; nothing is stored."""
+    embedder = Embedder.from_settings(settings)
+    outcomes: list[RowOutcome] = []
+    done = 0
+    async with _isolated_client(settings) as client:
+        for name, folder in folders.items():
+            kb = KnowledgeBase(
+                client=client, embedder=embedder, collection=f"routing_{uuid.uuid4().hex[:12]}"
+            )
+            try:
+                report = await kb.ingest(folder)
+                if report.chunks == 0:
+                    raise RoutingEvalError(f"kb {name or folder}: no documents in {folder}")
+                router = Router(
+                    settings=settings,
+                    knowledge=kb,
+                    learned=None,
+                    drafter=OfflineDrafter(),
+                    notifier=NullNotifier(),
+                )
+                for row in rows:
+                    if (row.kb or "") != name:
+                        continue
+                    analysis = await router.analyse(
+                        row.text, auto_send_threshold=settings.auto_send_threshold
+                    )
+                    outcomes.append(RowOutcome(row, name or folder.name, analysis))
+                    done += 1
+                    if progress:
+                        progress(done, len(rows), row.text)
+            finally:
+                await kb.drop()
+    return outcomes
+
+
+def rescore(
+    outcomes: Sequence[RowOutcome],
+    *,
+    calibration: Calibration | None = None,
+    human_threshold: float,
+    auto_send_threshold: float | None = None,
+) -> list[RowOutcome]:
+    """The outcomes under another calibration or thresholds, through the same pure
+    ``score_confidence`` and ``decide`` the router uses (retrieval and drafts are reused)."""
+    rescored = []
+    for outcome in outcomes:
+        a = outcome.analysis
+        learned = [p for p in a.passages if p.kind == "learned"]
+        confidence = score_confidence(
+            passages=a.passages,
+            draft=a.draft,
+            triage=a.triage,
+            question=outcome.row.text,
+            learned_agreement=learned[0].score if learned else None,
+            calibration=calibration,
+        )
+        policy = decide(
+            confidence=confidence,
+            triage=a.triage,
+            draft=a.draft,
+            passages=a.passages,
+            channel_allows_auto=True,
+            auto_send_threshold=auto_send_threshold,
+            human_threshold=human_threshold,
+        )
+        rescored.append(replace(outcome, analysis=replace(a, confidence=confidence, policy=policy)))
+    return rescored

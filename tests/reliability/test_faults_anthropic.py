@@ -1,0 +1,63 @@
+"""Anthropic faults: 429, 529, 500 and timeouts from the Messages API (a real fake server).
+A passing fault is retried and the draft is made; a lasting one hands the message to a human
+with the error on the card. Either way the message ends in one visible state."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.models import Draft
+from tests.fakes.anthropic_server import Scenario
+from tests.fakes.http import wait_for
+from tests.reliability.conftest import StackFactory, db_true, webhook_message
+
+FAULTS = {
+    "429": Scenario.rate_limited(retry_after="0"),
+    "529": Scenario.overloaded(),
+    "500": Scenario.server_error(500),
+    "timeout": Scenario.slow(1.5),  # the drafter gives up after 0.5 s
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+async def test_a_passing_api_fault_is_retried_and_the_draft_is_made(
+    make_stack: StackFactory, caplog: pytest.LogCaptureFixture, fault: str
+) -> None:
+    stack = await make_stack(claude=True, SUPPORTBOT_LLM_TIMEOUT="0.5")
+    assert stack.anthropic is not None
+    stack.anthropic.queue(FAULTS[fault], Scenario.ok())
+    before = await stack.metrics()  # counters are per process: compare, don't read absolutes
+    assert (await stack.webhook(webhook_message("m1"))).status_code == 202
+    await wait_for(db_true(lambda: Draft.filter(approval_ts__not_isnull=True).exists()),
+                   timeout=30)
+    await stack.wait_settled()
+    drafts = await stack.drafts()
+    assert len(drafts) == 1 and drafts[0].error is None and drafts[0].text
+    assert len(stack.anthropic.requests) == 2
+    assert "draft attempt 1/3 failed" in caplog.text
+    assert len(stack.cards()) == 1
+    key = 'supportbot_llm_seconds_count{model="claude-test"}'
+    assert (await stack.metrics())[key] - before.get(key, 0.0) == 1.0
+
+
+async def test_a_lasting_api_outage_hands_the_message_to_a_human_with_the_error(
+    make_stack: StackFactory,
+) -> None:
+    stack = await make_stack(claude=True, SUPPORTBOT_AUTO_SEND_THRESHOLD="0")
+    assert stack.anthropic is not None
+    stack.anthropic.queue(*[Scenario.overloaded()] * 3)
+    key = 'supportbot_decisions_total{decision="human"}'
+    before = (await stack.metrics()).get(key, 0.0)
+    assert (await stack.webhook(webhook_message("m1"))).status_code == 202
+    await wait_for(db_true(lambda: Draft.filter(approval_ts__not_isnull=True).exists()),
+                   timeout=30)
+    draft = (await stack.drafts())[0]
+    assert draft.decision == "human" and draft.status == "pending" and draft.text == ""
+    assert draft.error is not None and "overloaded (529)" in draft.error
+    assert "Drafting failed" in stack.card_text() and "overloaded (529)" in stack.card_text()
+    assert len(stack.anthropic.requests) == 3
+    # Recovery needs no restart: the next message is drafted normally.
+    assert (await stack.webhook(webhook_message("m2"))).status_code == 202
+    await wait_for(db_true(lambda: Draft.filter(error__isnull=True).exists()), timeout=30)
+    assert stack.receiver.requests == []  # an outage never turns into an automatic reply
+    assert (await stack.metrics())[key] - before >= 1.0
