@@ -12,10 +12,10 @@ import os
 import socket
 import uuid
 
-from bot import inbox
+from bot import inbox, outbox
 from bot.clock import Clock, utcnow
 from bot.domain import Decision
-from bot.models import Conversation, ConversationStatus, Draft, Message
+from bot.models import Conversation, ConversationStatus, Draft, DraftStatus, Message, OutboxItem
 from bot.outbox import OutboxDispatcher
 from bot.ports import ApprovalNotifier
 from bot.router import Router
@@ -80,11 +80,7 @@ class Worker:
         return len(claimed)
 
     async def _route(self, item: inbox.Claimed) -> None:
-        if item.attempts > 1 and await Draft.filter(message_id=item.message_id).exists():
-            # An earlier attempt drafted this message and then its worker died (or lost the
-            # database) before marking the item done. Routing it again would draft, and maybe
-            # send, a second answer: the first draft is the message's final state.
-            log.warning("message %s already has a draft; not routing it again", item.message_id)
+        if item.attempts > 1 and await self._resume(item):
             await inbox.complete(item, self._owner, clock=self._clock)
             return
         try:
@@ -99,6 +95,38 @@ class Worker:
                 await self._hand_to_humans(item, exc)
             return
         await inbox.complete(item, self._owner, clock=self._clock)
+
+    async def _resume(self, item: inbox.Claimed) -> bool:
+        """Finish a routing that an earlier attempt started; True when there was one.
+
+        A worker that died (or lost the database) after drafting a message but before marking
+        its inbox item done leaves a draft behind. Routing the message again would draft, and
+        maybe send, a second answer; instead the first draft stays the message's one final
+        state, and an automatic reply it decided on but did not queue is queued now (the
+        outbox key ``draft:<id>`` makes that idempotent).
+        """
+        draft = await Draft.filter(message_id=item.message_id).order_by("-id").first()
+        if draft is None:
+            return False
+        log.warning("message %s was already routed (draft %s); not drafting it again",
+                    item.message_id, draft.id)
+        unsent_auto = (
+            draft.decision == Decision.AUTO.value
+            and draft.status in (DraftStatus.PENDING, DraftStatus.AUTO_SENT)
+            and not await OutboxItem.filter(draft_id=draft.id).exists()
+        )
+        if unsent_auto:
+            await Draft.filter(id=draft.id, status=DraftStatus.PENDING).update(
+                status=DraftStatus.AUTO_SENT, decided_by="auto", decided_at=self._clock(),
+                final_text=draft.text,
+            )
+            await outbox.enqueue_reply(
+                conversation_id=draft.conversation_id,  # type: ignore[attr-defined]
+                text=draft.final_text or draft.text, decided_by="auto", draft_id=draft.id,
+                auto=True, clock=self._clock,
+            )
+            self._wake_outbox.set()
+        return True
 
     async def _hand_to_humans(self, item: inbox.Claimed, exc: Exception) -> None:
         """The router kept failing: a human-only card with the error, never a silent drop."""

@@ -4,7 +4,8 @@ A case is a customer message that got a final human-sent answer: a draft approve
 (its ``final_text``), or an agent's manual reply (a ``LearningSignal`` of action ``manual``,
 answering the last customer message before it). Each case goes through ``Router.analyse``
 again — nothing is stored or sent — and the new draft is compared with what the agent sent:
-text similarity (1 − edit ratio, difflib), embedding cosine when an ``embed`` function is
+text similarity of the bodies without greeting and sign-off (1 − edit ratio, difflib),
+embedding cosine when an ``embed`` function is
 given, whether it would have been sent automatically at the current threshold, and whether
 that automatic send would have been wrong (it disagrees with the agent's answer).
 """
@@ -19,6 +20,7 @@ from typing import Any, Protocol
 
 from bot import kv
 from bot.domain import Channel, Decision
+from bot.drafting.offline import strip_salutations
 from bot.learning import edit_ratio
 from bot.models import Draft, DraftStatus, LearningSignal, Message
 from bot.router import AUTO_SEND_KEY, PAUSED_CHANNELS_KEY, Analysis
@@ -185,10 +187,13 @@ async def replay(
             channel_allows_auto=case.channel not in paused_channels,
         )
         draft = analysis.draft.reply
-        similarity = 1.0 - edit_ratio(draft, case.sent) if draft.strip() else 0.0
+        # Greetings and sign-offs differ between drafter and agent and say nothing about
+        # whether the answer was right: compare the bodies.
+        body, sent_body = strip_salutations(draft), strip_salutations(case.sent)
+        similarity = 1.0 - edit_ratio(body, sent_body) if body else 0.0
         closeness: float | None = None
-        if embed is not None and draft.strip():
-            new, sent = await embed([draft, case.sent])
+        if embed is not None and body:
+            new, sent = await embed([body, sent_body])
             closeness = cosine(new, sent)
         agrees = similarity >= SIMILAR_TEXT or (
             closeness is not None and closeness >= SIMILAR_COSINE

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.confidence import Calibration, Confidence, score_confidence
+import math
+
+from bot.confidence import (
+    DEFAULT_CALIBRATION,
+    PARTS,
+    Calibration,
+    Confidence,
+    combine,
+    fuzzy_coverage,
+    score_confidence,
+    sparse_strength,
+)
 from bot.domain import DraftResult, Passage
 from bot.triage import Triage, triage
 
@@ -49,19 +60,28 @@ def score(
 
 
 def test_strong_unambiguous_answer_scores_high_and_explains_itself() -> None:
-    result = score([passage("kb:reset", 0.85), passage("kb:billing", 0.3, "Invoices")])
+    best = Passage(
+        "kb:reset",
+        "Reset password",
+        "To reset your password, open Settings.",
+        0.9,
+        metadata={"dense_score": 0.85, "sparse_score": 20.0},
+    )
+    rival = Passage(
+        "kb:billing", "Billing", "Invoices", 0.3, metadata={"dense_score": 0.3, "sparse_score": 1.0}
+    )
+    result = score([best, rival])
     assert result.value > 0.8
-    assert set(result.parts) == {
-        "top_score",
-        "margin",
-        "coverage",
-        "self_rating",
-        "learned_agreement",
-    }
+    assert set(result.parts) == set(PARTS)
     assert result.parts["coverage"] == 1.0
+    assert result.parts["rank_agreement"] == 1.0
     assert result.parts["learned_agreement"] is None
     assert any("strong" in r for r in result.reasons)
+    assert any("agree on the best source" in r for r in result.reasons)
     assert any("no approved answer" in r for r in result.reasons)
+    # Every part's contribution is on the result, and they add up to the value.
+    z = sum(result.contributions.values())
+    assert abs(1 / (1 + math.exp(-z)) - result.value) < 1e-3
 
 
 def test_weak_retrieval_scores_low() -> None:
@@ -97,6 +117,16 @@ def test_errors_and_missing_passages_score_zero() -> None:
     assert score([]).value == 0.0
 
 
+def test_a_declined_draft_is_still_ranked_by_retrieval_but_lower() -> None:
+    # The drafter found nothing worth extracting: policy sends it to a human anyway, but the
+    # value still says how answerable the message looked (evaluation ranks by it).
+    declined = score([passage("a", 0.6)], drafted=draft(0.0, reply=""))
+    drafted = score([passage("a", 0.6)], drafted=draft(0.5))
+    assert 0.0 < declined.value < drafted.value
+    assert declined.parts["self_rating"] == 0.0
+    assert declined.reasons[0] == "the drafter wrote no reply"
+
+
 def test_calibration_replaces_the_weights() -> None:
     default = score([passage("a", 0.7)])
     strict = score([passage("a", 0.7)], calibration=Calibration(bias=-8.0))
@@ -113,3 +143,74 @@ def test_dense_score_in_metadata_is_preferred_over_a_fused_score() -> None:
     )
     assert score([with_dense]).parts["top_score"] == 0.4
     assert score([with_dense]).value < score([fused_only]).value
+
+
+def test_coverage_forgives_typos_and_ignores_stopwords() -> None:
+    passage_text = "Verify PAN card"
+    assert fuzzy_coverage("pan card verify", passage_text) == 1.0
+    typo = fuzzy_coverage("pan card verfiy", passage_text)
+    assert 0.7 < typo < 1.0  # "verfiy" shares most trigrams with "verify"
+    assert fuzzy_coverage("what is my wallet balance", passage_text) < 0.3
+    assert fuzzy_coverage("how do I", passage_text) == 0.0
+
+
+def test_sparse_strength_is_log_scaled_and_bounded() -> None:
+    assert sparse_strength(0.0) == 0.0
+    assert 0.0 < sparse_strength(5.0) < sparse_strength(20.0) < sparse_strength(100.0) == 1.0
+
+
+def _kb(source: str, dense: float, sparse: float, text: str) -> Passage:
+    return Passage(
+        source, source, text, dense, metadata={"dense_score": dense, "sparse_score": sparse}
+    )
+
+
+def test_keyword_and_semantic_disagreement_lowers_confidence() -> None:
+    text = "To reset your password, open Settings."
+    agree = score([_kb("a", 0.75, 15.0, text), _kb("b", 0.6, 5.0, "Invoices")])
+    disagree = score([_kb("a", 0.75, 5.0, text), _kb("b", 0.6, 15.0, "Invoices")])
+    assert agree.parts["rank_agreement"] == 1.0 and disagree.parts["rank_agreement"] == 0.0
+    assert disagree.value < agree.value
+    assert any("disagree" in r for r in disagree.reasons)
+
+
+def test_a_problem_report_is_not_answered_by_a_how_to() -> None:
+    how_to = [_kb("join", 0.8, 14.0, "How to join a contest?")]
+    asking = score_confidence(
+        passages=how_to,
+        draft=draft(),
+        learned_agreement=None,
+        triage=CALM,
+        question="how to join a contest",
+    )
+    failing = score_confidence(
+        passages=how_to,
+        draft=draft(),
+        learned_agreement=None,
+        triage=CALM,
+        question="I am unable to join contest",
+    )
+    assert asking.parts["negation_mismatch"] == 0.0
+    assert failing.parts["negation_mismatch"] == 1.0
+    assert failing.value < asking.value
+    assert any("negative" in r for r in failing.reasons)
+
+
+def test_calibration_round_trips_through_json_and_combine_matches_the_score() -> None:
+    fitted = Calibration(
+        weights={**DEFAULT_CALIBRATION.weights, "coverage": 3.0},
+        bias=-2.0,
+        version=4,
+        source="fitted",
+        n_samples=120,
+        fitted_at="2026-01-01",
+    )
+    again = Calibration.from_json(fitted.to_json())
+    assert again == Calibration.from_json(again.to_json())
+    assert again.weight("coverage") == 3.0 and again.version == 4 and again.intercept == -2.0
+    result = score([passage("a", 0.7)], calibration=again)
+    value, _ = combine(result.parts, again)
+    assert abs(value - result.value) < 1e-3
+    # A stored calibration from an older version (unknown part, missing part) still loads.
+    old = Calibration.from_json({"weights": {"retired_part": 9.0}, "bias": -1.0})
+    assert old.weight("top_score") == DEFAULT_CALIBRATION.weight("top_score")

@@ -17,7 +17,7 @@ import asyncpg
 import httpx
 import pytest
 
-from bot.models import InboxItem, Message
+from bot.models import Draft, InboxItem, Message, OutboxItem
 from tests.conftest import PG_ADMIN_URL
 from tests.fakes.http import wait_for
 from tests.reliability.conftest import (
@@ -100,8 +100,11 @@ async def test_database_outage_refuses_at_the_edges_and_recovers_without_restart
         assert await post_until_stored(stack, f"after-{i}", question) == 202
     await _retry_smtp(stack.smtp_port, mail_bytes("<during@example.com>"))
 
-    await wait_for(lambda: len({r.json()["reply_id"] for r in stack.receiver.delivered}) >= 11,
-                   timeout=60)
+    try:
+        await wait_for(lambda: len({r.json()["reply_id"] for r in stack.receiver.delivered})
+                       >= 11, timeout=60)
+    except TimeoutError:
+        raise AssertionError(await _state()) from None
     await wait_for(lambda: stack.relay.messages, timeout=60)
     await stack.wait_settled(timeout=60)
     answered = sorted(r.json()["in_reply_to"] for r in stack.receiver.delivered)
@@ -112,6 +115,14 @@ async def test_database_outage_refuses_at_the_edges_and_recovers_without_restart
     assert await Message.filter(direction="in").count() == 12
     assert not await InboxItem.filter(status="failed").exists()
     assert (await stack.http.get(f"{stack.url}/readyz")).status_code == 200
+
+
+async def _state() -> str:
+    """Where every message is, for a failure message."""
+    inbox = await InboxItem.all().values("id", "status", "attempts", "lease_until", "last_error")
+    out = await OutboxItem.all().values("id", "status", "attempts", "last_error")
+    drafts = await Draft.all().values("id", "message_id", "status", "decision")
+    return f"inbox={inbox}\noutbox={out}\ndrafts={drafts}"
 
 
 async def _retry_smtp(port: int, raw: bytes) -> None:
