@@ -90,9 +90,13 @@ def _learner(learned: LearnedAnswers) -> LearnFn:
     """Approved, edited and manual answers feed retrieval for the next similar question."""
 
     async def learn(question: str, answer: str, meta: Mapping[str, Any]) -> None:
-        key = meta.get("draft_id") or f"c{meta.get('conversation_id')}-{uuid.uuid4().hex[:8]}"
-        await learned.add(redact(question), redact(answer), answer_id=f"answer-{key}",
-                          metadata={k: v for k, v in meta.items() if v is not None})
+        draft_id = meta.get("draft_id")
+        key = draft_id or f"c{meta.get('conversation_id')}-{uuid.uuid4().hex[:8]}"
+        entry = await learned.add(redact(question), redact(answer), answer_id=f"answer-{key}",
+                                  metadata={k: v for k, v in meta.items() if v is not None})
+        if draft_id is not None:
+            # The approval that founds (or joins) a topic counts towards earning it.
+            await Draft.filter(id=draft_id, topic__isnull=True).update(topic=entry.answer_id)
 
     return learn
 

@@ -137,6 +137,7 @@ class Draft(Model):
     decided_at = fields.DatetimeField(null=True)
     final_text = fields.TextField(null=True)
     reminded_at = fields.DatetimeField(null=True)
+    topic = fields.CharField(max_length=128, null=True, db_index=True)
     created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
 
     class Meta:

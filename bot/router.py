@@ -22,6 +22,7 @@ from bot import kv, metrics, outbox
 from bot.clock import Clock, utcnow
 from bot.confidence import Confidence, score_confidence
 from bot.domain import Channel, Decision, DraftResult, Passage
+from bot.earning import topic_of, topic_record
 from bot.drafting import Drafter, DraftRequest
 from bot.models import (
     Conversation,
@@ -246,11 +247,12 @@ class Router:
         )
         decision = analysis.policy.decision
         reasons = [*analysis.confidence.reasons, *analysis.policy.reasons]
+        topic = topic_of(analysis.passages, min_cosine=self._settings.topic_cosine)
         if decision is Decision.AUTO:
-            capped = await self._auto_reply_cap(conversation)
-            if capped:
+            blocker = await self._auto_reply_cap(conversation) or await self._unearned(topic)
+            if blocker:
                 decision = Decision.REVIEW
-                reasons.append(capped)
+                reasons.append(blocker)
         status = DraftStatus.PENDING
         timings = dict(analysis.timings_ms)
         timings["total"] = round((time.perf_counter() - timings_start) * 1000, 3)
@@ -271,6 +273,7 @@ class Router:
             output_tokens=analysis.draft.output_tokens,
             error=analysis.draft.error,
             status=status,
+            topic=topic[0] if topic else None,
         )
         if decision is Decision.SUPPRESSED:
             await Draft.filter(id=draft.id).update(status=DraftStatus.EXPIRED)
@@ -300,6 +303,20 @@ class Router:
             action="auto_sent", agent="auto", original_text=draft.text, final_text=draft.text,
             edit_ratio=0.0, seconds_to_decision=0.0, confidence=draft.confidence,
         )
+
+    async def _unearned(self, topic: tuple[str, str] | None) -> str | None:
+        """Auto-send must be earned per topic (see ``bot.earning``); 0 approvals disables it."""
+        settings = self._settings
+        if settings.earn_min_approvals == 0:
+            return None
+        if topic is None:
+            return "auto-send not earned: no approved answer to a close question yet"
+        record = await topic_record(topic[0], window=settings.earn_window,
+                                    min_approvals=settings.earn_min_approvals,
+                                    min_rate=settings.earn_min_rate)
+        if record.earned:
+            return None
+        return record.describe(settings.earn_min_approvals, settings.earn_min_rate)
 
     async def _auto_reply_cap(self, conversation: Conversation) -> str | None:
         """Loop safety: a conversation or a customer only gets so many automatic replies."""

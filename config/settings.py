@@ -110,6 +110,10 @@ class Settings(BaseModel):
 
     auto_send_threshold: float | None = Field(None, alias="SUPPORTBOT_AUTO_SEND_THRESHOLD")
     human_threshold: float = Field(0.35, ge=0, le=1, alias="SUPPORTBOT_HUMAN_THRESHOLD")
+    earn_min_approvals: int = Field(5, ge=0, alias="SUPPORTBOT_EARN_MIN_APPROVALS")
+    earn_min_rate: float = Field(0.9, ge=0, le=1, alias="SUPPORTBOT_EARN_MIN_RATE")
+    earn_window: int = Field(30, ge=1, alias="SUPPORTBOT_EARN_WINDOW")
+    topic_cosine: float = Field(0.8, ge=0, le=1, alias="SUPPORTBOT_TOPIC_COSINE")
     outbox_max_attempts: int = Field(8, ge=1, le=50, alias="SUPPORTBOT_OUTBOX_MAX_ATTEMPTS")
     outbox_backoff_seconds: float = Field(2.0, gt=0, alias="SUPPORTBOT_OUTBOX_BACKOFF")
     lease_seconds: float = Field(120.0, gt=0, alias="SUPPORTBOT_LEASE_SECONDS")

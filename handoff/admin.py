@@ -16,12 +16,13 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot import kv
 from bot.domain import Channel
+from bot.earning import earned_topics
 from bot.models import Draft, DraftStatus
 from bot.stats import Stats, compute_stats, parse_window
 from handoff.actions import Handoff
 from handoff.chart import render_chart
 from handoff.runtime import with_retry
-from handoff.text import plain
+from handoff.text import fit, plain
 
 log = logging.getLogger(__name__)
 SearchFn = Callable[[str], Awaitable[Sequence[Any]]]
@@ -126,10 +127,8 @@ class AdminCommands:
             stored = await kv.get_value(AUTO_SEND_KEY, "unset")
             current = self._h.settings.auto_send_threshold if stored == "unset" else stored
             shown = "off" if current in (None, "off") else f"{float(current):.2f}"
-            return f"Auto-send threshold: *{shown}*."
+            return f"Auto-send threshold: *{shown}*.\n" + await self._earned()
         if args[0].lower() == "off":
-            # Tortoise's JSONField takes a str as already-encoded JSON, so the string "off" is
-            # stored JSON-encoded (bot.kv hands values to the field as they are).
             await kv.put_value(AUTO_SEND_KEY, "off", updated_by=user_id)
             return "Auto-send is *off*: every draft waits for an agent."
         try:
@@ -140,6 +139,21 @@ class AdminCommands:
             return "Usage: `/support autosend off` or `/support autosend 0.85` (between 0 and 1)."
         await kv.put_value(AUTO_SEND_KEY, value, updated_by=user_id)
         return f"Auto-send threshold set to *{value:.2f}*."
+
+    async def _earned(self) -> str:
+        settings = self._h.settings
+        if settings.earn_min_approvals == 0:
+            return "Topics need no earned record (SUPPORTBOT_EARN_MIN_APPROVALS=0)."
+        rule = (f"{settings.earn_min_approvals} unedited approvals at "
+                f"≥{settings.earn_min_rate:.0%} of the last {settings.earn_window} decisions")
+        topics = await earned_topics(window=settings.earn_window,
+                                     min_approvals=settings.earn_min_approvals,
+                                     min_rate=settings.earn_min_rate)
+        if not topics:
+            return f"No topic has earned auto-send yet ({rule})."
+        lines = [f"• {fit(t.question or t.topic, 120)} — {t.approved}/{t.decided} approved"
+                 for t in topics]
+        return f"Topics that earned auto-send ({rule}):\n" + "\n".join(lines)
 
     async def _pause(self, user_id: str, verb: str, args: list[str]) -> str:
         valid = [c.value for c in Channel]

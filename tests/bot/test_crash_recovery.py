@@ -70,7 +70,8 @@ async def test_nothing_accepted_is_lost_and_nothing_is_sent_twice(
             "SUPPORTBOT_DATA_DIR": str(tmp_path / "data"), "SUPPORTBOT_KB_DIR": str(kb),
             "SUPPORTBOT_WEBHOOK_SHOP_SECRET": SECRET,
             "SUPPORTBOT_WEBHOOK_SHOP_CALLBACK_URL": receiver.url,
-            "SUPPORTBOT_AUTO_SEND_THRESHOLD": "0.5", "SUPPORTBOT_OUTBOX_BACKOFF": "0.1",
+            "SUPPORTBOT_AUTO_SEND_THRESHOLD": "0.5", "SUPPORTBOT_EARN_MIN_APPROVALS": "0",
+            "SUPPORTBOT_OUTBOX_BACKOFF": "0.1",
             "SUPPORTBOT_OUTBOX_MAX_ATTEMPTS": "50", "SUPPORTBOT_LEASE_SECONDS": "2", "PORT": str(port),
         }
         log = tmp_path / "supportbot.log"

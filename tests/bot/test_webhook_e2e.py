@@ -9,6 +9,7 @@ import hmac
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bot import outbox
 from bot.app import Services, build_services, create_web_app
 from bot.db import migrate
 from bot.models import Draft, InboxItem, OutboxItem, QueueStatus
@@ -73,12 +75,15 @@ async def system(make_settings: SettingsFactory, tmp_path: Path,
     kb.mkdir()
     for name, text in KB.items():
         (kb / name).write_text(text)
-    failures = getattr(request, "param", 0)
+    param = getattr(request, "param", 0)
+    failures = param if isinstance(param, int) else param.get("failures", 0)
     async with callback_receiver(failures=failures) as receiver:
         settings = make_settings(
             SUPPORTBOT_KB_DIR=kb, SUPPORTBOT_WEBHOOK_SHOP_SECRET=SECRET,
             SUPPORTBOT_WEBHOOK_SHOP_CALLBACK_URL=receiver.url,
             SUPPORTBOT_AUTO_SEND_THRESHOLD="0.5", SUPPORTBOT_OUTBOX_BACKOFF="0.05",
+            SUPPORTBOT_EARN_MIN_APPROVALS=getattr(request, "param", {}).get("earn", 0)
+            if isinstance(getattr(request, "param", None), dict) else 0,
             SUPPORTBOT_WEBHOOK_MAX_BODY="4096",
         )
         await migrate(settings)
@@ -163,3 +168,33 @@ async def test_openapi_documents_the_webhook(system: System) -> None:
     schema = operation["requestBody"]["content"]["application/json"]["schema"]
     assert set(schema["required"]) >= {"conversation_id", "message_id", "sender", "text"}
     assert {"202", "401", "413", "422"} <= set(operation["responses"])
+
+
+@pytest.mark.parametrize("system", [{"earn": 2}], indirect=True)
+async def test_auto_send_is_earned_by_unedited_approvals(system: System) -> None:
+    """The loop that makes the product learn: approved answers become a topic's learned answer,
+    and after enough unedited approvals that topic is answered without review."""
+    from bot.app import _learner
+    from bot.decisions import approve
+
+    assert system.services.learned is not None
+    learn = _learner(system.services.learned)
+    questions = ["How can I reset my password?", "how do i reset my password",
+                 "How can I reset my password please?"]
+    for i, text in enumerate(questions[:2]):
+        response = await system.post(message(mid=f"m-{i}", conversation=f"c-{i}", text=text))
+        await wait_for(system.settled)
+        draft = await Draft.get(conversation_id=response.json()["conversation_id"])
+        assert draft.decision == "review", draft.reasons  # not earned yet
+        outcome = await approve(draft.id, agent="U-agent", now=datetime.now(UTC),
+                                deliver=outbox.enqueue_reply, learn=learn)
+        assert outcome.won
+        system.services.worker.kick()
+        await wait_for(system.settled)
+    response = await system.post(message(mid="m-2", conversation="c-2", text=questions[2]))
+    await wait_for(system.settled)
+    draft = await Draft.get(conversation_id=response.json()["conversation_id"])
+    assert draft.decision == "auto" and draft.status == "auto_sent", " | ".join(draft.reasons)
+    assert draft.topic is not None
+    assert [r.json()["decided_by"] for r in system.receiver.delivered] == [
+        "U-agent", "U-agent", "auto"]
