@@ -149,7 +149,8 @@ async def build_services(
                 retry_delivery=outbox.retry,
                 search=knowledge.search if knowledge is not None else None,
                 reindex=(lambda: knowledge.ingest(settings.kb_dir)) if knowledge else None,
-                learn=_learner(learned) if learned is not None else None, clock=clock,
+                learn=_learner(learned) if learned is not None else None, learned=learned,
+                clock=clock,
             )
             stack.push_async_callback(handle.tasks.drain)
             notifier = handle.notifier

@@ -16,7 +16,7 @@ from bot.learning import LearnFn
 from config import Settings
 from handoff.access import AccessPolicy
 from handoff.actions import Handoff, RetryFn, register_actions
-from handoff.admin import AdminCommands, ReindexFn, SearchFn, register_admin
+from handoff.admin import AdminCommands, LearnedStore, ReindexFn, SearchFn, register_admin
 from handoff.notifier import SlackApprovalNotifier
 from handoff.runtime import TaskSet
 
@@ -41,6 +41,7 @@ def register_handoff(
     search: SearchFn | None = None,
     reindex: ReindexFn | None = None,
     learn: LearnFn | None = None,
+    learned: LearnedStore | None = None,
     retry_delivery: RetryFn | None = None,
     clock: Clock = utcnow,
 ) -> HandoffHandle:
@@ -58,5 +59,5 @@ def register_handoff(
     h = Handoff(client=client, settings=settings, access=access, notifier=notifier, tasks=tasks,
                 deliver=deliver, clock=clock, learn=learn, retry_delivery=retry_delivery)
     register_actions(app, h)
-    register_admin(app, h, AdminCommands(h, search=search, reindex=reindex))
+    register_admin(app, h, AdminCommands(h, search=search, reindex=reindex, learned=learned))
     return HandoffHandle(notifier=notifier, tasks=tasks, access=access)

@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
@@ -36,7 +36,23 @@ USAGE = """*`/support` commands* (only you see the answers)
 • `kb search QUERY` search the knowledge base · `kb reindex` re-ingest it
 • `autosend` show · `autosend off` · `autosend 0.85` set the auto-send threshold
 • `pause CHANNEL` / `resume CHANNEL` stop or allow auto-send on a channel (slack, email, webhook)
+• `learned` list approved answers used for retrieval · `learned delete ID` forget one
 • `help` this text"""
+
+
+class LearnedEntry(Protocol):
+    answer_id: str
+    question: str
+    answer: str
+    approvals: int
+
+
+class LearnedStore(Protocol):
+    """The learned-answers store as ``/support learned`` needs it."""
+
+    async def list(self, limit: int = 50) -> Sequence[LearnedEntry]: ...
+
+    async def delete(self, answer_id: str) -> int: ...
 
 
 def format_stats(stats: Stats) -> str:
@@ -82,10 +98,12 @@ def _hit_line(hit: Any) -> str:
 class AdminCommands:
     """Parses and runs ``/support`` subcommands."""
 
-    def __init__(self, h: Handoff, *, search: SearchFn | None, reindex: ReindexFn | None) -> None:
+    def __init__(self, h: Handoff, *, search: SearchFn | None, reindex: ReindexFn | None,
+                 learned: LearnedStore | None = None) -> None:
         self._h = h
         self._search = search
         self._reindex = reindex
+        self._learned = learned
 
     async def quick(self, user_id: str, text: str) -> str | None:
         """The answer of a quick subcommand, or None when it is a slow one."""
@@ -97,6 +115,8 @@ class AdminCommands:
             return await self._autosend(user_id, words[1:])
         if name in ("pause", "resume"):
             return await self._pause(user_id, name, words[1:])
+        if name == "learned":
+            return await self._learned_answers(words[1:])
         if name in ("stats", "pending") or (name == "kb" and len(words) > 1
                                             and words[1] in ("search", "reindex")):
             if name == "kb" and words[1] == "search" and len(words) < 3:
@@ -139,6 +159,24 @@ class AdminCommands:
             return "Usage: `/support autosend off` or `/support autosend 0.85` (between 0 and 1)."
         await kv.put_value(AUTO_SEND_KEY, value, updated_by=user_id)
         return f"Auto-send threshold set to *{value:.2f}*."
+
+    async def _learned_answers(self, args: list[str]) -> str:
+        if self._learned is None:
+            return "Learned answers are not available in this process."
+        if args and args[0].lower() == "delete":
+            if len(args) != 2:
+                return "Usage: `/support learned delete ID`"
+            removed = await self._learned.delete(args[1])
+            return (f"Forgot learned answer `{plain(args[1], 80)}`." if removed
+                    else f"No learned answer `{plain(args[1], 80)}`.")
+        if args:
+            return "Usage: `/support learned` or `/support learned delete ID`"
+        entries = await self._learned.list(limit=15)
+        if not entries:
+            return "No learned answers yet: approved and edited replies appear here."
+        lines = [f"• `{e.answer_id}` ({e.approvals}×) {fit(e.question, 90)} → "
+                 f"{fit(e.answer, 120)}" for e in entries]
+        return "*Learned answers*, most recent first:\n" + "\n".join(lines)
 
     async def _earned(self) -> str:
         settings = self._h.settings

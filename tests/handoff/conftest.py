@@ -116,7 +116,7 @@ async def make_desk(
 
         handle = register_handoff(app, settings=settings, deliver=outbox.enqueue_reply,
                                   retry_delivery=outbox.retry, learn=learn, search=search,
-                                  reindex=reindex, clock=lambda: NOW)
+                                  reindex=reindex, learned=LearnedList(), clock=lambda: NOW)
         edge = SlackEdge(app, signing_secret=SECRET)
         edges.append(edge)
         return Desk(slack, edge, handle, settings, learned)
@@ -124,6 +124,31 @@ async def make_desk(
     yield factory
     for edge in edges:
         await edge.aclose()
+
+
+@dataclass
+class LearnedEntry:
+    answer_id: str
+    question: str
+    answer: str
+    approvals: int
+
+
+class LearnedList:
+    """The learned-answers store's list/delete, in memory (the real store is tested in
+    tests/knowledge/test_learned.py)."""
+
+    def __init__(self) -> None:
+        self.entries = [LearnedEntry("answer-12", "How do I reset my password?",
+                                     "Click Forgot password on the sign-in page.", 3)]
+
+    async def list(self, limit: int = 50) -> list[LearnedEntry]:
+        return self.entries[:limit]
+
+    async def delete(self, answer_id: str) -> int:
+        before = len(self.entries)
+        self.entries = [e for e in self.entries if e.answer_id != answer_id]
+        return before - len(self.entries)
 
 
 @pytest.fixture

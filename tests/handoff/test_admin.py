@@ -108,3 +108,12 @@ async def test_stats_answers_and_uploads_a_chart(admin_desk: Desk) -> None:
 
 async def test_bad_stats_window_says_so(admin_desk: Desk) -> None:
     assert "not a window" in await answer_of_slow(admin_desk, "stats forever")
+
+
+async def test_learned_answers_can_be_listed_and_forgotten(admin_desk: Desk) -> None:
+    listing = await ask(admin_desk, "learned")
+    assert "`answer-12` (3×) How do I reset my password?" in listing
+    assert "Forgot learned answer `answer-12`" in await ask(admin_desk, "learned delete answer-12")
+    assert "No learned answers yet" in await ask(admin_desk, "learned")
+    assert "No learned answer `nope`" in await ask(admin_desk, "learned delete nope")
+    assert "Usage" in await ask(admin_desk, "learned delete")
