@@ -127,6 +127,24 @@ def _to_passage(hit: Any) -> Passage:
     )
 
 
+def _cosine(passage: Passage) -> float:
+    return float(passage.metadata.get("dense_score", passage.score))
+
+
+def merge_sources(kb: list[Passage], learned: list[Passage]) -> list[Passage]:
+    """KB passages in their fused order, with learned answers placed by question similarity.
+
+    Both kinds carry the cosine between the customer's message and a question (a KB entry's
+    best chunk, often an example question; a learned answer's stored question), so that is the
+    fair comparison: an approved answer to a question closer than any KB question leads — the
+    agents' own words for this exact need — and otherwise follows the KB.
+    """
+    best_kb = _cosine(kb[0]) if kb else 0.0
+    leading = [p for p in learned if _cosine(p) >= best_kb]
+    trailing = [p for p in learned if _cosine(p) < best_kb]
+    return [*leading, *kb, *trailing]
+
+
 class Router:
     """Routes accepted messages; see the module docstring."""
 
@@ -205,13 +223,13 @@ class Router:
         return Analysis(flags, passages, draft, confidence, policy, timings.ms)
 
     async def _retrieve(self, query: str) -> list[Passage]:
-        passages: list[Passage] = []
-        if self._learned is not None:
-            passages.extend(_to_passage(h) for h in await self._learned.search(query, limit=2))
+        kb: list[Passage] = []
+        learned: list[Passage] = []
         if self._knowledge is not None:
-            passages.extend(_to_passage(h) for h in await self._knowledge.search(query, limit=5))
-        # Learned answers only lead when they are at least as close as the best KB passage.
-        return sorted(passages, key=lambda p: p.score, reverse=True)
+            kb = [_to_passage(h) for h in await self._knowledge.search(query, limit=5)]
+        if self._learned is not None:
+            learned = [_to_passage(h) for h in await self._learned.search(query, limit=2)]
+        return merge_sources(kb, learned)
 
     async def process(self, message_id: int) -> Draft | None:
         """Route one stored customer message. Returns the draft, or None when none is due."""
