@@ -22,6 +22,8 @@ from tortoise import connections
 
 from bot import inbox, metrics, outbox
 from bot import scheduler as scheduling
+from bot.calibration import load_calibration
+from bot.calibration import refit as refit_calibration
 from bot.clock import Clock, utcnow
 from bot.db import database
 from bot.decisions import DeliverFn
@@ -162,7 +164,7 @@ async def build_services(
         drafter = make_drafter(settings, client=anthropic_client)
         stack.push_async_callback(drafter.aclose)
         router = Router(settings=settings, knowledge=knowledge, learned=learned, drafter=drafter,
-                        notifier=notifier, clock=clock)
+                        notifier=notifier, clock=clock, calibration=await load_calibration())
         owner = worker_id()
         dispatcher = OutboxDispatcher(
             senders=senders, notifier=notifier, owner=owner,
@@ -213,7 +215,7 @@ async def run_worker(services: Services, stop: asyncio.Event) -> None:
         scheduler = scheduling.start(
             JobRunner(owner=services.worker.owner, ops=services.ops),
             scheduling.plan(settings, notifier=services.notifier, ops=services.ops,
-                            ingest=_kb_sync(services), refit=None),
+                            ingest=_kb_sync(services), refit=_refit(services)),
         )
     try:
         async with asyncio.TaskGroup() as group:
@@ -227,6 +229,17 @@ async def run_worker(services: Services, stop: asyncio.Event) -> None:
         if smtp is not None:
             smtp.close()
             await smtp.wait_closed()
+
+
+def _refit(services: Services) -> Callable[[], Awaitable[object]]:
+    async def refit() -> object:
+        fitted = await refit_calibration(now=utcnow())
+        if fitted is None:
+            return "too few learning signals: the defaults hold"
+        services.router.calibration = fitted
+        return f"confidence refit: version {fitted.version} from {fitted.n_samples} signals"
+
+    return refit
 
 
 def _kb_sync(services: Services) -> Callable[[], Awaitable[object]] | None:

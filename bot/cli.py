@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot import db
+from bot.cli_eval import add_eval_parser
 from bot.cli_kb import add_kb_parser
 from bot.redact import RedactingFilter
 from config import Settings, SettingsError, load_settings
@@ -110,7 +111,9 @@ def banner(settings: Settings, *, host: str, port: int) -> str:
         f"             slack {'on' if settings.slack_enabled else 'off'}"
         f" · email IMAP {'on' if settings.imap_enabled else 'off'}"
         f" · email SMTP {'on ' + str(settings.smtp_listen) if settings.smtp_listen else 'off'}",
-        f"  auto-send  {settings.auto_send_threshold if settings.auto_send_threshold is not None else 'off (every draft waits for review)'}",
+        "  auto-send  " + (f"at confidence ≥ {settings.auto_send_threshold}, once earned per topic"
+                           if settings.auto_send_threshold is not None
+                           else "off (every draft waits for review)"),
     ]
     demo = settings.webhook_source("demo")
     if demo is not None:
@@ -119,7 +122,8 @@ def banner(settings: Settings, *, host: str, port: int) -> str:
             "",
             "Try it: post a customer message to the demo webhook source",
             "  body='{\"conversation_id\":\"demo-1\",\"message_id\":\"m-'\"$RANDOM\"'\","
-            "\"sender\":{\"id\":\"ada\",\"name\":\"Ada\"},\"text\":\"How do I reset my password?\"}'",
+            "\"sender\":{\"id\":\"ada\",\"name\":\"Ada\"},"
+            "\"text\":\"How do I reset my password?\"}'",
             f"  ts=$(date +%s); sig=$(printf '%s.%s' \"$ts\" \"$body\" | openssl dgst -sha256 "
             f"-hmac '{secret}' | sed 's/^.* //')",
             f"  curl -sS {base}/webhook/demo -H 'Content-Type: application/json' "
@@ -155,7 +159,8 @@ async def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     for reason in conf["reasons"]:
         print(f"            - {reason}")
     drafter = data["drafter"]
-    print(f"drafter:    {drafter['model']}" + ("  (offline: no ANTHROPIC_API_KEY)" if drafter["offline"] else ""))
+    offline = "  (offline: no ANTHROPIC_API_KEY)" if drafter["offline"] else ""
+    print(f"drafter:    {drafter['model']}{offline}")
     print("sources:")
     for s in data["sources"]:
         print(f"  {s['score']:.3f}  [{s['kind']}] {s['source_id']} — {s['title']}")
@@ -210,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", default="7d")
     p.add_argument("--json", action="store_true")
     add_kb_parser(sub)
+    add_eval_parser(sub)
     return parser
 
 

@@ -19,11 +19,12 @@ from typing import Any, Protocol
 from tortoise.expressions import F
 
 from bot import kv, metrics, outbox
+from bot.calibration import Calibration
 from bot.clock import Clock, utcnow
 from bot.confidence import Confidence, score_confidence
 from bot.domain import Channel, Decision, DraftResult, Passage
-from bot.earning import topic_of, topic_record
 from bot.drafting import Drafter, DraftRequest
+from bot.earning import topic_of, topic_record
 from bot.models import (
     Conversation,
     ConversationStatus,
@@ -158,7 +159,10 @@ class Router:
         notifier: ApprovalNotifier,
         clock: Clock = utcnow,
         enqueue: Callable[..., Awaitable[Any]] = outbox.enqueue_reply,
+        calibration: Calibration | None = None,
     ) -> None:
+        #: Fitted confidence weights (``bot.calibration``); None means the defaults.
+        self.calibration = calibration
         self._settings = settings
         self._knowledge = knowledge
         self._learned = learned
@@ -209,7 +213,7 @@ class Router:
         with timings.stage("score"):
             confidence = score_confidence(
                 passages=passages, draft=draft, learned_agreement=agreement, triage=flags,
-                question=text,
+                question=text, calibration=self.calibration,
             )
             policy = decide(
                 confidence=confidence,

@@ -109,7 +109,7 @@ class Settings(BaseModel):
     demo: bool | None = Field(None, alias="SUPPORTBOT_DEMO")
 
     auto_send_threshold: float | None = Field(None, alias="SUPPORTBOT_AUTO_SEND_THRESHOLD")
-    human_threshold: float = Field(0.35, ge=0, le=1, alias="SUPPORTBOT_HUMAN_THRESHOLD")
+    human_threshold: float = Field(0.44, ge=0, le=1, alias="SUPPORTBOT_HUMAN_THRESHOLD")
     earn_min_approvals: int = Field(5, ge=0, alias="SUPPORTBOT_EARN_MIN_APPROVALS")
     earn_min_rate: float = Field(0.9, ge=0, le=1, alias="SUPPORTBOT_EARN_MIN_RATE")
     earn_window: int = Field(30, ge=1, alias="SUPPORTBOT_EARN_WINDOW")

@@ -124,6 +124,13 @@ async def main() -> None:
     )
     report = summarise(rescore(outcomes, human_threshold=threshold), human_threshold=threshold)
     print(format_table(report))
+    default = settings.human_threshold
+    at_default = summarise(rescore(outcomes, human_threshold=default), human_threshold=default)
+    o = at_default.overall
+    print(
+        f"at the settings default {default:.2f}: review P {o.review_precision:.3f} "
+        f"R {o.review_recall:.3f}, human P {o.human_precision:.3f} R {o.human_recall:.3f}"
+    )
     print("\nin-sample weights (paste into DEFAULT_CALIBRATION):")
     print(
         f"  bias {in_sample.bias}, " + ", ".join(f"{k} {v}" for k, v in in_sample.weights.items())

@@ -15,7 +15,7 @@ from tests.conftest import SettingsFactory
 
 KBS = {
     "shop": {
-        "returns": "# Returns\n\n- How do I return an item\n- Can I send my order back for a refund",
+        "returns": "# Returns\n\n- How do I return an item\n- Can I send my order back",
         "shipping": "# Shipping\n\n- How long does delivery take\n- When will my parcel arrive",
         "payment": "# Payment\n\n- Which payment methods do you accept\n- Can I pay by card",
     },
