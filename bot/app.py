@@ -221,7 +221,8 @@ async def run_worker(services: Services, stop: asyncio.Event) -> None:
         async with asyncio.TaskGroup() as group:
             group.create_task(services.worker.run(stop))
             if settings.imap_enabled:
-                poller = ImapPoller.from_settings(settings, accept=services.accept)
+                poller = ImapPoller.from_settings(settings, accept=services.accept,
+                                                  poll_seconds=settings.imap_poll_seconds)
                 group.create_task(poller.run(stop))
     finally:
         if scheduler is not None:

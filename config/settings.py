@@ -89,6 +89,7 @@ class Settings(BaseModel):
     imap_folder: str = Field("INBOX", alias="IMAP_FOLDER")
     imap_starttls: bool | None = Field(None, alias="IMAP_STARTTLS")
     imap_processed_folder: str | None = Field(None, alias="IMAP_PROCESSED_FOLDER")
+    imap_poll_seconds: float = Field(60.0, gt=0, alias="IMAP_POLL_SECONDS")
 
     smtp_host: str | None = Field(None, alias="SMTP_HOST")
     smtp_port: int = Field(587, ge=1, le=65535, alias="SMTP_PORT")

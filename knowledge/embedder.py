@@ -1,13 +1,15 @@
 """Dense (MiniLM via fastembed) and sparse (BM25) embeddings, loaded once per process.
 
-ONNX inference is CPU-bound and holds the GIL only briefly, so the async methods run it in a
-worker thread: the event loop keeps serving Slack acks and webhooks while a KB is embedded.
+ONNX inference is CPU-bound and releases the GIL, so the async methods run it in a worker
+thread: the event loop keeps serving Slack acks and webhooks while a KB is embedded, and a
+query is embedded on the other core while the loop does database work.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +19,14 @@ from fastembed import SparseTextEmbedding, TextEmbedding
 from config import Settings
 
 SPARSE_MODEL = "Qdrant/bm25"
-_BATCH = 64
+# Passages per ONNX run. Attention activations grow with batch × tokens² (64 × 256² × 12 heads
+# of fp32 scores is ~200 MB per layer) and onnxruntime's arena keeps its high-water mark for
+# the life of the process: batch 64 left the worker at ~1 GB RSS, 16 at ~450 MB, at the same
+# ingest speed once passages of similar length are batched together (see ``dense``).
+PASSAGE_BATCH = 16
+# Recent query texts whose vectors are kept: one message is embedded for the learned answers and
+# for the KB, and canned messages ("where is my order?") repeat. 256 × 384 floats is ~0.4 MB.
+QUERY_CACHE_SIZE = 256
 _models: dict[tuple[str, str, str], TextEmbedding | SparseTextEmbedding] = {}
 _models_lock = threading.Lock()
 
@@ -28,6 +37,9 @@ class SparseVec:
 
     indices: tuple[int, ...]
     values: tuple[float, ...]
+
+
+QueryVectors = tuple[tuple[float, ...], SparseVec]
 
 
 def _cached(kind: str, name: str, path: Path | None, cache_dir: Path) -> object:
@@ -48,6 +60,15 @@ def _cached(kind: str, name: str, path: Path | None, cache_dir: Path) -> object:
         return model
 
 
+def _by_length(texts: Sequence[str]) -> list[int]:
+    """Positions of ``texts`` from shortest to longest.
+
+    fastembed pads every batch to its longest text; one 256-token section in a batch of FAQ
+    questions would make the whole batch cost (and allocate) as if all were that long.
+    """
+    return sorted(range(len(texts)), key=lambda i: len(texts[i]))
+
+
 class Embedder:
     """Embeds texts with one dense and one sparse model; thread-safe, models loaded lazily."""
 
@@ -58,11 +79,15 @@ class Embedder:
         cache_dir: Path,
         model_path: Path | None = None,
         sparse_model_path: Path | None = None,
+        query_cache_size: int = QUERY_CACHE_SIZE,
     ) -> None:
         self.model_name = model_name
         self.model_path = model_path
         self.sparse_model_path = sparse_model_path
         self.cache_dir = cache_dir
+        self._cache_size = query_cache_size
+        self._query_cache: OrderedDict[str, QueryVectors] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Embedder:
@@ -96,10 +121,15 @@ class Embedder:
         return int(self._dense().embedding_size)
 
     def dense(self, texts: Sequence[str]) -> list[list[float]]:
-        """Dense vectors for passages (blocking)."""
+        """Dense vectors for passages (blocking), in the order of ``texts``."""
         if not texts:
             return []
-        return [v.tolist() for v in self._dense().embed(list(texts), batch_size=_BATCH)]
+        order = _by_length(texts)
+        vectors = self._dense().embed([texts[i] for i in order], batch_size=PASSAGE_BATCH)
+        out: list[list[float]] = [[] for _ in texts]
+        for i, vector in zip(order, vectors, strict=True):
+            out[i] = vector.tolist()
+        return out
 
     def sparse(self, texts: Sequence[str]) -> list[SparseVec]:
         """BM25 term-frequency vectors for passages; Qdrant applies IDF at query time."""
@@ -107,16 +137,48 @@ class Embedder:
             return []
         return [
             SparseVec(tuple(int(i) for i in v.indices), tuple(float(x) for x in v.values))
-            for v in self._sparse().embed(list(texts), batch_size=_BATCH)
+            for v in self._sparse().embed(list(texts), batch_size=PASSAGE_BATCH)
         ]
 
-    def query(self, text: str) -> tuple[list[float], SparseVec]:
-        """The dense and sparse query vectors of one text (blocking)."""
-        dense = next(iter(self._dense().query_embed(text))).tolist()
+    def _remember(self, text: str, vectors: QueryVectors | None = None) -> QueryVectors | None:
+        """Look ``text`` up in the query cache, or store ``vectors`` for it."""
+        with self._cache_lock:
+            if vectors is None:
+                found = self._query_cache.get(text)
+                if found is not None:
+                    self._query_cache.move_to_end(text)
+                return found
+            if self._cache_size > 0:
+                self._query_cache[text] = vectors
+                while len(self._query_cache) > self._cache_size:
+                    self._query_cache.popitem(last=False)
+            return vectors
+
+    def query(self, text: str) -> QueryVectors:
+        """The dense and sparse query vectors of one text (blocking, cached)."""
+        cached = self._remember(text)
+        if cached is not None:
+            return cached
+        dense = next(iter(self._dense().query_embed(text)))
         sparse = next(iter(self._sparse().query_embed(text)))
-        return dense, SparseVec(
-            tuple(int(i) for i in sparse.indices), tuple(float(x) for x in sparse.values)
+        vectors = (
+            tuple(dense.tolist()),
+            SparseVec(tuple(int(i) for i in sparse.indices), tuple(map(float, sparse.values))),
         )
+        self._remember(text, vectors)
+        return vectors
+
+    async def aquery(self, text: str) -> QueryVectors:
+        """Query vectors, computed off the event loop (cached).
+
+        Each query runs alone, never batched with concurrent ones: the int8 model quantizes
+        activations per batch, so a query's vector would change (cosine ~0.99) with whatever
+        it happened to share a run with, and so would its confidence.
+        """
+        cached = self._remember(text)
+        if cached is not None:
+            return cached
+        return await asyncio.to_thread(self.query, text)
 
     async def aembed(self, texts: Sequence[str]) -> tuple[list[list[float]], list[SparseVec]]:
         """Dense and sparse vectors of passages, computed off the event loop."""
@@ -125,10 +187,6 @@ class Embedder:
     async def adense(self, texts: Sequence[str]) -> list[list[float]]:
         """Dense vectors of passages, computed off the event loop."""
         return await asyncio.to_thread(self.dense, texts)
-
-    async def aquery(self, text: str) -> tuple[list[float], SparseVec]:
-        """Query vectors, computed off the event loop."""
-        return await asyncio.to_thread(self.query, text)
 
     async def warm_up(self) -> None:
         """Load both models now (e.g. at startup) instead of on the first message."""

@@ -22,7 +22,7 @@ POOL_TEMPERATURE = 0.05
 
 @dataclass(frozen=True, slots=True)
 class ScoredChunk:
-    """One chunk as a search returned it."""
+    """One chunk as a search returned it (``payload``: the fields the search asked for)."""
 
     chunk_id: str
     doc_id: str

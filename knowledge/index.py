@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,10 @@ from knowledge.types import Hit, IngestReport, ProgressFn
 DEFAULT_COLLECTION = "kb_chunks"
 DEFAULT_MODE: SearchMode = "convex"
 _HIT_FIELDS = ["doc_id", "chunk", "title", "text", "heading_path", "source", "unit"]
+# Candidates carry only what folding chunks into documents needs. Qdrant local mode deep-copies
+# every returned payload in Python, so asking for the text of ~200 candidates cost more than
+# the search itself; the text of the few chunks that become hits is fetched afterwards by id.
+_CANDIDATE_FIELDS = ["doc_id"]
 
 
 class KnowledgeError(RuntimeError):
@@ -167,12 +171,17 @@ class KnowledgeBase:
         dense_vec, sparse_vec = await self.embedder.aquery(query)
         n = max(self.candidates, limit * 10)
         requests = [
-            models.QueryRequest(query=dense_vec, using=DENSE, limit=n, with_payload=_HIT_FIELDS)
+            models.QueryRequest(
+                query=list(dense_vec), using=DENSE, limit=n, with_payload=_CANDIDATE_FIELDS
+            )
         ]
         if sparse_vec.indices:  # a query of stopwords only has no BM25 terms
             requests.append(
                 models.QueryRequest(
-                    query=sparse_vector(sparse_vec), using=SPARSE, limit=n, with_payload=_HIT_FIELDS
+                    query=sparse_vector(sparse_vec),
+                    using=SPARSE,
+                    limit=n,
+                    with_payload=_CANDIDATE_FIELDS,
                 )
             )
         prefetch = [models.Prefetch(query=r.query, using=r.using, limit=n) for r in requests]
@@ -184,22 +193,35 @@ class KnowledgeBase:
                     prefetch=prefetch,
                     query=models.FusionQuery(fusion=fusion),
                     limit=n,
-                    with_payload=_HIT_FIELDS,
+                    with_payload=_CANDIDATE_FIELDS,
                 )
             )
         responses = await self.client.query_batch_points(self.collection, requests=requests)
         lists = [[_chunk(p) for p in r.points] for r in responses]
         dense, sparse = lists[0], lists[1] if sparse_vec.indices else []
         fused = dict(zip(fused_modes, lists[len(lists) - len(fused_modes) :], strict=True))
-        return {
-            m: [
-                _hit(doc, m)
-                for doc in rank_documents(
-                    m, dense, sparse, fused.get(m), dense_weight=self.dense_weight
-                )[:limit]
+        ranked = {
+            m: rank_documents(m, dense, sparse, fused.get(m), dense_weight=self.dense_weight)[
+                :limit
             ]
             for m in modes
         }
+        payloads = await self._payloads({d.best.chunk_id for docs in ranked.values() for d in docs})
+        # A chunk deleted between the two calls (its document re-ingested meanwhile) is
+        # dropped rather than shown without text; the next search sees the new version.
+        return {
+            m: [_hit(d, m, payloads[d.best.chunk_id]) for d in docs if d.best.chunk_id in payloads]
+            for m, docs in ranked.items()
+        }
+
+    async def _payloads(self, chunk_ids: set[str]) -> dict[str, Mapping[str, Any]]:
+        """The displayed fields of a few chunks, by point id, in one call."""
+        if not chunk_ids:
+            return {}
+        points = await self.client.retrieve(
+            self.collection, ids=sorted(chunk_ids), with_payload=_HIT_FIELDS, with_vectors=False
+        )
+        return {str(p.id): p.payload or {} for p in points}
 
     async def drop(self) -> None:
         """Delete the whole collection (used by isolated evaluation runs)."""
@@ -213,8 +235,7 @@ def _chunk(point: models.ScoredPoint) -> ScoredChunk:
     return ScoredChunk(str(point.id), str(payload["doc_id"]), point.score, payload)
 
 
-def _hit(doc: DocScore, mode: SearchMode) -> Hit:
-    payload = doc.best.payload
+def _hit(doc: DocScore, mode: SearchMode, payload: Mapping[str, Any]) -> Hit:
     return Hit(
         doc_id=doc.doc_id,
         chunk_id=doc.best.chunk_id,

@@ -168,7 +168,8 @@ class LearnedAnswers:
         """Learned answers closest to ``query`` (best of question and question+answer)."""
         if not query.strip() or not await self.client.collection_exists(self.collection):
             return []
-        (vec,) = await self.embedder.adense([query])
+        # The query's vectors, shared (cached) with the KB search of the same message.
+        vec = list((await self.embedder.aquery(query))[0])
         requests = [
             models.QueryRequest(query=vec, using=name, limit=limit * 3, with_payload=True)
             for name in (QUESTION, QA)
