@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from tortoise import connections
 
@@ -203,6 +204,35 @@ def _deliver(kicker: _Kicker, clock: Clock) -> DeliverFn:
     return deliver  # type: ignore[return-value]
 
 
+def _slack_route(slack_app: AsyncApp, settings: Settings) -> APIRouter:
+    """``POST /slack/events``: Events API, interactivity and slash commands.
+
+    The signature is verified with the SDK on the raw bytes before anything is parsed (fail
+    closed); a correctly signed body bolt cannot parse (``0``, ``[]``, fields of the wrong
+    type) is a client error, answered 400 and logged, not a 500.
+    """
+    router = APIRouter()
+    handler = AsyncSlackRequestHandler(slack_app)
+    secret = settings.slack_signing_secret
+    verifier = SignatureVerifier(secret.get_secret_value()) if secret is not None else None
+
+    @router.post("/slack/events", tags=["slack"], include_in_schema=False)
+    async def slack_events(request: Request) -> Response:
+        body = await request.body()
+        if verifier is None or not verifier.is_valid_request(body, dict(request.headers)):
+            return JSONResponse({"error": "invalid_signature"}, status_code=401)
+        try:
+            return await handler.handle(request)  # type: ignore[no-any-return]
+        except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
+            # Listener errors are answered by bolt itself (500, so Slack retries); what reaches
+            # here failed in bolt's own parsing of a signed but malformed body.
+            log.warning("rejected a malformed Slack request: %s: %s",
+                        exc.__class__.__name__, exc)
+            return JSONResponse({"error": "malformed_request"}, status_code=400)
+
+    return router
+
+
 async def run_worker(services: Services, stop: asyncio.Event) -> None:
     """The worker side of a process: router and outbox loops, SMTP server, IMAP poller."""
     settings = services.settings
@@ -260,12 +290,7 @@ def create_web_app(services: Services) -> FastAPI:
     )
     app.include_router(make_webhook_router(settings=settings, accept=services.accept))
     if services.slack_app is not None:
-        slack_handler = AsyncSlackRequestHandler(services.slack_app)
-
-        @app.post("/slack/events", tags=["slack"], include_in_schema=False)
-        async def slack_events(request: Request) -> Response:
-            """Events API, interactivity and slash commands (signature checked by bolt)."""
-            return await slack_handler.handle(request)  # type: ignore[no-any-return]
+        app.include_router(_slack_route(services.slack_app, settings))
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from tortoise.exceptions import BaseORMException, IntegrityError
 from tortoise.expressions import F, Q
+from tortoise.functions import Min
 from tortoise.transactions import in_transaction
 
 from bot.clock import Clock, utcnow
@@ -38,7 +39,7 @@ async def accept(inbound: Inbound) -> Accepted:
         except IntegrityError:
             # A concurrent accept created the same message or conversation first: re-read.
             if attempt == 2:
-                raise AcceptError("could not store message: conflicting concurrent writes") from None
+                raise AcceptError("could not store message: concurrent writes conflict") from None
         except BaseORMException as exc:
             log.exception("accept failed for %s message", inbound.channel)
             raise AcceptError(f"could not store message: {exc.__class__.__name__}") from exc
@@ -126,7 +127,8 @@ async def _conversation_for(inbound: Inbound, customer: Customer) -> Conversatio
     if conversation is None and isinstance(token, str) and token:
         conversation = await Conversation.get_or_none(token=token, channel=channel)
     if conversation is None:
-        conversation = await Conversation.get_or_none(channel=channel, thread_key=inbound.thread_key)
+        conversation = await Conversation.get_or_none(channel=channel,
+                                                      thread_key=inbound.thread_key)
     if conversation is None:
         return await Conversation.create(
             channel=channel,
@@ -151,34 +153,38 @@ class Claimed:
     attempts: int
 
 
-async def claim(owner: str, *, limit: int, lease_seconds: float, clock: Clock = utcnow) -> list[Claimed]:
+async def claim(owner: str, *, limit: int, lease_seconds: float, clock: Clock = utcnow
+                ) -> list[Claimed]:
     """Lease up to ``limit`` pending items, oldest first, at most one per conversation.
 
     One conversation's messages are processed in order, never by two workers at once: an item
     is skipped while an earlier item of its conversation is still unfinished.
     """
     now = clock()
+    free = Q(lease_until__isnull=True) | Q(lease_until__lte=now)
     rows = await (
-        InboxItem.filter(status=QueueStatus.PENDING)
+        InboxItem.filter(free, status=QueueStatus.PENDING)
         .order_by("id")
-        .limit(max(limit * 10, 200))
-        .values("id", "message_id", "message__conversation_id", "lease_until", "attempts")
+        .limit(limit * 4)
+        .values("id", "message_id", "message__conversation_id", "attempts")
     )
-    seen: set[int] = set()
+    if not rows:
+        return []
+    # Earlier unfinished items (leased by others, or backing off) hold their conversation.
+    conversations = {r["message__conversation_id"] for r in rows}
+    first_open = dict(await (
+        InboxItem.filter(status=QueueStatus.PENDING,
+                         message__conversation_id__in=list(conversations))
+        .annotate(first=Min("id")).group_by("message__conversation_id")
+        .values_list("message__conversation_id", "first")
+    ))
     claimed: list[Claimed] = []
     for row in rows:
         conversation_id = row["message__conversation_id"]
-        if conversation_id in seen:
+        if first_open.get(conversation_id) != row["id"]:
             continue
-        seen.add(conversation_id)
-        lease_until: datetime | None = row["lease_until"]
-        if lease_until is not None and lease_until > now:
-            continue  # held by a live worker, or backing off after a failure
-        won = await InboxItem.filter(
-            Q(lease_until__isnull=True) | Q(lease_until__lte=now),
-            id=row["id"],
-            status=QueueStatus.PENDING,
-        ).update(
+        first_open.pop(conversation_id)
+        won = await InboxItem.filter(free, id=row["id"], status=QueueStatus.PENDING).update(
             lease_owner=owner,
             lease_until=now + timedelta(seconds=lease_seconds),
             attempts=F("attempts") + 1,
@@ -194,9 +200,15 @@ async def claim(owner: str, *, limit: int, lease_seconds: float, clock: Clock = 
 
 async def complete(item: Claimed, owner: str, *, clock: Clock = utcnow) -> None:
     """Mark a claimed item done (only if this worker still holds it)."""
-    await InboxItem.filter(id=item.inbox_id, lease_owner=owner).update(
-        status=QueueStatus.DONE, done_at=clock(), lease_until=None, last_error=None
-    )
+    await complete_many([item], owner, clock=clock)
+
+
+async def complete_many(items: list[Claimed], owner: str, *, clock: Clock = utcnow) -> None:
+    """Mark a batch of claimed items done in one statement (one commit for the batch)."""
+    if items:
+        await InboxItem.filter(id__in=[i.inbox_id for i in items], lease_owner=owner).update(
+            status=QueueStatus.DONE, done_at=clock(), lease_until=None, last_error=None
+        )
 
 
 async def fail(

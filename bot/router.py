@@ -8,6 +8,7 @@ draft with its reasons and per-stage timings and routes it: outbox (auto), appro
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -17,6 +18,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from tortoise.expressions import F
+from tortoise.transactions import in_transaction
 
 from bot import kv, metrics, outbox
 from bot.calibration import Calibration
@@ -44,6 +46,7 @@ log = logging.getLogger(__name__)
 PAUSED_CHANNELS_KEY = "paused_channels"
 AUTO_SEND_KEY = "auto_send_threshold"
 _HISTORY_TURNS = 6
+RUNTIME_SETTINGS_TTL = 2.0  # seconds an admin's /support change may take to apply
 
 
 class Retriever(Protocol):
@@ -163,6 +166,7 @@ class Router:
     ) -> None:
         #: Fitted confidence weights (``bot.calibration``); None means the defaults.
         self.calibration = calibration
+        self._runtime_cache: dict[str, tuple[float, Any]] = {}
         self._settings = settings
         self._knowledge = knowledge
         self._learned = learned
@@ -227,17 +231,18 @@ class Router:
         return Analysis(flags, passages, draft, confidence, policy, timings.ms)
 
     async def _retrieve(self, query: str) -> list[Passage]:
-        kb: list[Passage] = []
-        learned: list[Passage] = []
-        if self._knowledge is not None:
-            kb = [_to_passage(h) for h in await self._knowledge.search(query, limit=5)]
-        if self._learned is not None:
-            learned = [_to_passage(h) for h in await self._learned.search(query, limit=2)]
+        async def search(source: Retriever | None, limit: int) -> list[Passage]:
+            return [] if source is None else [_to_passage(h) for h in
+                                              await source.search(query, limit=limit)]
+
+        # Both searches share one cached query embedding; run them together.
+        kb, learned = await asyncio.gather(search(self._knowledge, 5), search(self._learned, 2))
         return merge_sources(kb, learned)
 
     async def process(self, message_id: int) -> Draft | None:
         """Route one stored customer message. Returns the draft, or None when none is due."""
-        message = await Message.get(id=message_id).prefetch_related("conversation")
+        message = await Message.get(id=message_id).select_related(
+            "conversation", "conversation__customer")
         conversation: Conversation = message.conversation
         if message.suppress_reply:
             log.info("conversation %s: message %s not answered (%s)", conversation.id,
@@ -250,12 +255,13 @@ class Router:
         if conversation.status == ConversationStatus.HUMAN:
             await self._notifier.customer_followup(message.id)
             return None
-        await self._supersede_pending(conversation.id)
+        if conversation.status == ConversationStatus.AWAITING_APPROVAL:
+            await self._supersede_pending(conversation.id)  # only then can a draft be pending
 
         history = await self._history(conversation.id, before=message.id)
-        customer = await conversation.customer
+        customer = conversation.customer
         threshold = await self._auto_threshold()
-        paused = set(await kv.get_value(PAUSED_CHANNELS_KEY, []) or [])
+        paused = set(await self._runtime(PAUSED_CHANNELS_KEY, []) or [])
         timings_start = time.perf_counter()
         analysis = await self.analyse(
             message.text,
@@ -275,36 +281,38 @@ class Router:
             if blocker:
                 decision = Decision.REVIEW
                 reasons.append(blocker)
-        status = DraftStatus.PENDING
         timings = dict(analysis.timings_ms)
         timings["total"] = round((time.perf_counter() - timings_start) * 1000, 3)
-        draft = await Draft.create(
-            conversation=conversation,
-            message=message,
-            text=analysis.draft.reply,
-            confidence=analysis.confidence.value,
-            signals=dict(analysis.confidence.parts),
-            reasons=reasons,
-            sources=[_source_json(p) for p in analysis.passages],
-            decision=decision.value,
-            triage=_triage_json(analysis.triage),
-            timings_ms=timings,
-            model=analysis.draft.model,
-            offline=analysis.draft.offline,
-            input_tokens=analysis.draft.input_tokens,
-            output_tokens=analysis.draft.output_tokens,
-            error=analysis.draft.error,
-            status=status,
-            topic=topic[0] if topic else None,
-        )
-        if decision is Decision.SUPPRESSED:
-            await Draft.filter(id=draft.id).update(status=DraftStatus.EXPIRED)
-        elif decision is Decision.AUTO:
-            await self._auto_send(draft, conversation)
-        else:
-            await Conversation.filter(id=conversation.id).update(
-                status=ConversationStatus.AWAITING_APPROVAL
+        status = {Decision.SUPPRESSED: DraftStatus.EXPIRED}.get(decision, DraftStatus.PENDING)
+        # One transaction for the decision's writes (one commit, not five): the draft, the
+        # conversation's state and, when auto-sent, the outbox item and the learning signal.
+        async with in_transaction():
+            draft = await Draft.create(
+                conversation=conversation,
+                message=message,
+                text=analysis.draft.reply,
+                confidence=analysis.confidence.value,
+                signals=dict(analysis.confidence.parts),
+                reasons=reasons,
+                sources=[_source_json(p) for p in analysis.passages],
+                decision=decision.value,
+                triage=_triage_json(analysis.triage),
+                timings_ms=timings,
+                model=analysis.draft.model,
+                offline=analysis.draft.offline,
+                input_tokens=analysis.draft.input_tokens,
+                output_tokens=analysis.draft.output_tokens,
+                error=analysis.draft.error,
+                status=status,
+                topic=topic[0] if topic else None,
             )
+            if decision is Decision.AUTO:
+                await self._auto_send(draft, conversation)
+            elif decision is not Decision.SUPPRESSED:
+                await Conversation.filter(id=conversation.id).update(
+                    status=ConversationStatus.AWAITING_APPROVAL
+                )
+        if decision in (Decision.REVIEW, Decision.HUMAN):
             await self._notifier.draft_ready(draft.id)
         metrics.DECISIONS.labels(decision.value).inc()
         log.info("conversation %s: draft %s %s (confidence %.2f)", conversation.id, draft.id,
@@ -377,8 +385,19 @@ class Router:
         )
         return [(str(d), str(t)) for d, t in reversed(rows)]
 
+    async def _runtime(self, key: str, default: Any) -> Any:
+        """A setting admins change from Slack, re-read at most every few seconds (not once per
+        message: at tens of messages a second that is most of the database's work)."""
+        now = time.monotonic()
+        cached = self._runtime_cache.get(key)
+        if cached is not None and now - cached[0] < RUNTIME_SETTINGS_TTL:
+            return cached[1]
+        value = await kv.get_value(key, default)
+        self._runtime_cache[key] = (now, value)
+        return value
+
     async def _auto_threshold(self) -> float | None:
-        stored = await kv.get_value(AUTO_SEND_KEY, "unset")
+        stored = await self._runtime(AUTO_SEND_KEY, "unset")
         if stored == "unset":
             return self._settings.auto_send_threshold
         return None if stored in (None, "off") else float(stored)

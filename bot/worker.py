@@ -43,7 +43,6 @@ class Worker:
         clock: Clock = utcnow,
         concurrency: int = 4,
         idle_seconds: float = 0.5,
-        sweep_seconds: float = 30.0,
     ) -> None:
         self._settings = settings
         self._router = router
@@ -53,8 +52,6 @@ class Worker:
         self._clock = clock
         self._concurrency = concurrency
         self._idle = idle_seconds
-        #: How often drafts whose card could not be posted (Slack down) are posted again.
-        self.sweep_seconds = sweep_seconds
         self._wake_inbox = asyncio.Event()
         self._wake_outbox = asyncio.Event()
 
@@ -75,14 +72,16 @@ class Worker:
             clock=self._clock,
         )
         if claimed:
-            await asyncio.gather(*(self._route(item) for item in claimed))
+            routed = await asyncio.gather(*(self._route(item) for item in claimed))
+            done = [item for item, ok in zip(claimed, routed, strict=True) if ok]
+            await inbox.complete_many(done, self._owner, clock=self._clock)
             self._wake_outbox.set()
         return len(claimed)
 
-    async def _route(self, item: inbox.Claimed) -> None:
+    async def _route(self, item: inbox.Claimed) -> bool:
+        """Route one item; True when it is done (its completion is batched by the caller)."""
         if item.attempts > 1 and await self._resume(item):
-            await inbox.complete(item, self._owner, clock=self._clock)
-            return
+            return True
         try:
             await self._router.process(item.message_id)
         except Exception as exc:
@@ -93,8 +92,8 @@ class Worker:
             )
             if gave_up:
                 await self._hand_to_humans(item, exc)
-            return
-        await inbox.complete(item, self._owner, clock=self._clock)
+            return False
+        return True
 
     async def _resume(self, item: inbox.Claimed) -> bool:
         """Finish a routing that an earlier attempt started; True when there was one.
@@ -169,30 +168,6 @@ class Worker:
                 stopper.cancel()
                 waker.cancel()
 
-    async def sweep_missing_cards(self) -> int:
-        """Post the cards that failed to post while Slack was unreachable.
-
-        Without this a Slack outage left drafts pending with no card until the next restart
-        (``run_worker`` only sweeps at start-up): recovery must not need a restart.
-        """
-        sweep = getattr(self._notifier, "post_missing_cards", None)
-        if sweep is None:
-            return 0
-        return int(await sweep())
-
-    async def _sweeper(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                async with asyncio.timeout(self.sweep_seconds):
-                    await stop.wait()
-                return
-            except TimeoutError:
-                pass
-            try:
-                await self.sweep_missing_cards()
-            except Exception:
-                log.exception("posting missing cards failed; retrying later")
-
     async def run(self, stop: asyncio.Event) -> None:
         """Run both loops until ``stop`` is set; a loop's crash is logged, not swallowed."""
         async with asyncio.TaskGroup() as group:
@@ -200,4 +175,3 @@ class Worker:
             group.create_task(
                 self._loop("outbox", self.dispatch_outbox_once, self._wake_outbox, stop)
             )
-            group.create_task(self._sweeper(stop))

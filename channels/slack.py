@@ -22,10 +22,21 @@ import aiohttp
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.domain import Accepted, AcceptFn, Channel, Inbound, Reply, Sender, SendError, SendResult
+from bot.domain import (
+    Accepted,
+    AcceptError,
+    AcceptFn,
+    Channel,
+    Inbound,
+    Reply,
+    Sender,
+    SendError,
+    SendResult,
+)
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -53,7 +64,7 @@ def make_slack_app(settings: Settings, *, client: AsyncWebClient) -> AsyncApp:
     at a fake). The signing secret is required for HTTP mode; Socket Mode does not sign.
     """
     secret = settings.slack_signing_secret
-    return AsyncApp(
+    app = AsyncApp(
         client=client,
         signing_secret=secret.get_secret_value() if secret is not None else "",
         # Persist first, then acknowledge: see the module docstring.
@@ -63,6 +74,19 @@ def make_slack_app(settings: Settings, *, client: AsyncWebClient) -> AsyncApp:
         request_verification_enabled=True,
         name="supportbot",
     )
+    app.error(_client_error_handler)
+    return app
+
+
+async def _client_error_handler(error: Exception, body: Any, logger: Any) -> BoltResponse | None:
+    """A signed request whose fields have shapes bolt does not expect (``"event": true``,
+    ``"user": []``) is the sender's error: 400 and a logged rejection, not a 500 that Slack
+    would retry forever. Storage failures (``AcceptError``) stay 500 so that Slack retries."""
+    if isinstance(error, (TypeError, AttributeError, KeyError, ValueError, IndexError)) and \
+            not isinstance(error, AcceptError):
+        log.warning("rejected a malformed Slack request: %s: %s", error.__class__.__name__, error)
+        return BoltResponse(status=400, body='{"error":"malformed_request"}')
+    return None
 
 
 async def start_socket_mode(app: AsyncApp, settings: Settings) -> AsyncSocketModeHandler:

@@ -80,6 +80,29 @@ class WebhookError(BaseModel):
     field: str | None = None
 
 
+def request_schema() -> dict[str, Any]:
+    """The JSON schema of ``WebhookMessage`` with its ``$defs`` inlined.
+
+    Pydantic emits ``{"$ref": "#/$defs/WebhookSender"}`` next to a local ``$defs``; placed
+    inside an OpenAPI document that reference resolves against the document root, where no
+    ``$defs`` exists, so clients and fuzzers could not build a request body from the spec.
+    """
+    schema = WebhookMessage.model_json_schema()
+    defs: dict[str, Any] = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline(defs[ref.rsplit("/", 1)[1]])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(value) for value in node]
+        return node
+
+    return dict(inline(schema))
+
+
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     """The signature header value for ``body`` sent at ``timestamp`` (also used for replies)."""
     mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
@@ -165,7 +188,7 @@ def make_webhook_router(
         openapi_extra={
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": WebhookMessage.model_json_schema()}},
+                "content": {"application/json": {"schema": request_schema()}},
             },
             "parameters": [
                 {"name": TIMESTAMP_HEADER, "in": "header", "required": True,

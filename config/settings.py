@@ -24,7 +24,7 @@ from pydantic import (
     field_validator,
 )
 
-DEFAULT_LLM_MODEL = "claude-sonnet-4-5"
+DEFAULT_LLM_MODEL = "claude-sonnet-5-5"
 DEFAULT_EMBED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _WEBHOOK_VAR = re.compile(r"^SUPPORTBOT_WEBHOOK_([A-Z0-9_]+?)_(SECRET|CALLBACK_URL)$")
 _SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")

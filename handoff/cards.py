@@ -43,7 +43,9 @@ APPROVE, EDIT, REJECT, TAKE_OVER, RELEASE, REPLY, RETRY = (
     "sb_approve", "sb_edit", "sb_reject", "sb_take_over", "sb_release", "sb_reply", "sb_retry",
 )
 MAX_SOURCES = 5
-MAX_REASONS = 6
+# Confidence explains itself in about six reasons; the policy's reasons (why not auto, why a
+# human) come after them and must not be cut off, so leave room for both.
+MAX_REASONS = 12
 _OUTCOME = {
     "approved": "✅ Approved and sent",
     "edited": "✏️ Edited and sent",
@@ -86,9 +88,13 @@ def _facts(view: CardView) -> SectionBlock:
     ]
     if view.subject:
         facts.insert(2, f"*Subject*\n{fit(view.subject, 500)}")
-    flags = [str(k) for k, v in view.triage.items() if v is True]
+    # The router stores triage as {"flags": [...], ...}; older drafts as {"angry": True, ...}.
+    # Both must show: a prompt-injection or legal flag is the first thing an agent needs.
+    stored = view.triage.get("flags")
+    listed = [str(f) for f in stored] if isinstance(stored, list) else []
+    flags = [*listed, *(str(k) for k, v in view.triage.items() if v is True)]
     if flags:
-        facts.append(f"*Triage*\n{fit(', '.join(flags), 500)}")
+        facts.append(f"*Triage*\n⚠️ {fit(', '.join(flags).replace('_', ' '), 500)}")
     return SectionBlock(fields=[MarkdownTextObject(text=fit_field(f)) for f in facts[:10]])
 
 

@@ -15,6 +15,9 @@ def make_qdrant_client(settings: Settings) -> AsyncQdrantClient:
     """
     if settings.qdrant_url:
         api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-        return AsyncQdrantClient(url=settings.qdrant_url, api_key=api_key)
+        # The version check runs in a background thread at construction and only warns; a
+        # server of another minor version is reported by the first real call instead.
+        return AsyncQdrantClient(url=settings.qdrant_url, api_key=api_key,
+                                 check_compatibility=False)
     settings.qdrant_path.mkdir(parents=True, exist_ok=True)
     return AsyncQdrantClient(path=str(settings.qdrant_path))

@@ -27,7 +27,10 @@ _HIT_FIELDS = ["doc_id", "chunk", "title", "text", "heading_path", "source", "un
 # Candidates carry only what folding chunks into documents needs. Qdrant local mode deep-copies
 # every returned payload in Python, so asking for the text of ~200 candidates cost more than
 # the search itself; the text of the few chunks that become hits is fetched afterwards by id.
-_CANDIDATE_FIELDS = ["doc_id"]
+# Candidates come back without payload: Qdrant local mode deep-copies a point's whole payload
+# even to return one field, which was most of a search's cost. Chunk ids map to documents
+# through ``_doc_of`` (a cache filled from payloads on a miss: ids are stable per document).
+_CANDIDATE_FIELDS = False
 
 
 class KnowledgeError(RuntimeError):
@@ -68,6 +71,7 @@ class KnowledgeBase:
         self.dense_weight = dense_weight
         self.candidates = candidates
         self._ready = False
+        self._doc_of: dict[str, str] = {}
 
     @property
     def pipeline(self) -> str:
@@ -197,7 +201,9 @@ class KnowledgeBase:
                 )
             )
         responses = await self.client.query_batch_points(self.collection, requests=requests)
-        lists = [[_chunk(p) for p in r.points] for r in responses]
+        await self._learn_doc_ids({str(p.id) for r in responses for p in r.points})
+        lists = [[ScoredChunk(str(p.id), self._doc_of[str(p.id)], p.score, {})
+                  for p in r.points if str(p.id) in self._doc_of] for r in responses]
         dense, sparse = lists[0], lists[1] if sparse_vec.indices else []
         fused = dict(zip(fused_modes, lists[len(lists) - len(fused_modes) :], strict=True))
         ranked = {
@@ -214,6 +220,15 @@ class KnowledgeBase:
             for m, docs in ranked.items()
         }
 
+    async def _learn_doc_ids(self, chunk_ids: set[str]) -> None:
+        missing = [c for c in chunk_ids if c not in self._doc_of]
+        if not missing:
+            return
+        points = await self.client.retrieve(self.collection, ids=missing,
+                                            with_payload=["doc_id"], with_vectors=False)
+        for point in points:
+            self._doc_of[str(point.id)] = str((point.payload or {})["doc_id"])
+
     async def _payloads(self, chunk_ids: set[str]) -> dict[str, Mapping[str, Any]]:
         """The displayed fields of a few chunks, by point id, in one call."""
         if not chunk_ids:
@@ -228,11 +243,6 @@ class KnowledgeBase:
         if await self.client.collection_exists(self.collection):
             await self.client.delete_collection(self.collection)
         self._ready = False
-
-
-def _chunk(point: models.ScoredPoint) -> ScoredChunk:
-    payload = point.payload or {}
-    return ScoredChunk(str(point.id), str(payload["doc_id"]), point.score, payload)
 
 
 def _hit(doc: DocScore, mode: SearchMode, payload: Mapping[str, Any]) -> Hit:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from email import policy
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -25,6 +28,30 @@ from channels.mail.parse import SYNTHETIC_ID_DOMAIN
 # RFC 5322 3.6.4 allows trimming References; keep the root and the newest ids so clients
 # can still thread, without growing the header without bound on long conversations.
 _MAX_REFERENCES = 20
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def inert_header_text(value: str | None) -> str:
+    """A customer-controlled value (name, subject) made safe for a header of ours.
+
+    ``email``'s header registry decodes RFC 2047 encoded-words in values we set, so a name
+    such as ``=?utf-8?b?<base64 of "Jane\\r\\nBcc: x@evil">?=`` would be written out as a
+    raw CR/LF and a new ``Bcc:`` header. Decode words ourselves (repeatedly: they nest),
+    turn control characters into spaces, and break any ``=?`` left so nothing decodes later.
+    """
+    text = value or ""
+    for _ in range(5):
+        try:
+            decoded = str(make_header(decode_header(text)))
+        except (HeaderParseError, LookupError, UnicodeDecodeError, ValueError):
+            break
+        if decoded == text:
+            break
+        text = decoded
+    text = _CONTROL.sub(" ", text).replace("=?", "= ?")
+    return " ".join(text.split())
 
 
 class ComposeError(ValueError):
@@ -83,12 +110,15 @@ def build_reply(
         raise ComposeError("SUPPORTBOT_SUPPORT_ADDRESS is not a mail address")
     meta = reply.thread_metadata
     msg = EmailMessage(policy=policy.default)
-    msg["From"] = Address(display_name=sender_name or "", username=local, domain=domain)
+    msg["From"] = Address(display_name=inert_header_text(sender_name), username=local,
+                          domain=domain)
     token_address = plus_address(support_address, reply.conversation_token)
     msg["Reply-To"] = token_address
-    msg["To"] = Address(display_name=reply.recipient.name or "", addr_spec=recipient(reply))
+    msg["To"] = Address(display_name=inert_header_text(reply.recipient.name),
+                        addr_spec=recipient(reply))
     subject = reply.subject or meta.get("subject")
-    msg["Subject"] = reply_subject(subject if isinstance(subject, str) else None)
+    msg["Subject"] = reply_subject(inert_header_text(subject) if isinstance(subject, str)
+                                   else None)
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = our_message_id(reply.reply_id, domain)
     parent = _ids([meta.get("message_id"), reply.in_reply_to])

@@ -69,7 +69,9 @@ def base_env(data_dir: Path, kb: Path, **extra: str) -> dict[str, str]:
         "SMTP_STARTTLS": "false", "SUPPORTBOT_LOG_LEVEL": "WARNING",
         # Each message is its own customer: the per-sender auto-reply cap must not turn
         # later messages into reviews (that is a policy, not a reliability, question).
-        "SUPPORTBOT_AUTO_REPLY_SENDER_CAP": "100000", **extra,
+        "SUPPORTBOT_AUTO_REPLY_SENDER_CAP": "100000",
+        # Auto-send from the first message (it is otherwise earned per topic by approvals).
+        "SUPPORTBOT_EARN_MIN_APPROVALS": "0", **extra,
     }
 
 

@@ -188,12 +188,19 @@ class Stack:
         return not await InboxItem.filter(status=QueueStatus.PENDING).exists() and not (
             await OutboxItem.filter(status=QueueStatus.PENDING).exists())
 
-    async def wait_settled(self, timeout: float = 30.0) -> None:
-        await wait_for(self.settled, timeout=timeout, interval=0.05)
+    async def wait_settled(self, within: float = 30.0) -> None:
+        """Wait, with a deadline, until both queues are empty."""
+        await wait_for(self.settled, timeout=within, interval=0.05)
 
     async def metrics(self) -> dict[str, float]:
         """Scrape ``/metrics`` over HTTP."""
         return parse_metrics((await self.http.get(f"{self.url}/metrics")).text)
+
+    async def explain(self) -> str:
+        """Every draft's decision and reasons, for failure messages."""
+        rows = await Draft.all().order_by("id").values("id", "status", "decision", "reasons",
+                                                       "error")
+        return "\n".join(str(r) for r in rows) or "no drafts"
 
     async def drafts(self) -> list[Draft]:
         return await Draft.all().order_by("id")
@@ -275,6 +282,9 @@ async def make_stack(
             "SUPPORTBOT_KB_DIR": kb_dir, "SUPPORTBOT_WEBHOOK_SHOP_SECRET": WEBHOOK_SECRET,
             "SUPPORTBOT_WEBHOOK_SHOP_CALLBACK_URL": receiver.url,
             "SUPPORTBOT_OUTBOX_BACKOFF": "0.05", "SUPPORTBOT_LEASE_SECONDS": "5",
+            # Auto-send is otherwise earned per topic through approvals; these tests need it
+            # on from the first message (and injection tests must beat it without the gate).
+            "SUPPORTBOT_EARN_MIN_APPROVALS": "0",
             "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SLACK_SECRET,
             "SLACK_API_URL": slack.api_url, "SUPPORTBOT_APPROVAL_CHANNEL": APPROVAL,
             "SUPPORTBOT_SUPPORT_CHANNELS": SUPPORT_CHANNEL, "SUPPORTBOT_APPROVERS": APPROVER,

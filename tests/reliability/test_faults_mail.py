@@ -25,7 +25,10 @@ async def test_replies_wait_while_the_relay_is_down_and_go_out_once_it_is_back(
     stack = await make_stack(SMTP_PORT=port, **AUTO)
     assert stack.smtp_port is not None
     await asyncio.to_thread(smtp_send, stack.smtp_port, mail_bytes("<m1@example.com>"))
-    await wait_for(db_true(lambda: OutboxItem.filter(attempts__gte=2).exists()), timeout=30)
+    try:
+        await wait_for(db_true(lambda: OutboxItem.filter(attempts__gte=2).exists()), timeout=30)
+    except TimeoutError:
+        raise AssertionError(await stack.explain()) from None
     item = await OutboxItem.get()
     assert item.status == QueueStatus.PENDING and "Connection" in (item.last_error or "")
     assert "attempt 1 failed" in caplog.text

@@ -106,7 +106,7 @@ async def test_database_outage_refuses_at_the_edges_and_recovers_without_restart
     except TimeoutError:
         raise AssertionError(await _state()) from None
     await wait_for(lambda: stack.relay.messages, timeout=60)
-    await stack.wait_settled(timeout=60)
+    await stack.wait_settled(within=60)
     answered = sorted(r.json()["in_reply_to"] for r in stack.receiver.delivered)
     expected = sorted([f"before-{i}" for i in range(5)] + ["during-0"]
                       + [f"after-{i}" for i in range(5)])

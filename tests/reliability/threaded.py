@@ -56,7 +56,8 @@ def serve_in_thread(settings_for: Any, *, slack: bool = True) -> Iterator[Thread
                                                        log_level="warning", lifespan="off"))
                 holder["server"] = server
                 task = asyncio.create_task(server.serve(sockets=[sock]))
-                while not server.started and not task.done():
+                # uvicorn exposes no readiness event, only the ``started`` flag.
+                while not server.started and not task.done():  # noqa: ASYNC110
                     await asyncio.sleep(0.01)
                 ready.set()
                 await task
