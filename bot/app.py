@@ -173,7 +173,8 @@ async def build_services(
             lease_seconds=settings.lease_seconds, clock=clock,
         )
         worker = Worker(settings=settings, router=router, dispatcher=dispatcher,
-                        notifier=notifier, owner=owner, clock=clock)
+                        notifier=notifier, owner=owner, clock=clock,
+                        concurrency=settings.worker_concurrency)
         kicker.worker = worker
         yield Services(settings=settings, http=http, knowledge=knowledge, learned=learned,
                        notifier=notifier, router=router, worker=worker, senders=senders,

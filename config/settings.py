@@ -119,6 +119,7 @@ class Settings(BaseModel):
     outbox_backoff_seconds: float = Field(2.0, gt=0, alias="SUPPORTBOT_OUTBOX_BACKOFF")
     lease_seconds: float = Field(120.0, gt=0, alias="SUPPORTBOT_LEASE_SECONDS")
     inbox_max_attempts: int = Field(5, ge=1, le=50, alias="SUPPORTBOT_INBOX_MAX_ATTEMPTS")
+    worker_concurrency: int = Field(8, ge=1, le=64, alias="SUPPORTBOT_WORKER_CONCURRENCY")
 
     reminder_minutes: float = Field(30.0, gt=0, alias="SUPPORTBOT_REMINDER_MINUTES")
     digest_hour_utc: int | None = Field(9, ge=0, le=23, alias="SUPPORTBOT_DIGEST_HOUR")
