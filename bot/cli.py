@@ -28,7 +28,7 @@ def _configure_logging(settings: Settings) -> None:
     handler.addFilter(RedactingFilter())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
-    for noisy in ("httpx", "httpcore", "tortoise", "aiosqlite", "asyncio"):
+    for noisy in ("httpx", "httpcore", "tortoise", "aiosqlite", "asyncio", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -80,7 +80,8 @@ class OfflineDrafter:
         body = (
             strip_salutations(best.text)
             if best.kind == "learned"
-            else extract(best.text, question, self._max_sentences)
+            else extract(best.text, question, self._max_sentences,
+                         headings=(best.title, *best.metadata.get("heading_path", ())))
         )
         # Extracts are less reliable than an answer an agent wrote for this question.
         factor = 1.0 if best.kind == "learned" else 0.85
@@ -116,14 +117,18 @@ def strip_salutations(text: str) -> str:
     return _SIGN_OFF.sub("", text).strip()
 
 
-def extract(text: str, question: set[str], max_sentences: int) -> str:
+def extract(text: str, question: set[str], max_sentences: int,
+            headings: Sequence[str] = ()) -> str:
     """The passage sentences sharing most words with the question, in passage order.
 
     Falls back to the opening sentences when nothing overlaps (the passage still scored
     high in retrieval, so its lead usually states what it is about).
     """
-    # Headings name a section; they read oddly inside a reply.
-    candidates: Sequence[str] = [s for s in sentences(text) if not _MARKDOWN_HEADING.match(s)]
+    # Headings name a section (chunks carry their heading path as a first line for retrieval);
+    # they read oddly inside a reply.
+    named = {h.strip().casefold() for h in headings}
+    candidates: Sequence[str] = [s for s in sentences(text) if not _MARKDOWN_HEADING.match(s)
+                                 and s.strip().casefold() not in named]
     if not candidates:
         return text.strip()
     scored = [(-overlap(question, s), index) for index, s in enumerate(candidates)]

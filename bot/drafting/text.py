@@ -10,7 +10,9 @@ import re
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 # Sentence ends: punctuation followed by space, or a line break (markdown lists, headings).
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[^\s])|\n+")
+# A sentence ends at . ! ? followed by a capital, digit or quote ("Click Forgot password? on
+# the sign-in page" is one sentence), or at a line break.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“'(\[])|\n+")
 
 STOPWORDS: frozenset[str] = frozenset(
     """

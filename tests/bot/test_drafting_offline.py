@@ -85,3 +85,15 @@ async def test_needs_a_human_when_nothing_is_relevant() -> None:
         assert result.cited_sources == ()
         assert "no knowledge passage is relevant enough" in result.reason
         assert result.offline
+
+
+async def test_a_chunks_heading_line_does_not_leak_into_the_reply() -> None:
+    passage = Passage(
+        "reset-password", "Reset your password",
+        "Reset your password\nClick Forgot password? on the sign-in page. The link is valid "
+        "for 60 minutes.", 0.82, metadata={"heading_path": ["Reset your password"],
+                                          "dense_score": 0.82})
+    result = await OfflineDrafter().draft(DraftRequest(customer_text="How do I reset my password?",
+                                                       passages=[passage]))
+    assert "Reset your password Click" not in result.reply
+    assert "Click Forgot password? on the sign-in page." in result.reply
