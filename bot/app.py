@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
@@ -32,7 +33,7 @@ from bot.domain import Accepted, AcceptFn, Channel, Inbound, ReplySender
 from bot.drafting import make_drafter
 from bot.jobs import JobRunner, LogOps, OpsChannel
 from bot.learning import LearnFn
-from bot.models import Conversation, Draft, Message
+from bot.models import Conversation, Draft, Message, OutboxItem
 from bot.outbox import OutboxDispatcher
 from bot.ports import ApprovalNotifier, NullNotifier
 from bot.redact import redact
@@ -69,6 +70,14 @@ def with_demo_source(settings: Settings) -> Settings:
         path.chmod(0o600)
     demo = WebhookSource(name=DEMO_SOURCE, secret=path.read_text().strip())  # type: ignore[arg-type]
     return settings.model_copy(update={"webhooks": {**settings.webhooks, DEMO_SOURCE: demo}})
+
+
+@dataclass
+class AskRequest(BaseModel):
+    """A question for ``POST /api/ask``."""
+
+    message: str = Field(min_length=1, max_length=20_000)
+    subject: str | None = Field(default=None, max_length=998)
 
 
 @dataclass
@@ -196,13 +205,18 @@ class _Kicker:
 
 
 def _deliver(kicker: _Kicker, clock: Clock) -> DeliverFn:
-    async def deliver(**kwargs: Any) -> Any:
-        item = await outbox.enqueue_reply(clock=clock, **kwargs)
+    async def deliver(
+        *, conversation_id: int, text: str, decided_by: str, draft_id: int | None, auto: bool
+    ) -> OutboxItem:
+        item = await outbox.enqueue_reply(
+            conversation_id=conversation_id, text=text, decided_by=decided_by,
+            draft_id=draft_id, auto=auto, clock=clock,
+        )
         if kicker.worker is not None:
             kicker.worker.kick()
         return item
 
-    return deliver  # type: ignore[return-value]
+    return deliver
 
 
 def _slack_route(slack_app: AsyncApp, settings: Settings) -> APIRouter:
@@ -223,7 +237,7 @@ def _slack_route(slack_app: AsyncApp, settings: Settings) -> APIRouter:
         if verifier is None or not verifier.is_valid_request(body, dict(request.headers)):
             return JSONResponse({"error": "invalid_signature"}, status_code=401)
         try:
-            return await handler.handle(request)  # type: ignore[no-any-return]
+            return await handler.handle(request)
         except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
             # Listener errors are answered by bolt itself (500, so Slack retries); what reaches
             # here failed in bolt's own parsing of a signed but malformed body.
@@ -313,6 +327,16 @@ def create_web_app(services: Services) -> FastAPI:
         return Response(await metrics.render(), media_type="text/plain; version=0.0.4")
 
     if settings.demo_enabled:
+
+        @app.post("/api/ask", tags=["demo"])
+        async def ask(question: AskRequest) -> dict[str, Any]:
+            """``supportbot ask`` over HTTP (embedded demo only): draft, confidence, decision
+            and sources for a message, without storing or sending anything. Qdrant local mode
+            admits one process, so while ``supportbot run`` holds it this is the way to ask."""
+            analysis = await services.router.analyse(
+                question.message, subject=question.subject,
+                auto_send_threshold=settings.auto_send_threshold)
+            return analysis.to_dict()
 
         @app.get("/api/conversations/{conversation_id}", tags=["demo"])
         async def conversation_view(conversation_id: int) -> dict[str, Any]:

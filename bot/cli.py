@@ -131,10 +131,14 @@ def banner(settings: Settings, *, host: str, port: int) -> str:
             "-d \"$body\"",
             f"  then: curl -sS {base}/api/conversations/<conversation_id>",
         ]
+    lines += ["", "Or ask without storing or sending anything:"]
+    if demo is not None:
+        lines.append(f"  curl -sS {base}/api/ask -H 'Content-Type: application/json' "
+                     "-d '{\"message\": \"I was charged twice this month\"}'")
     lines += [
-        "",
-        "Or ask without sending anything:",
-        "  .venv/bin/supportbot ask \"I was charged twice this month\" --json",
+        "  .venv/bin/supportbot ask \"I was charged twice this month\" --json"
+        + ("   (when this process is stopped: Qdrant local mode admits one process)"
+           if not settings.qdrant_url else ""),
         "",
     ]
     return "\n".join(lines)

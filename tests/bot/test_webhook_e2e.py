@@ -9,8 +9,8 @@ import hmac
 import json
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -198,3 +198,26 @@ async def test_auto_send_is_earned_by_unedited_approvals(system: System) -> None
     assert draft.topic is not None
     assert [r.json()["decided_by"] for r in system.receiver.delivered] == [
         "U-agent", "U-agent", "auto"]
+
+
+async def test_the_demo_can_ask_over_http_without_storing_anything(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    for name, text in KB.items():
+        (kb / name).write_text(text)
+    settings = make_settings(SUPPORTBOT_KB_DIR=kb)
+    await migrate(settings)
+    async with build_services(settings) as services:
+        assert services.knowledge is not None
+        await services.knowledge.ingest(kb)
+        async with serve_asgi(create_web_app(services)) as url, httpx.AsyncClient() as http:
+            response = await http.post(f"{url}/api/ask",
+                                       json={"message": "How do I reset my password?"})
+            assert response.status_code == 200
+            answer = response.json()
+            assert answer["sources"][0]["source_id"] == "reset-password"
+            assert "Forgot password" in answer["draft"]
+            assert (await http.post(f"{url}/api/ask", json={"message": ""})).status_code == 422
+        assert not await InboxItem.exists() and not await Draft.exists()
