@@ -15,7 +15,6 @@ from typing import Any
 
 from dotenv import dotenv_values
 from pydantic import (
-    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -101,6 +100,10 @@ class Settings(BaseModel):
     mail_domains: list[str] = Field(default_factory=list, alias="SUPPORTBOT_MAIL_DOMAINS")
     support_address: str | None = Field(None, alias="SUPPORTBOT_SUPPORT_ADDRESS")
     mail_max_bytes: int = Field(25 * 1024 * 1024, gt=0, alias="SUPPORTBOT_MAIL_MAX_BYTES")
+    smtp_listen_tls_cert: Path | None = Field(None, alias="SUPPORTBOT_SMTP_TLS_CERT")
+    smtp_listen_tls_key: Path | None = Field(None, alias="SUPPORTBOT_SMTP_TLS_KEY")
+    smtp_listen_user: str | None = Field(None, alias="SUPPORTBOT_SMTP_AUTH_USER")
+    smtp_listen_password: SecretStr | None = Field(None, alias="SUPPORTBOT_SMTP_AUTH_PASSWORD")
     auto_reply_cap_per_conversation: int = Field(3, ge=0, alias="SUPPORTBOT_AUTO_REPLY_CAP")
     auto_reply_cap_per_sender_daily: int = Field(10, ge=0, alias="SUPPORTBOT_AUTO_REPLY_SENDER_CAP")
 
