@@ -18,13 +18,12 @@ import json
 import os
 import random
 import re
-from collections import Counter
 import sys
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -155,7 +154,7 @@ def plot(streams: list[Stream], path: Path, window: int = 60) -> None:
         line = ax.plot(xs, no_edit, label=f"{s.name}: no edit needed")[0]
         ax.plot(xs, auto, linestyle="--", color=line.get_color(), label=f"{s.name}: auto-sent")
     ax.set_xlabel("position in the stream (fraction)")
-    ax.set_ylabel(f"share over a rolling window")
+    ax.set_ylabel("share over a rolling window")
     ax.set_ylim(0, 1)
     ax.legend(fontsize=7, loc="lower right")
     ax.set_title("Learning from agents: drafts needing no edit, and earned auto-send")
