@@ -39,6 +39,7 @@ from bot.ports import ApprovalNotifier, NullNotifier
 from bot.redact import redact
 from bot.router import Router
 from bot.worker import Worker, worker_id
+from channels.mail import smtp_security
 from channels.mail.imap import ImapPoller
 from channels.mail.sender import SmtpSender
 from channels.mail.smtp_server import serve_smtp
@@ -251,7 +252,9 @@ def _slack_route(slack_app: AsyncApp, settings: Settings) -> APIRouter:
 async def run_worker(services: Services, stop: asyncio.Event) -> None:
     """The worker side of a process: router and outbox loops, SMTP server, IMAP poller."""
     settings = services.settings
-    smtp = await serve_smtp(settings, accept=services.accept)
+    smtp = await serve_smtp(settings, accept=services.accept,
+                            tls_context=smtp_security.tls_context(settings),
+                            authenticator=smtp_security.authenticator(settings))
     if isinstance(services.notifier, SlackApprovalNotifier):
         # Drafts routed while Slack was unreachable (or before a crash) get their cards now.
         await services.notifier.post_missing_cards()

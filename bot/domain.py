@@ -90,11 +90,15 @@ class SendResult:
 
 
 class SendError(Exception):
-    """A channel could not send a reply. ``permanent`` failures are dead-lettered at once."""
+    """A channel could not send a reply. ``permanent`` failures are dead-lettered at once;
+    ``retry_after`` (seconds) is the earliest retry the remote asked for (HTTP Retry-After)."""
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(
+        self, message: str, *, permanent: bool = False, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.retry_after = retry_after
 
 
 class Decision(enum.StrEnum):

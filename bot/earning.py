@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from bot.domain import Passage
 from bot.models import Draft, LearningSignal
@@ -57,10 +58,11 @@ def is_earned(approved: int, decided: int, *, min_approvals: int, min_rate: floa
 async def topic_record(topic: str, *, window: int, min_approvals: int, min_rate: float,
                        question: str = "") -> TopicRecord:
     """The topic's record over its last ``window`` human decisions."""
-    actions = await (
+    # Tortoise types values_list(flat=True) as a list of tuples; it is a list of values.
+    actions = cast("list[str]", await (
         LearningSignal.filter(draft__topic=topic, action__in=HUMAN_ACTIONS)
         .order_by("-id").limit(window).values_list("action", flat=True)
-    )
+    ))
     approved = sum(1 for a in actions if a == "approved")
     return TopicRecord(topic, approved, len(actions),
                        is_earned(approved, len(actions), min_approvals=min_approvals,

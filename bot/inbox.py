@@ -12,6 +12,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypedDict
 
 from tortoise.exceptions import BaseORMException, IntegrityError
 from tortoise.expressions import F, Q
@@ -25,6 +26,15 @@ from bot.models import Conversation, ConversationStatus, Customer, InboxItem, Me
 log = logging.getLogger(__name__)
 
 _REOPEN = {ConversationStatus.ANSWERED, ConversationStatus.CLOSED}
+
+
+class _CustomerFields(TypedDict, total=False):
+    """``Customer`` columns set from an inbound sender; one identity key is the lookup."""
+
+    name: str | None
+    email: str | None
+    slack_user: str
+    external_id: str
 
 
 async def accept(inbound: Inbound) -> Accepted:
@@ -91,6 +101,7 @@ async def _accept_once(inbound: Inbound) -> Accepted:
 
 async def _customer_for(inbound: Inbound) -> Customer:
     sender = inbound.sender
+    lookup: _CustomerFields
     if inbound.channel is Channel.EMAIL and sender.email:
         lookup = {"email": sender.email.lower()}
     elif inbound.channel is Channel.SLACK:
@@ -99,7 +110,9 @@ async def _customer_for(inbound: Inbound) -> Customer:
         lookup = {"external_id": f"{inbound.channel.value}:{sender.id}"}
     customer = await Customer.filter(**lookup).first()
     if customer is None:
-        fields = {"name": sender.name, "email": (sender.email or "").lower() or None, **lookup}
+        fields: _CustomerFields = {
+            "name": sender.name, "email": (sender.email or "").lower() or None, **lookup
+        }
         customer = await Customer.create(**fields)
     elif sender.name and customer.name != sender.name:
         customer.name = sender.name

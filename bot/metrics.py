@@ -3,6 +3,9 @@ scrape (so every process reports the shared truth); counters are this process's 
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import cast
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from tortoise.functions import Min
 
@@ -32,9 +35,10 @@ async def render() -> bytes:
     INBOX_DEPTH.set(await InboxItem.filter(status=QueueStatus.PENDING).count())
     OUTBOX_DEPTH.set(await OutboxItem.filter(status=QueueStatus.PENDING).count())
     DEAD_LETTERS.set(await OutboxItem.filter(status=QueueStatus.DEAD).count())
-    oldest = await (
+    # Tortoise types every values_list() result as tuples, even flat=True on a single row.
+    oldest = cast("datetime | None", await (
         InboxItem.filter(status=QueueStatus.PENDING).annotate(first=Min("created_at"))
         .first().values_list("first", flat=True)
-    )
+    ))
     OLDEST_PENDING.set((utcnow() - oldest).total_seconds() if oldest else 0.0)
     return generate_latest(REGISTRY)

@@ -6,6 +6,8 @@ Every timestamp is timezone-aware UTC. Migrations live in ``bot/migrations`` and
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -62,7 +64,7 @@ class Conversation(Model):
     assignee = fields.CharField(max_length=64, null=True)
     approval_channel = fields.CharField(max_length=64, null=True)
     approval_thread_ts = fields.CharField(max_length=64, null=True)
-    metadata = fields.JSONField(default=dict)
+    metadata: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     auto_replies = fields.IntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
@@ -82,7 +84,7 @@ class Message(Model):
     author = fields.CharField(max_length=255)
     text = fields.TextField()
     channel_message_id = fields.CharField(max_length=512, null=True)
-    metadata = fields.JSONField(default=dict)
+    metadata: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     raw_ref = fields.CharField(max_length=1024, null=True)
     suppress_reply = fields.CharField(max_length=255, null=True)
     received_at = fields.DatetimeField(null=True)
@@ -120,12 +122,12 @@ class Draft(Model):
     )
     text = fields.TextField()
     confidence = fields.FloatField()
-    signals = fields.JSONField(default=dict)
-    reasons = fields.JSONField(default=list)
-    sources = fields.JSONField(default=list)
+    signals: fields.JSONField[dict[str, float | None]] = fields.JSONField(default=dict)
+    reasons: fields.JSONField[list[str]] = fields.JSONField(default=list)
+    sources: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(default=list)
     decision = fields.CharField(max_length=16)
-    triage = fields.JSONField(default=dict)
-    timings_ms = fields.JSONField(default=dict)
+    triage: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
+    timings_ms: fields.JSONField[dict[str, float]] = fields.JSONField(default=dict)
     model = fields.CharField(max_length=128)
     offline = fields.BooleanField(default=False)
     input_tokens = fields.IntField(default=0)
@@ -174,7 +176,7 @@ class OutboxItem(Model):
         "models.Draft", related_name="outbox_items", null=True, on_delete=fields.SET_NULL
     )
     channel = fields.CharField(max_length=16)
-    payload = fields.JSONField()
+    payload: fields.JSONField[dict[str, Any]] = fields.JSONField()
     idempotency_key = fields.CharField(max_length=128, unique=True)
     status = fields.CharField(max_length=16, default=QueueStatus.PENDING, db_index=True)
     attempts = fields.IntField(default=0)
@@ -205,7 +207,7 @@ class KnowledgeDoc(Model):
 
 class Setting(Model):
     key = fields.CharField(max_length=128, primary_key=True)
-    value = fields.JSONField()
+    value: fields.JSONField[dict[str, Any]] = fields.JSONField()
     updated_by = fields.CharField(max_length=64, null=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

@@ -33,6 +33,10 @@ from bot.ports import ApprovalNotifier
 
 log = logging.getLogger(__name__)
 
+#: The longest wait a remote's Retry-After can impose: a broken or hostile header must not
+#: park a reply for days (the item still dead-letters after ``max_attempts``).
+MAX_RETRY_AFTER_SECONDS = 3600.0
+
 
 def reply_to_payload(reply: Reply) -> dict[str, Any]:
     """The JSON form of a reply as stored in the outbox."""
@@ -72,7 +76,9 @@ async def enqueue_reply(
         return existing
     conversation = await Conversation.get(id=conversation_id).prefetch_related("customer")
     answered = (
-        await Message.filter(conversation_id=conversation_id, direction="in").order_by("-id").first()
+        await Message.filter(conversation_id=conversation_id, direction="in")
+        .order_by("-id")
+        .first()
     )
     chain = await Message.filter(
         conversation_id=conversation_id, channel_message_id__not_isnull=True
@@ -158,7 +164,8 @@ class OutboxDispatcher:
 
     async def _claim(self) -> list[int]:
         now = self._clock()
-        due = await (
+        # tortoise types a flat values_list as tuples; the values are the ids themselves.
+        due: list[Any] = await (
             OutboxItem.filter(status=QueueStatus.PENDING, next_attempt_at__lte=now)
             .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
             .order_by("next_attempt_at", "id")
@@ -189,7 +196,9 @@ class OutboxDispatcher:
                 raise SendError(f"the {reply.channel} channel is not configured", permanent=True)
             result = await sender.send(reply)
         except SendError as exc:
-            await self._failed(item, str(exc), permanent=exc.permanent)
+            await self._failed(
+                item, str(exc), permanent=exc.permanent, retry_after=exc.retry_after
+            )
             return
         except Exception as exc:  # a sender bug or network error: retry, keep the traceback
             log.exception("sending outbox item %s through %s failed", item.id, reply.channel)
@@ -232,23 +241,33 @@ class OutboxDispatcher:
         log.info("sent reply %s via %s", reply.reply_id, reply.channel)
         await self._notify(self._notifier.delivered, item.id)
 
-    async def _failed(self, item: OutboxItem, error: str, *, permanent: bool) -> None:
+    async def _failed(
+        self, item: OutboxItem, error: str, *, permanent: bool, retry_after: float | None = None
+    ) -> None:
         attempts = item.attempts
         if permanent or attempts >= self._max_attempts:
             await OutboxItem.filter(id=item.id, lease_owner=self._owner).update(
                 status=QueueStatus.DEAD, last_error=error[:4000], lease_until=None
             )
-            log.error("outbox item %s dead-lettered after %s attempts: %s", item.id, attempts, error)
+            log.error(
+                "outbox item %s dead-lettered after %s attempts: %s", item.id, attempts, error
+            )
             await self._notify(self._notifier.delivery_failed, item.id)
             return
         delay = backoff_seconds(attempts, base=self._backoff_base)
+        if retry_after is not None and retry_after > 0:
+            # The remote said when it will take the call again (Slack 429 Retry-After): an
+            # earlier attempt would only be refused and use up an attempt.
+            delay = max(delay, min(retry_after, MAX_RETRY_AFTER_SECONDS))
         await OutboxItem.filter(id=item.id, lease_owner=self._owner).update(
             last_error=error[:4000],
             lease_owner=None,
             lease_until=None,
             next_attempt_at=self._clock() + timedelta(seconds=delay),
         )
-        log.warning("outbox item %s attempt %s failed, retry in %.1fs: %s", item.id, attempts, delay, error)
+        log.warning(
+            "outbox item %s attempt %s failed, retry in %.1fs: %s", item.id, attempts, delay, error
+        )
 
     async def _notify(self, method: Any, item_id: int) -> None:
         try:

@@ -15,15 +15,14 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from bot import kv, metrics, outbox
-from bot.calibration import Calibration
 from bot.clock import Clock, utcnow
-from bot.confidence import Confidence, score_confidence
+from bot.confidence import Calibration, Confidence, score_confidence
 from bot.domain import Channel, Decision, DraftResult, Passage
 from bot.drafting import Drafter, DraftRequest
 from bot.earning import topic_of, topic_record
@@ -320,10 +319,9 @@ class Router:
         return draft
 
     async def _auto_send(self, draft: Draft, conversation: Conversation) -> None:
-        await Draft.filter(id=draft.id).update(
-            status=DraftStatus.AUTO_SENT, decided_by="auto", decided_at=self._clock(),
-            final_text=draft.text,
-        )
+        draft.status, draft.decided_by, draft.decided_at, draft.final_text = (
+            DraftStatus.AUTO_SENT, "auto", self._clock(), draft.text)
+        await draft.save(update_fields=["status", "decided_by", "decided_at", "final_text"])
         await self._enqueue(conversation_id=conversation.id, text=draft.text, decided_by="auto",
                             draft_id=draft.id, auto=True)
         await Conversation.filter(id=conversation.id).update(
@@ -365,9 +363,10 @@ class Router:
         return None
 
     async def _supersede_pending(self, conversation_id: int) -> None:
-        pending = await Draft.filter(
+        # Tortoise types values_list(flat=True) as a list of tuples; it is a list of ids.
+        pending = cast("list[int]", await Draft.filter(
             conversation_id=conversation_id, status=DraftStatus.PENDING
-        ).values_list("id", flat=True)
+        ).values_list("id", flat=True))
         for draft_id in pending:
             won = await Draft.filter(id=draft_id, status=DraftStatus.PENDING).update(
                 status=DraftStatus.SUPERSEDED, decided_at=self._clock(), decided_by="customer"

@@ -162,8 +162,55 @@ _INJECTION = _rx(
     r"(?:prompt|instructions)"
     r"|system prompt|you are now|developer mode|jailbreak|new instructions"
     r"|act as (?:an?|the) \w+|pretend (?:to be|you are)"
-    r"|(?:send|forward|reply|email|mail)(?: (?:it|this|the reply|the answer|a copy"
-    r"|your (?:reply|answer)))? (?:instead )?to [\w.+-]+@[\w-]+\.[\w.-]+"
+)
+# Asking us to change what the reply carries or where it goes is an injection even in polite
+# words: the reply would phish the customer (a link) or leak the conversation (an address).
+# "an email to billing@…", "the reply to my other email": nouns in a story, not instructions.
+_NOT_A_NOUN = r"(?<!\ban )(?<!\ba )(?<!\bthe )(?<!\bmy )(?<!\byour )(?<!\bour )(?<!\bthis )"
+_REPLY_OBJECT = (
+    r"(?:\s+(?:me|us))?(?:\s+(?:it|this|that|them|a copy|copies"
+    r"|(?:the|your) (?:reply|answer|response|solution|details|information|info)))?"
+    r"(?:\s+instead)?"
+)
+_LINK_WORD = r"(?:hyper)?links?|urls?|web ?address(?:es)?|website"
+_URL = r"(?:https?://|www\.)[^\s<>\"']*[\w/]"
+# An instruction, not a story ("I put the URL in my browser"): the verb starts the sentence
+# or clause, or follows "please", "can you", "make sure to", …
+_IMPERATIVE = (
+    r"(?:^|(?<=[.!?:;,\n])|\b(?:please|pls|kindly|can you|could you|would you|will you"
+    r"|you (?:should|must|need to|have to)|make sure (?:to|you)|(?:do not|don't) forget to"
+    r"|remember to|also|and|then|just)\b)\s*"
+)
+_INJECTION_ASKS: tuple[tuple[str, str, re.Pattern[str]], ...] = (
+    (
+        "reply_link",
+        "asks to put a link in the reply",
+        re.compile(
+            r"(?im)" + _IMPERATIVE + r"\b(?:add|include|insert|put|paste|embed|append|place)\s+"
+            r"(?:(?:this|that|these|those|the following|following|my|our)\s+(?:\w+\s+)?"
+            rf"(?:{_LINK_WORD})\b"
+            rf"|(?:an?|the)\s+(?:\w+\s+)?(?:{_LINK_WORD})\b[^.!?\n]{{0,60}}?"
+            rf"(?:{_URL}|\b(?:in|into|to|at the (?:end|bottom) of)\s+(?:your|the)\s+"
+            r"(?:reply|answer|response|message|e-?mail)\b)"
+            rf"|{_URL})"
+        ),
+    ),
+    (
+        "redirect_reply",
+        "asks to send the reply to another address",
+        _rx(
+            _NOT_A_NOUN + r"(?:send|forward|reply|respond|answer|e-?mail|mail|write|deliver)"
+            + _REPLY_OBJECT + r"\s+(?:to|at)\s+"
+            # ... an address, after a few words ("to another address: bob@evil.example")
+            r"(?:(?:(?:my|our|an?|another|the|this|that|other|different|second|alternate"
+            r"|alternative|new|separate|personal|private|backup|following|e-?mail|address"
+            r"|account|inbox|instead)\b[\s:]*){0,5}[\w.+-]+@[\w-]+\.[\w.-]+"
+            # ... or another mailbox of theirs ("reply to my other email")
+            r"|(?:(?:my|our|this|an?)\s+)?(?:other|another|different|second|alternate"
+            r"|alternative|separate|personal|private|backup)\s+"
+            r"(?:e-?mail(?: address)?|address|inbox|account|mailbox))"
+        ),
+    ),
 )
 # Our own fence tags in customer text can only be an attempt to break out of the fence.
 _FENCE_TAG = re.compile(r"(?i)</?\s*(?:customer_message|passages?|conversation_history|system)\s*>")
@@ -295,6 +342,11 @@ def triage(
     ):
         hits = dict.fromkeys(m.group(0).strip().lower() for m in pattern.finditer(whole))
         findings.extend(Finding(flag, flag.value, f'"{hit}"') for hit in hits)
+    for signal, why, pattern in _INJECTION_ASKS:
+        hits = dict.fromkeys(" ".join(m.group(0).split()) for m in pattern.finditer(whole))
+        findings.extend(
+            Finding(Flag.PROMPT_INJECTION, signal, f'{why}: "{hit}"') for hit in hits
+        )
     if (auto := _auto_reply(text, subject, metadata)) is not None:
         findings.append(Finding(Flag.AUTO_REPLY, "auto_reply", auto))
 

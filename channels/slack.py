@@ -3,8 +3,9 @@
 The bolt ``AsyncApp`` runs with ``process_before_response=True``: a listener finishes before
 Slack gets its HTTP 200, so a customer message is stored by ``accept`` *before* it is
 acknowledged (a failed store answers 500 and Slack retries). Listeners therefore only do fast
-work (a database write, a cached user lookup with a short budget); everything slow happens in
-the worker. This module never imports the router, another channel or ``handoff``.
+work (a database write, a cache read); never a Slack API call: the customer's name and e-mail
+(``users.info``) are filled in by a tracked background task after the ack. Everything slow
+happens in the worker. This module never imports the router, another channel or ``handoff``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +38,7 @@ from bot.domain import (
     SendError,
     SendResult,
 )
+from bot.models import Customer
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -51,7 +53,6 @@ PERMANENT_ERRORS = frozenset({
     "invalid_auth", "not_authed", "account_inactive", "token_revoked", "restricted_action",
     "cannot_reply_to_message", "missing_scope", "invalid_blocks", "too_many_attachments",
 })
-USER_LOOKUP_BUDGET_SECONDS = 0.8
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|([^>]+))?>")
 _SPECIAL = re.compile(r"<!(?:subteam\^[A-Z0-9]+\|)?([^>|]+)(?:\|[^>]*)?>")
@@ -247,6 +248,24 @@ class SeenEvents:
 
 # --- the listener ------------------------------------------------------------------------
 
+#: Stores a Slack user's profile (``Sender`` with ``id`` = Slack user id) on their customer.
+ProfileFn = Callable[[Sender], Awaitable[None]]
+
+
+async def save_customer_profile(profile: Sender) -> None:
+    """Fill in the name and e-mail of the customer with Slack user ``profile.id``.
+
+    Messages are stored with the bare user id when the profile was not cached; this catches
+    the customer row up once ``users.info`` answered (drafts read the name from there).
+    """
+    fields: dict[str, Any] = {}
+    if profile.name:
+        fields["name"] = profile.name
+    if profile.email:
+        fields["email"] = profile.email.lower()
+    if fields:
+        await Customer.filter(slack_user=profile.id).update(**fields)
+
 
 class SlackCustomerChannel:
     """Turns customer message events into ``Inbound`` and hands them to ``accept``."""
@@ -254,13 +273,15 @@ class SlackCustomerChannel:
     def __init__(
         self, *, settings: Settings, accept: AcceptFn, users: SlackUserDirectory,
         on_accepted: Callable[[Accepted], object] | None = None,
+        on_profile: ProfileFn = save_customer_profile,
     ) -> None:
         self._settings = settings
         self._accept = accept
         self.users = users
         self._on_accepted = on_accepted
+        self._on_profile = on_profile
         self.seen = SeenEvents()
-        self._warmups: set[asyncio.Task[Sender]] = set()
+        self._profile_tasks: set[asyncio.Task[None]] = set()
 
     async def handle(
         self, body: Mapping[str, Any], context: Mapping[str, Any], request: AsyncBoltRequest
@@ -278,29 +299,45 @@ class SlackCustomerChannel:
         if reason is not None:
             log.debug("ignoring Slack event %s: %s", event_id, reason)
             return None
-        sender = await self._sender(str(event.get("user") or event.get("bot_id")))
+        user_id = event.get("user")
+        # Never wait on users.info here: under a burst its latency (and its rate limit) would
+        # push the ack past Slack's 3 s and Slack would deliver the event again.
+        cached = self.users.cached(str(user_id)) if user_id else None
+        sender = cached or Sender(id=str(user_id or event.get("bot_id")))
         inbound = to_inbound(event, team=body.get("team_id"), sender=sender,
                              bot_user_id=bot_user_id)
         accepted = await self._accept(inbound)
         if event_id is not None:
             self.seen.add(str(event_id))
+        if user_id and cached is None:
+            # After accept, so the customer row exists when the profile arrives.
+            self._fill_profile(str(user_id))
         if self._on_accepted is not None and not accepted.duplicate:
             self._on_accepted(accepted)
         return accepted
 
-    async def _sender(self, user_id: str) -> Sender:
-        hit = self.users.cached(user_id)
-        if hit is not None:
-            return hit
-        # The ack must stay fast: wait briefly for users.info, else store the bare id and let
-        # the lookup finish in the background so the next message has the name.
-        task = asyncio.ensure_future(self.users.lookup(user_id))
-        try:
-            return await asyncio.wait_for(asyncio.shield(task), USER_LOOKUP_BUDGET_SECONDS)
-        except TimeoutError:
-            self._warmups.add(task)
-            task.add_done_callback(self._warmups.discard)
-            return Sender(id=user_id)
+    def _fill_profile(self, user_id: str) -> None:
+        task = asyncio.create_task(self._lookup_and_save(user_id),
+                                   name=f"slack-profile-{user_id}")
+        self._profile_tasks.add(task)
+        task.add_done_callback(self._profile_done)
+
+    async def _lookup_and_save(self, user_id: str) -> None:
+        profile = await self.users.lookup(user_id)
+        if profile.name or profile.email:
+            await self._on_profile(profile)
+
+    def _profile_done(self, task: asyncio.Task[None]) -> None:
+        self._profile_tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("could not fill in the Slack profile (%s)", task.get_name(),
+                      exc_info=exc)
+
+    async def profiles_settled(self) -> None:
+        """Wait until every background profile fill started so far has finished (tests,
+        shutdown). Failures are logged by the tasks themselves, not raised here."""
+        while self._profile_tasks:
+            await asyncio.gather(*self._profile_tasks, return_exceptions=True)
 
 
 def register_customer_channel(
@@ -310,15 +347,18 @@ def register_customer_channel(
     accept: AcceptFn,
     users: SlackUserDirectory | None = None,
     on_accepted: Callable[[Accepted], object] | None = None,
+    on_profile: ProfileFn = save_customer_profile,
 ) -> SlackCustomerChannel:
     """Listen for customer messages (support channels, DMs, mentions) on ``app``.
 
     ``on_accepted`` is called after a new message is stored (``bot/app.py`` wakes the worker).
-    Message events in the approval channel are left to ``handoff`` (its internal notes).
+    ``on_profile`` stores a customer's name and e-mail once ``users.info`` told us, after the
+    ack. Message events in the approval channel are left to ``handoff`` (its internal notes).
     """
     channel = SlackCustomerChannel(
         settings=settings, accept=accept,
         users=users or SlackUserDirectory(client=app.client), on_accepted=on_accepted,
+        on_profile=on_profile,
     )
 
     async def outside_approval_channel(event: Mapping[str, Any]) -> bool:
@@ -379,8 +419,9 @@ class SlackSender:
         status = exc.response.status_code
         error = str(exc.response.get("error") or f"HTTP {status}")
         if status == 429 or error == "ratelimited":
-            retry_after = exc.response.headers.get("Retry-After", "?")
-            return SendError(f"Slack rate limit (retry after {retry_after}s)")
+            retry_after = _retry_after(exc.response.headers)
+            shown = "?" if retry_after is None else f"{retry_after:g}"
+            return SendError(f"Slack rate limit (retry after {shown}s)", retry_after=retry_after)
         if error in PERMANENT_ERRORS:
             return SendError(f"Slack refused the reply: {error}", permanent=True)
         if status >= 500:
@@ -400,3 +441,16 @@ class SlackSender:
                 return str(message.get("ts"))
         return None
 
+
+def _retry_after(headers: Mapping[str, Any]) -> float | None:
+    """Seconds from a 429's ``Retry-After`` (Slack sends delta-seconds); None when absent or
+    unreadable. Header names are matched case-insensitively (aiohttp may lowercase them)."""
+    for name, value in headers.items():
+        if str(name).lower() == "retry-after":
+            raw = value[0] if isinstance(value, list) and value else value
+            try:
+                seconds = float(str(raw).strip())
+            except ValueError:
+                return None
+            return seconds if seconds >= 0 else None
+    return None

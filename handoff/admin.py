@@ -41,10 +41,19 @@ USAGE = """*`/support` commands* (only you see the answers)
 
 
 class LearnedEntry(Protocol):
-    answer_id: str
-    question: str
-    answer: str
-    approvals: int
+    """One learned answer as ``/support learned`` lists it (read-only)."""
+
+    @property
+    def answer_id(self) -> str: ...
+
+    @property
+    def question(self) -> str: ...
+
+    @property
+    def answer(self) -> str: ...
+
+    @property
+    def approvals(self) -> int: ...
 
 
 class LearnedStore(Protocol):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,9 @@ def model_env() -> dict[str, str]:
     for key in ("SUPPORTBOT_EMBED_MODEL_PATH", "SUPPORTBOT_SPARSE_MODEL_PATH"):
         if os.environ.get(key):
             env[key] = os.environ[key]
-    if "SUPPORTBOT_EMBED_MODEL_PATH" not in env and (SHARED_MODELS / "all-MiniLM-L6-v2-onnx").is_dir():
-        env["SUPPORTBOT_EMBED_MODEL_PATH"] = str(SHARED_MODELS / "all-MiniLM-L6-v2-onnx")
+    embed = SHARED_MODELS / "all-MiniLM-L6-v2-onnx"
+    if "SUPPORTBOT_EMBED_MODEL_PATH" not in env and embed.is_dir():
+        env["SUPPORTBOT_EMBED_MODEL_PATH"] = str(embed)
     if "SUPPORTBOT_SPARSE_MODEL_PATH" not in env and (SHARED_MODELS / "bm25").is_dir():
         env["SUPPORTBOT_SPARSE_MODEL_PATH"] = str(SHARED_MODELS / "bm25")
     return env
@@ -42,7 +43,9 @@ def model_env() -> dict[str, str]:
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never pick up real credentials or deployment settings from the environment."""
     for key in list(os.environ):
-        if key.startswith(_SCRUB) and key not in ("SUPPORTBOT_EMBED_MODEL_PATH", "SUPPORTBOT_SPARSE_MODEL_PATH"):
+        if key.startswith(_SCRUB) and key not in (
+            "SUPPORTBOT_EMBED_MODEL_PATH", "SUPPORTBOT_SPARSE_MODEL_PATH"
+        ):
             monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
@@ -120,7 +123,9 @@ async def _truncate_all() -> None:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def db(request: pytest.FixtureRequest, make_settings: SettingsFactory) -> AsyncIterator[Settings]:
+async def db(
+    request: pytest.FixtureRequest, make_settings: SettingsFactory
+) -> AsyncIterator[Settings]:
     """An open, migrated, empty database: SQLite in a temp dir, and PostgreSQL."""
     if request.param == "sqlite":
         settings = make_settings()

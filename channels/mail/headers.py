@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
+from email.utils import getaddresses
 
 # RFC 5322 3.6.4: msg-id = "<" id-left "@" id-right ">". Real mail also carries ids without
 # brackets, comments ("<id> (Your message of …)") and folded whitespace, so we scan for tokens.
@@ -15,6 +18,17 @@ _PREFIX = re.compile(
     re.IGNORECASE,
 )
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{4,32}$")
+# RFC 2047 encoded-words, as a run separated by folding white space (2047 6.2 drops that
+# white space). Real clients put unencoded "@", "," and quotes inside them, and some quote them.
+_ENCODED_WORD = r"=\?[^?\s]+\?[QqBb]\?[^?\s]*\?="
+_ENCODED_RUN = re.compile(
+    rf'"\s*({_ENCODED_WORD}(?:\s+{_ENCODED_WORD})*)\s*"|({_ENCODED_WORD}(?:\s+{_ENCODED_WORD})*)'
+)
+# An address inside a display name ("Jane <jane@x.org>" <jane@x.org>, "jane@x.org" <…>).
+_NAME_ADDRESS = re.compile(
+    r"[<(\[]?\s*(?:mailto:)?[^\s<>()\[\]\"',;]+@[^\s<>()\[\]\"',;]+\s*[>)\]]?"
+)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 OUR_ID_PREFIX = "supportbot."
 _MAX_ID_LENGTH = 250
 
@@ -116,3 +130,39 @@ def find_token(
         if _TOKEN.match(token):
             return token
     return None
+
+
+def _decoded_run(match: re.Match[str]) -> str:
+    run = match.group(1) or match.group(2)
+    try:
+        text = str(make_header(decode_header(run)))
+    except (HeaderParseError, LookupError, UnicodeError, ValueError):
+        text = run  # an unknown charset or broken base64: keep it, but as a name
+    # Decoded CR/LF (a header-injection attempt) or other controls would end the quoted name
+    # early and let text inside it be read as an address.
+    text = _CONTROL.sub(" ", text)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def parse_addresses(raw: str) -> list[tuple[str, str]]:
+    """``[(display name, addr-spec)]`` of a raw address header the header registry refused.
+
+    Each encoded-word run is decoded into a quoted string *before* splitting, so a decoded
+    name holding ``@`` or ``,`` stays a name and is never taken for an address or split.
+    """
+    unfolded = re.sub(r"\r?\n[ \t]", " ", raw)
+    return getaddresses([_ENCODED_RUN.sub(_decoded_run, unfolded)])
+
+
+def clean_display_name(name: str) -> str:
+    """A display name fit to greet someone with: raw 8-bit (RFC 6532) text decoded, addresses
+    that clients copy into the name ("Jane <jane@x.org>", "jane@x.org") removed, white space
+    collapsed; ``""`` when nothing is left."""
+    if any("\udc80" <= ch <= "\udcff" for ch in name):  # undecoded 8-bit header bytes
+        raw = name.encode("utf-8", "surrogateescape")
+        try:
+            name = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            name = raw.decode("cp1252", "replace")
+    name = _NAME_ADDRESS.sub(" ", _CONTROL.sub(" ", name))
+    return " ".join(name.split()).strip(" '\"-,;:|")

@@ -48,7 +48,10 @@ class ImapAccount:
             user=settings.imap_user,
             password=settings.imap_password.get_secret_value() if settings.imap_password else None,
             use_ssl=settings.imap_ssl,
-            starttls=(not settings.imap_ssl) if settings.imap_starttls is None else settings.imap_starttls,
+            starttls=(
+                (not settings.imap_ssl) if settings.imap_starttls is None
+                else settings.imap_starttls
+            ),
             oauth2_token=oauth2_token,
         )
 

@@ -13,10 +13,10 @@ from datetime import datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 
 from channels.mail.body import body_text, strip_quoted
-from channels.mail.headers import message_ids
+from channels.mail.headers import clean_display_name, message_ids, parse_addresses
 from channels.mail.loops import is_own_mail, suppress_reason
 
 _PARSER = BytesParser(policy=policy.default)
@@ -123,19 +123,32 @@ def header_text(msg: EmailMessage, name: str) -> str | None:
 
 
 def addresses(msg: EmailMessage, name: str) -> list[tuple[str, str]]:
-    """``[(display name, addr-spec)]`` of an address header; broken entries are dropped."""
-    pairs: list[tuple[str, str]] = []
+    """``[(display name, addr-spec)]`` of an address header, names decoded and cleaned (see
+    ``clean_display_name``); broken entries are dropped.
+
+    The header registry (RFC 5322 + RFC 2047) decides first. When it raises or finds no usable
+    address, the raw header is split again with its encoded-words decoded into quoted names, so
+    an encoded name never surfaces undecoded and is never mistaken for the address.
+    """
     try:
         header = msg.get(name)
         found = [(a.display_name, a.addr_spec) for a in header.addresses] if header else []
     except Exception:
+        found = []
+    pairs = _usable(found)
+    if not pairs:
         raw = _raw_header(msg, name)
-        found = getaddresses([raw]) if raw else []
+        pairs = _usable(parse_addresses(raw)) if raw else []
+    return pairs
+
+
+def _usable(found: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
     for display, spec in found:
         spec = spec.strip()
-        if "@" in spec and " " not in spec and len(spec) <= 320:
+        if "@" in spec and " " not in spec and "=?" not in spec and len(spec) <= 320:
             local, _, domain = spec.rpartition("@")
-            pairs.append((display.strip(), f"{local}@{domain.lower()}"))
+            pairs.append((clean_display_name(display), f"{local}@{domain.lower()}"))
     return pairs
 
 

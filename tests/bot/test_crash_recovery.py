@@ -72,11 +72,12 @@ async def test_nothing_accepted_is_lost_and_nothing_is_sent_twice(
             "SUPPORTBOT_WEBHOOK_SHOP_CALLBACK_URL": receiver.url,
             "SUPPORTBOT_AUTO_SEND_THRESHOLD": "0.5", "SUPPORTBOT_EARN_MIN_APPROVALS": "0",
             "SUPPORTBOT_OUTBOX_BACKOFF": "0.1",
-            "SUPPORTBOT_OUTBOX_MAX_ATTEMPTS": "50", "SUPPORTBOT_LEASE_SECONDS": "2", "PORT": str(port),
+            "SUPPORTBOT_OUTBOX_MAX_ATTEMPTS": "50", "SUPPORTBOT_LEASE_SECONDS": "2",
+            "PORT": str(port),
         }
         log = tmp_path / "supportbot.log"
-        subprocess.run([sys.executable, "-m", "bot.cli", "migrate"], env=env, check=True,
-                       capture_output=True)
+        await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "bot.cli", "migrate"],
+                                env=env, check=True, capture_output=True)
 
         async def healthy() -> bool:
             try:
@@ -115,7 +116,8 @@ async def test_nothing_accepted_is_lost_and_nothing_is_sent_twice(
 
         await wait_for(drained, timeout=60)
     delivered = [r.json() for r in receiver.delivered]
-    assert sorted(d["in_reply_to"] for d in delivered) == ["m-0", "m-1", "m-2"], json.dumps(delivered)
+    assert sorted(d["in_reply_to"] for d in delivered) == ["m-0", "m-1", "m-2"], \
+        json.dumps(delivered)
     # Every attempt for one message carried the same reply_id, so receivers can dedupe too.
     by_message: dict[str, set[str]] = {}
     for r in receiver.requests:

@@ -142,3 +142,39 @@ async def test_two_dispatchers_send_each_reply_exactly_once(db: Settings) -> Non
         await asyncio.gather(a.run_once(), b.run_once())
     assert sorted(r.text for r in sender.sent) == sorted(f"r{i}" for i in range(12))
     assert sender.attempts == 12
+
+
+async def test_retry_after_is_honoured_before_the_next_attempt(db: Settings) -> None:
+    draft = await _draft()
+    await outbox.enqueue_reply(conversation_id=draft.conversation_id, text="Hi",  # type: ignore[attr-defined]
+                               decided_by="U1", draft_id=draft.id, auto=False)
+    clock, notifier = Clock(), RecordingNotifier()
+    sender = RecordingSender([SendError("ratelimited", retry_after=30)])
+    d = dispatcher(sender, notifier, clock)
+    start = clock.now
+    assert await d.run_once() == 1
+    item = await OutboxItem.get()
+    assert item.next_attempt_at >= start + timedelta(seconds=30)
+    for seconds in (1, 10, 29.9):  # backoff alone (base 1 s) would retry within a second
+        clock.now = start + timedelta(seconds=seconds)
+        assert await d.run_once() == 0
+    assert sender.attempts == 1
+    clock.now = start + timedelta(seconds=30)
+    assert await d.run_once() == 1
+    item = await OutboxItem.get()
+    assert (item.status, sender.attempts, len(sender.sent)) == (QueueStatus.SENT, 2, 1)
+
+
+async def test_an_absurd_retry_after_is_capped(db: Settings) -> None:
+    draft = await _draft()
+    await outbox.enqueue_reply(conversation_id=draft.conversation_id, text="Hi",  # type: ignore[attr-defined]
+                               decided_by="U1", draft_id=draft.id, auto=False)
+    clock = Clock()
+    sender = RecordingSender([SendError("ratelimited", retry_after=10**9)])
+    d = dispatcher(sender, RecordingNotifier(), clock)
+    start = clock.now
+    await d.run_once()
+    item = await OutboxItem.get()
+    assert item.next_attempt_at == start + timedelta(seconds=outbox.MAX_RETRY_AFTER_SECONDS)
+    clock.now = start + timedelta(seconds=outbox.MAX_RETRY_AFTER_SECONDS)
+    assert await d.run_once() == 1 and len(sender.sent) == 1

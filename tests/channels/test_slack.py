@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -155,6 +157,9 @@ async def test_support_channel_message_is_stored_with_the_customer_profile(
     stored = await Message.get(channel="slack", channel_message_id="CSUPPORT:1700000100.000100")
     assert stored.text == "Hello, my invoice is wrong"
     assert await InboxItem.filter(message_id=stored.id).count() == 1
+    # The profile is filled in after the ack (users.info is never awaited in the ack path).
+    async with asyncio.timeout(5):
+        await stack.channel.profiles_settled()
     customer = await Customer.get(slack_user="UCUST")
     assert (customer.name, customer.email) == ("Ada Lovelace", "ada@example.com")
     assert len(stack.accepted) == 1
@@ -213,7 +218,7 @@ async def test_direct_message_and_mention_are_customer_messages(stack: Stack) ->
     await stack.edge.event(
         {**message("<@UBOT> help please", channel="CRANDOM"), "type": "app_mention"}
     )
-    texts = sorted(await Message.all().values_list("text", flat=True))
+    texts: list[Any] = sorted(await Message.all().values_list("text", flat=True))
     assert texts == ["dm question", "help please"]
 
 
@@ -246,3 +251,87 @@ async def test_users_info_failure_still_stores_the_message(stack: Stack) -> None
     await stack.edge.event(message(user="UNKNOWN"))
     stored = await Message.get()
     assert stored.author == "UNKNOWN"
+
+
+class AnswerRecordingClient(AsyncWebClient):
+    """The real client, noting in ``order`` when a users.info answer came back."""
+
+    def __init__(self, order: list[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.order = order
+
+    async def users_info(self, *, user: str, **kwargs: Any) -> Any:
+        response = await super().users_info(user=user, **kwargs)
+        self.order.append("users.info answered")
+        return response
+
+
+async def test_a_slow_users_info_does_not_delay_the_ack(
+    sqlite_db: Settings, slack: FakeSlackAPI, make_settings: SettingsFactory
+) -> None:
+    slack.slow("users.info", 2.0)  # Slack retries an event whose ack takes over 3 s
+    settings = slack_settings(make_settings, slack.api_url)
+    order: list[str] = []
+    client = AnswerRecordingClient(order, token="xoxb-test", base_url=slack.api_url)
+    app = make_slack_app(settings, client=client)
+
+    async def recording_accept(inbound: Inbound) -> Accepted:
+        order.append(f"stored ({len(slack.calls_to('users.info'))} users.info calls)")
+        return await inbox.accept(inbound)
+
+    channel = register_customer_channel(app, settings=settings, accept=recording_accept)
+    edge = SlackEdge(app, signing_secret=SECRET)
+    try:
+        response = await edge.event(message())
+        order.append("ack")
+        assert response.status_code == 200
+        customer = await Customer.get(slack_user="UCUST")
+        assert (customer.name, customer.email) == (None, None)  # the event carries no name
+        await slack.wait_for("users.info")  # asked in the background, after the ack
+        async with asyncio.timeout(5):
+            await channel.profiles_settled()
+    finally:
+        await edge.aclose()
+    # Persist first, acknowledge, and only then does the profile arrive.
+    assert order == ["stored (0 users.info calls)", "ack", "users.info answered"]
+    customer = await Customer.get(slack_user="UCUST")
+    assert (customer.name, customer.email) == ("Ada Lovelace", "ada@example.com")
+    stored = await Message.get()
+    assert stored.author == "UCUST"
+
+
+async def test_the_next_message_carries_the_cached_profile(stack: Stack) -> None:
+    await stack.edge.event(message(ts="1700000100.000100"))
+    async with asyncio.timeout(5):
+        await stack.channel.profiles_settled()
+    await stack.edge.event(message("Any news?", ts="1700000300.000300"))
+    authors: list[Any] = await Message.all().order_by("id").values_list("author", flat=True)
+    assert authors == ["UCUST", "Ada Lovelace"]
+    assert len(stack.slack.calls_to("users.info")) == 1
+
+
+async def test_a_failed_profile_update_is_logged_and_the_message_kept(
+    sqlite_db: Settings, slack: FakeSlackAPI, make_settings: SettingsFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = slack_settings(make_settings, slack.api_url)
+    app = make_slack_app(settings, client=AsyncWebClient(token="xoxb-test", base_url=slack.api_url))
+
+    async def broken_profile_store(profile: Sender) -> None:
+        raise RuntimeError("database went away")
+
+    channel = register_customer_channel(
+        app, settings=settings, accept=inbox.accept, on_profile=broken_profile_store
+    )
+    edge = SlackEdge(app, signing_secret=SECRET)
+    try:
+        with caplog.at_level(logging.ERROR, logger="channels.slack"):
+            response = await edge.event(message())
+            async with asyncio.timeout(5):
+                await channel.profiles_settled()
+    finally:
+        await edge.aclose()
+    assert response.status_code == 200
+    assert await Message.all().count() == 1
+    [record] = [r for r in caplog.records if "Slack profile" in r.getMessage()]
+    assert record.exc_info is not None and "database went away" in str(record.exc_info[1])

@@ -111,3 +111,12 @@ async def test_network_failure_is_retryable(slack: FakeSlackAPI) -> None:
     with pytest.raises(SendError) as raised:
         await SlackSender(client=client).send(reply())
     assert not raised.value.permanent
+
+
+async def test_rate_limit_carries_retry_after(slack: FakeSlackAPI) -> None:
+    slack.ratelimit("chat.postMessage", retry_after=30)
+    with pytest.raises(SendError) as raised:
+        await sender(slack).send(reply())
+    assert not raised.value.permanent
+    assert raised.value.retry_after == 30.0
+    assert "retry after 30s" in str(raised.value)
