@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.cli_kb import progress_reporter
 from bot.drafting.base import Drafter
 from bot.evaluation.plot import reliability_png
 from bot.evaluation.replay import current_auto_policy, format_table, load_cases, replay, summarise
@@ -25,20 +26,6 @@ from knowledge import Embedder, KnowledgeBase, make_qdrant_client
 from knowledge.learned import LearnedAnswers
 
 
-def _progress(label: str) -> Any:
-    """Report progress on stderr every 10% (or in place on a terminal)."""
-    tty = sys.stderr.isatty()
-
-    def report(done: int, total: int, _item: str) -> None:
-        if tty:
-            end = "\n" if done == total else ""
-            print(f"\r{label} {done}/{total}", end=end, file=sys.stderr, flush=True)
-        elif done == total or done % max(1, total // 10) == 0:
-            print(f"{label} {done}/{total}", file=sys.stderr, flush=True)
-
-    return report
-
-
 async def cmd_routing(settings: Settings, args: argparse.Namespace) -> int:
     """AUROC of confidence and the review/human split on labelled messages."""
     path = Path(args.rows)
@@ -49,7 +36,7 @@ async def cmd_routing(settings: Settings, args: argparse.Namespace) -> int:
         default = Path(args.kb) if args.kb else settings.kb_dir
         folders = resolve_kbs(rows, base=Path(args.kb) if args.kb else path.parent, default=default)
         outcomes = await run_routing(
-            rows, folders, settings=settings, progress=_progress("analyse")
+            rows, folders, settings=settings, progress=progress_reporter("analyse")
         )
     except RoutingEvalError as exc:
         print(f"eval routing: {exc}", file=sys.stderr)

@@ -33,7 +33,7 @@ from knowledge.evaluate import EvalError, evaluate, format_table, load_queries
 from knowledge.index import DEFAULT_MODE
 
 
-def _progress(label: str) -> Any:
+def progress_reporter(label: str) -> Any:
     """A progress callback printing to stderr: in place on a terminal, every 10% otherwise."""
     tty = sys.stderr.isatty()
 
@@ -79,7 +79,7 @@ async def _cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
         print(f"kb ingest: {path} does not exist", file=sys.stderr)
         return 2
     async with _knowledge_base(settings, args) as kb:
-        report = await kb.ingest(path, progress=_progress("ingest"))
+        report = await kb.ingest(path, progress=progress_reporter("ingest"))
     if args.json:
         print(json.dumps(asdict(report)))
     else:
@@ -120,13 +120,13 @@ async def _cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     async with _knowledge_base(settings, args, isolated=bool(args.kb)) as kb:
         if args.kb:
-            await kb.ingest(Path(args.kb), progress=_progress("ingest"))
+            await kb.ingest(Path(args.kb), progress=progress_reporter("ingest"))
         await kb.search("warm up", 1)  # load models before timing queries
 
         async def ranked(query: str, limit: int) -> list[str]:
             return [hit.doc_id for hit in await kb.search(query, limit)]
 
-        result = await evaluate(ranked, queries, progress=_progress("eval"))
+        result = await evaluate(ranked, queries, progress=progress_reporter("eval"))
     print(format_table(result, f"kb eval: {args.queries} ({kb.mode})"))
     if args.json:
         print(json.dumps(result.as_json()))
