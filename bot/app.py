@@ -97,6 +97,7 @@ class Services:
     slack_app: AsyncApp | None = None
     handoff: HandoffHandle | None = None
     ops: OpsChannel = field(default_factory=LogOps)
+    rejected: LearnedAnswers | None = None
 
 
 def _learner(learned: LearnedAnswers) -> LearnFn:
@@ -110,6 +111,21 @@ def _learner(learned: LearnedAnswers) -> LearnFn:
         if draft_id is not None:
             # The approval that founds (or joins) a topic counts towards earning it.
             await Draft.filter(id=draft_id, topic__isnull=True).update(topic=entry.answer_id)
+
+    return learn
+
+
+REJECTED_COLLECTION = "rejected_answers"
+
+
+def _rejection_learner(rejected: LearnedAnswers) -> LearnFn:
+    """A rejection with a reason: the question is remembered with the reason, and drafts for
+    close questions lose confidence and wait for review (``Router._close_rejection``)."""
+
+    async def learn(question: str, reason: str, meta: Mapping[str, Any]) -> None:
+        await rejected.add(redact(question), redact(reason),
+                           answer_id=f"rejected-{meta.get('draft_id')}",
+                           metadata={"agent": meta.get("agent"), "draft_id": meta.get("draft_id")})
 
     return learn
 
@@ -135,12 +151,15 @@ async def build_services(
             http = await stack.enter_async_context(httpx.AsyncClient(timeout=15.0))
         knowledge: KnowledgeBase | None = None
         learned: LearnedAnswers | None = None
+        rejected: LearnedAnswers | None = None
         if with_knowledge:
             qdrant = make_qdrant_client(settings)
             stack.push_async_callback(qdrant.close)
             embedder = Embedder.from_settings(settings)
             knowledge = KnowledgeBase(client=qdrant, embedder=embedder)
             learned = LearnedAnswers(client=qdrant, embedder=embedder)
+            rejected = LearnedAnswers(client=qdrant, embedder=embedder,
+                                      collection=REJECTED_COLLECTION)
         senders: dict[Channel, ReplySender] = {
             Channel.WEBHOOK: WebhookReplySender(settings=settings, http=http),
         }
@@ -163,6 +182,7 @@ async def build_services(
                 search=knowledge.search if knowledge is not None else None,
                 reindex=(lambda: knowledge.ingest(settings.kb_dir)) if knowledge else None,
                 learn=_learner(learned) if learned is not None else None, learned=learned,
+                learn_rejection=_rejection_learner(rejected) if rejected is not None else None,
                 clock=clock,
             )
             stack.push_async_callback(handle.tasks.drain)
@@ -175,7 +195,8 @@ async def build_services(
         drafter = make_drafter(settings, client=anthropic_client)
         stack.push_async_callback(drafter.aclose)
         router = Router(settings=settings, knowledge=knowledge, learned=learned, drafter=drafter,
-                        notifier=notifier, clock=clock, calibration=await load_calibration())
+                        notifier=notifier, clock=clock, calibration=await load_calibration(),
+                        rejected=rejected)
         owner = worker_id()
         dispatcher = OutboxDispatcher(
             senders=senders, notifier=notifier, owner=owner,
@@ -189,7 +210,7 @@ async def build_services(
         yield Services(settings=settings, http=http, knowledge=knowledge, learned=learned,
                        notifier=notifier, router=router, worker=worker, senders=senders,
                        slack_app=slack_app, handoff=handle, accept=kicker.accept,
-                       ops=ops)
+                       ops=ops, rejected=rejected)
 
 
 class _Kicker:

@@ -188,9 +188,14 @@ async def approve(
 
 
 async def reject(
-    draft_id: int, *, agent: str, now: datetime, reason: str | None = None
+    draft_id: int, *, agent: str, now: datetime, reason: str | None = None,
+    on_reject: LearnFn | None = None,
 ) -> DraftOutcome:
-    """Reject the draft; the conversation stays with humans. First decision wins."""
+    """Reject the draft; the conversation stays with humans. First decision wins.
+
+    A rejection with a reason is remembered through ``on_reject(question, reason, meta)``, so
+    that drafts for close questions lose confidence and are not auto-sent.
+    """
     draft = await _load_draft(draft_id)
     reason = (reason or "").strip() or None
     async with in_transaction():
@@ -211,6 +216,10 @@ async def reject(
             reason=reason,
         )
         await Conversation.filter(id=draft.conversation.id).update(status=ConversationStatus.HUMAN)
+    if reason:
+        await _learn(on_reject, draft.message.text, reason,
+                     {"draft_id": draft_id, "agent": agent, "action": "rejected",
+                      "conversation_id": draft.conversation.id, "rejected_text": draft.text})
     return DraftOutcome(
         won=True,
         draft_id=draft_id,

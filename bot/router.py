@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Protocol, cast
 
@@ -162,6 +162,7 @@ class Router:
         clock: Clock = utcnow,
         enqueue: Callable[..., Awaitable[Any]] = outbox.enqueue_reply,
         calibration: Calibration | None = None,
+        rejected: Retriever | None = None,
     ) -> None:
         #: Fitted confidence weights (``bot.calibration``); None means the defaults.
         self.calibration = calibration
@@ -169,6 +170,7 @@ class Router:
         self._settings = settings
         self._knowledge = knowledge
         self._learned = learned
+        self._rejected = rejected
         self._drafter = drafter
         self._notifier = notifier
         self._clock = clock
@@ -213,6 +215,11 @@ class Router:
                 metrics.LLM_TOKENS.labels(draft.model, kind).inc(count)
         learned = [p for p in passages if p.kind == "learned"]
         agreement = learned[0].score if learned else None
+        rejection = await self._close_rejection(query)
+        if rejection is not None and (not learned or _cosine(rejection) >= _cosine(learned[0])):
+            # An agent rejected a draft for a question this close: the strongest disagreement
+            # the learned-agreement part can express.
+            agreement = 0.0
         with timings.stage("score"):
             confidence = score_confidence(
                 passages=passages, draft=draft, learned_agreement=agreement, triage=flags,
@@ -227,7 +234,21 @@ class Router:
                 auto_send_threshold=auto_send_threshold,
                 human_threshold=self._settings.human_threshold,
             )
+        if rejection is not None:
+            why = (f"an agent rejected a draft for a close question "
+                   f"({_cosine(rejection):.2f}): {rejection.text[:200]}")
+            confidence = replace(confidence, reasons=[*confidence.reasons, why])
+            if policy.decision is Decision.AUTO:
+                policy = PolicyDecision(Decision.REVIEW, [*policy.reasons, why])
         return Analysis(flags, passages, draft, confidence, policy, timings.ms)
+
+    async def _close_rejection(self, query: str) -> Passage | None:
+        if self._rejected is None:
+            return None
+        hits = [_to_passage(h) for h in await self._rejected.search(query, limit=1)]
+        if hits and _cosine(hits[0]) >= self._settings.topic_cosine:
+            return hits[0]
+        return None
 
     async def _retrieve(self, query: str) -> list[Passage]:
         async def search(source: Retriever | None, limit: int) -> list[Passage]:

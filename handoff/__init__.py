@@ -42,6 +42,7 @@ def register_handoff(
     reindex: ReindexFn | None = None,
     learn: LearnFn | None = None,
     learned: LearnedStore | None = None,
+    learn_rejection: LearnFn | None = None,
     retry_delivery: RetryFn | None = None,
     clock: Clock = utcnow,
 ) -> HandoffHandle:
@@ -57,7 +58,8 @@ def register_handoff(
     tasks = TaskSet()
     access = AccessPolicy(client=client, settings=settings)
     h = Handoff(client=client, settings=settings, access=access, notifier=notifier, tasks=tasks,
-                deliver=deliver, clock=clock, learn=learn, retry_delivery=retry_delivery)
+                deliver=deliver, clock=clock, learn=learn, retry_delivery=retry_delivery,
+                learn_rejection=learn_rejection)
     register_actions(app, h)
     register_admin(app, h, AdminCommands(h, search=search, reindex=reindex, learned=learned))
     return HandoffHandle(notifier=notifier, tasks=tasks, access=access)

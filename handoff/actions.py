@@ -49,10 +49,11 @@ class Handoff:
     clock: Clock
     learn: LearnFn | None = None
     retry_delivery: RetryFn | None = None
+    learn_rejection: LearnFn | None = None
 
-    def learn_later(self) -> LearnFn | None:
+    def learn_later(self, *, rejection: bool = False) -> LearnFn | None:
         """The learner hook, run after the answer to Slack (embedding takes a while)."""
-        learn = self.learn
+        learn = self.learn_rejection if rejection else self.learn
         if learn is None:
             return None
 
@@ -231,7 +232,7 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
             return
         reason = modals.submitted_text(view, modals.REASON_BLOCK, modals.REASON_ACTION)
         outcome = await decisions.reject(int(meta["draft"]), agent=agent, now=h.clock(),
-                                         reason=reason)
+                                         reason=reason, on_reject=h.learn_later(rejection=True))
         await ack()
         if not outcome.won:
             h.ephemeral(None, agent, already(outcome))

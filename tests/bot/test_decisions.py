@@ -163,3 +163,22 @@ async def test_notes_are_stored_once_and_never_queued(db: object) -> None:
     assert first.won and not again.won and first.message_id == again.message_id
     assert await Message.filter(direction="note").count() == 1
     assert await OutboxItem.all().count() == 0
+
+
+async def test_a_rejection_with_a_reason_is_remembered_for_close_questions(db: object) -> None:
+    remembered: list[tuple[str, str, Any]] = []
+
+    async def on_reject(question: str, reason: str, meta: Any) -> None:
+        remembered.append((question, reason, meta))
+
+    draft = await make_draft()
+    outcome = await decisions.reject(draft.id, agent="U1", now=NOW, reason="Wrong article: "
+                                     "this is about invoices", on_reject=on_reject)
+    assert outcome.won
+    [(question, reason, meta)] = remembered
+    assert question == "Question?" and reason.startswith("Wrong article")
+    assert meta["draft_id"] == draft.id and meta["rejected_text"] == "Draft answer."
+    # Without a reason there is nothing to learn from.
+    await Draft.filter(id=draft.id).update(status="pending")
+    await decisions.reject(draft.id, agent="U2", now=NOW, reason="  ", on_reject=on_reject)
+    assert len(remembered) == 1

@@ -221,3 +221,22 @@ async def test_the_demo_can_ask_over_http_without_storing_anything(
             assert "Forgot password" in answer["draft"]
             assert (await http.post(f"{url}/api/ask", json={"message": ""})).status_code == 422
         assert not await InboxItem.exists() and not await Draft.exists()
+
+
+async def test_a_rejected_close_question_lowers_confidence_and_blocks_auto_send(
+    system: System,
+) -> None:
+    router, rejected = system.services.router, system.services.rejected
+    assert rejected is not None
+    question = "How do I reset my password?"
+    before = await router.analyse(question, auto_send_threshold=0.5)
+    assert before.policy.decision.value == "auto"
+    await rejected.add("how can I reset my password", "Wrong: SSO users reset it at their "
+                       "identity provider", answer_id="rejected-1")
+    after = await router.analyse(question, auto_send_threshold=0.5)
+    assert after.confidence.value < before.confidence.value
+    assert after.policy.decision.value == "review"
+    assert any("rejected a draft for a close question" in r for r in after.policy.reasons)
+    # Unrelated questions are not affected.
+    other = await router.analyse("How long does shipping take?", auto_send_threshold=0.5)
+    assert not any("rejected" in r for r in other.confidence.reasons)
