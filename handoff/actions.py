@@ -110,6 +110,20 @@ async def _pending_or_tell(
     return draft
 
 
+async def _reply_text_or_refuse(h: Handoff, ack: AsyncAck, agent: str,
+                                 view: dict[str, Any]) -> str | None:
+    """The reply typed in an Edit or Reply modal, or None after answering the modal with the
+    error to show (empty reply, or an agent who may not decide)."""
+    text = modals.submitted_text(view, modals.TEXT_BLOCK, modals.TEXT_ACTION)
+    if not text.strip():
+        await ack(response_action="errors", errors={modals.TEXT_BLOCK: "The reply is empty."})
+        return None
+    if not await h.access.may_decide(agent):
+        await ack(response_action="errors", errors={modals.TEXT_BLOCK: REFUSAL})
+        return None
+    return text
+
+
 def register_actions(app: AsyncApp, h: Handoff) -> None:
     """Register every approval-channel listener on ``app``."""
 
@@ -208,12 +222,8 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
     @app.view(modals.EDIT_VIEW)
     async def edit_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         agent, meta = str(body["user"]["id"]), modals.metadata(view)
-        text = modals.submitted_text(view, modals.TEXT_BLOCK, modals.TEXT_ACTION)
-        if not text.strip():
-            await ack(response_action="errors", errors={modals.TEXT_BLOCK: "The reply is empty."})
-            return
-        if not await h.access.may_decide(agent):
-            await ack(response_action="errors", errors={modals.TEXT_BLOCK: REFUSAL})
+        text = await _reply_text_or_refuse(h, ack, agent, view)
+        if text is None:
             return
         outcome = await decisions.approve(int(meta["draft"]), agent=agent, now=h.clock(),
                                           deliver=h.deliver, final_text=text,
@@ -242,12 +252,8 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
     @app.view(modals.REPLY_VIEW)
     async def reply_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         agent, meta = str(body["user"]["id"]), modals.metadata(view)
-        text = modals.submitted_text(view, modals.TEXT_BLOCK, modals.TEXT_ACTION)
-        if not text.strip():
-            await ack(response_action="errors", errors={modals.TEXT_BLOCK: "The reply is empty."})
-            return
-        if not await h.access.may_decide(agent):
-            await ack(response_action="errors", errors={modals.TEXT_BLOCK: REFUSAL})
+        text = await _reply_text_or_refuse(h, ack, agent, view)
+        if text is None:
             return
         conversation_id = int(meta["conversation"])
         outcome = await decisions.reply_manual(conversation_id, agent=agent, text=text,
