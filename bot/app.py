@@ -187,7 +187,8 @@ async def build_services(
             )
             stack.push_async_callback(handle.tasks.drain)
             notifier = handle.notifier
-            register_customer_channel(slack_app, settings=settings, accept=kicker.accept)
+            register_customer_channel(slack_app, settings=settings, accept=kicker.accept,
+                                      on_profile=inbox.update_slack_profile)
             if settings.approval_channel:
                 ops = SlackOps(client=client, channel=settings.approval_channel)
             senders[Channel.SLACK] = SlackSender(client=client)

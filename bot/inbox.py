@@ -12,7 +12,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from tortoise.exceptions import BaseORMException, IntegrityError
 from tortoise.expressions import F, Q
@@ -20,7 +20,7 @@ from tortoise.functions import Min
 from tortoise.transactions import in_transaction
 
 from bot.clock import Clock, utcnow
-from bot.domain import Accepted, AcceptError, Channel, Inbound
+from bot.domain import Accepted, AcceptError, Channel, Inbound, Sender
 from bot.models import Conversation, ConversationStatus, Customer, InboxItem, Message, QueueStatus
 
 log = logging.getLogger(__name__)
@@ -154,6 +154,21 @@ async def _conversation_for(inbound: Inbound, customer: Customer) -> Conversatio
         conversation.status = ConversationStatus.OPEN
         await conversation.save(update_fields=["status", "updated_at"])
     return conversation
+
+
+async def update_slack_profile(profile: Sender) -> None:
+    """Fill in the name and e-mail of the customer with Slack user ``profile.id``.
+
+    The Slack channel stores a message before ``users.info`` answered (the ack must not wait
+    for it); this catches the customer row up afterwards (drafts read the name from there).
+    """
+    fields: dict[str, Any] = {}
+    if profile.name:
+        fields["name"] = profile.name
+    if profile.email:
+        fields["email"] = profile.email.lower()
+    if fields:
+        await Customer.filter(slack_user=profile.id).update(**fields)
 
 
 @dataclass(frozen=True, slots=True)

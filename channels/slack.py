@@ -38,7 +38,6 @@ from bot.domain import (
     SendError,
     SendResult,
 )
-from bot.models import Customer
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -252,28 +251,13 @@ class SeenEvents:
 ProfileFn = Callable[[Sender], Awaitable[None]]
 
 
-async def save_customer_profile(profile: Sender) -> None:
-    """Fill in the name and e-mail of the customer with Slack user ``profile.id``.
-
-    Messages are stored with the bare user id when the profile was not cached; this catches
-    the customer row up once ``users.info`` answered (drafts read the name from there).
-    """
-    fields: dict[str, Any] = {}
-    if profile.name:
-        fields["name"] = profile.name
-    if profile.email:
-        fields["email"] = profile.email.lower()
-    if fields:
-        await Customer.filter(slack_user=profile.id).update(**fields)
-
-
 class SlackCustomerChannel:
     """Turns customer message events into ``Inbound`` and hands them to ``accept``."""
 
     def __init__(
         self, *, settings: Settings, accept: AcceptFn, users: SlackUserDirectory,
         on_accepted: Callable[[Accepted], object] | None = None,
-        on_profile: ProfileFn = save_customer_profile,
+        on_profile: ProfileFn,
     ) -> None:
         self._settings = settings
         self._accept = accept
@@ -347,7 +331,7 @@ def register_customer_channel(
     accept: AcceptFn,
     users: SlackUserDirectory | None = None,
     on_accepted: Callable[[Accepted], object] | None = None,
-    on_profile: ProfileFn = save_customer_profile,
+    on_profile: ProfileFn,
 ) -> SlackCustomerChannel:
     """Listen for customer messages (support channels, DMs, mentions) on ``app``.
 

@@ -69,7 +69,7 @@ async def run(events: int, approvals: int, data_dir: Path) -> None:
                 worker.kick()
 
             register_customer_channel(app, settings=settings, accept=inbox.accept,
-                                      on_accepted=kick)
+                                      on_accepted=kick, on_profile=inbox.update_slack_profile)
             edge = SlackEdge(app, signing_secret=SECRET)
             stop = asyncio.Event()
             loop_task = asyncio.create_task(worker.run(stop))

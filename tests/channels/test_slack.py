@@ -84,7 +84,8 @@ async def stack(
     app = make_slack_app(settings, client=AsyncWebClient(token="xoxb-test", base_url=slack.api_url))
     accepted: list[Accepted] = []
     channel = register_customer_channel(
-        app, settings=settings, accept=inbox.accept, on_accepted=accepted.append
+        app, settings=settings, accept=inbox.accept, on_accepted=accepted.append,
+        on_profile=inbox.update_slack_profile,
     )
     edge = SlackEdge(app, signing_secret=SECRET)
     yield Stack(slack, edge, channel, accepted)
@@ -235,7 +236,8 @@ async def test_a_storage_failure_answers_500_so_slack_retries(
             raise AcceptError("database unreachable")
         return await inbox.accept(inbound)
 
-    register_customer_channel(app, settings=settings, accept=failing_accept)
+    register_customer_channel(app, settings=settings, accept=failing_accept,
+                              on_profile=inbox.update_slack_profile)
     edge = SlackEdge(app, signing_secret=SECRET)
     try:
         first = await edge.event(message(), event_id="EvX")
@@ -279,7 +281,8 @@ async def test_a_slow_users_info_does_not_delay_the_ack(
         order.append(f"stored ({len(slack.calls_to('users.info'))} users.info calls)")
         return await inbox.accept(inbound)
 
-    channel = register_customer_channel(app, settings=settings, accept=recording_accept)
+    channel = register_customer_channel(app, settings=settings, accept=recording_accept,
+                                        on_profile=inbox.update_slack_profile)
     edge = SlackEdge(app, signing_secret=SECRET)
     try:
         response = await edge.event(message())

@@ -28,7 +28,8 @@ async def test_socket_mode_envelope_is_stored_then_acknowledged(
         app = make_slack_app(
             settings, client=AsyncWebClient(token="xoxb-test", base_url=slack.api_url)
         )
-        register_customer_channel(app, settings=settings, accept=inbox.accept)
+        register_customer_channel(app, settings=settings, accept=inbox.accept,
+                                  on_profile=inbox.update_slack_profile)
         handler = await start_socket_mode(app, settings)
         try:
             [opened] = await slack.wait_for("apps.connections.open")
