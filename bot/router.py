@@ -39,6 +39,7 @@ from bot.ports import ApprovalNotifier
 from bot.redact import redact
 from bot.triage import Triage, triage
 from config import Settings
+from knowledge.types import Hit
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ RUNTIME_SETTINGS_TTL = 2.0  # seconds an admin's /support change may take to app
 class Retriever(Protocol):
     """Knowledge search as the router needs it (``knowledge`` implements it)."""
 
-    async def search(self, query: str, limit: int = 5) -> Sequence[Any]: ...
+    async def search(self, query: str, limit: int = 5) -> Sequence[Hit]: ...
 
 
 @dataclass
@@ -113,20 +114,16 @@ def _source_json(p: Passage) -> dict[str, Any]:
             "kind": p.kind, "url": p.url}
 
 
-def _to_passage(hit: Any) -> Passage:
-    metadata = dict(getattr(hit, "metadata", {}) or {})
-    for key in ("dense_score", "sparse_score", "chunk_id"):
-        value = getattr(hit, key, None)
-        if value is not None:
-            metadata[key] = value
+def _to_passage(hit: Hit) -> Passage:
+    """A knowledge hit as the core's passage; the raw scores travel in its metadata."""
     return Passage(
-        source_id=str(getattr(hit, "doc_id", getattr(hit, "source_id", ""))),
-        title=str(getattr(hit, "title", "")),
-        text=str(getattr(hit, "text", "")),
-        score=float(getattr(hit, "score", 0.0)),
-        kind=str(getattr(hit, "kind", "kb")),
-        url=getattr(hit, "url", None),
-        metadata=metadata,
+        source_id=hit.doc_id,
+        title=hit.title,
+        text=hit.text,
+        score=hit.score,
+        kind=hit.kind,
+        metadata={**hit.metadata, "dense_score": hit.dense_score,
+                  "sparse_score": hit.sparse_score, "chunk_id": hit.chunk_id},
     )
 
 

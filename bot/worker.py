@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Awaitable, Callable
 
 from bot import inbox, outbox
 from bot.clock import Clock, utcnow
@@ -147,9 +148,8 @@ class Worker:
         """Send what is due; return how many were tried."""
         return await self._dispatcher.run_once()
 
-    async def _loop(self, name: str, step: object, wake: asyncio.Event,
+    async def _loop(self, name: str, step: Callable[[], Awaitable[int]], wake: asyncio.Event,
                     stop: asyncio.Event) -> None:
-        assert callable(step)
         while not stop.is_set():
             try:
                 busy = await step()

@@ -16,14 +16,14 @@ import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from bot import kv
 from bot.domain import Channel, Decision
 from bot.drafting.offline import strip_salutations
 from bot.learning import edit_ratio
 from bot.models import Draft, DraftStatus, LearningSignal, Message
-from bot.router import AUTO_SEND_KEY, PAUSED_CHANNELS_KEY, Analysis
+from bot.router import AUTO_SEND_KEY, PAUSED_CHANNELS_KEY, Router
 from config import Settings
 
 # A new draft "agrees" with the agent when this much of the text survives (1 − edit ratio)
@@ -33,23 +33,6 @@ SIMILAR_COSINE = 0.85
 _HISTORY_TURNS = 6  # as the router: the drafter sees the last six turns
 
 EmbedFn = Callable[[Sequence[str]], Awaitable[list[list[float]]]]
-
-
-class Analyser(Protocol):
-    """``Router.analyse`` as replay needs it."""
-
-    async def analyse(
-        self,
-        text: str,
-        *,
-        subject: str | None = None,
-        channel: Channel = Channel.WEBHOOK,
-        customer_name: str | None = None,
-        history: Sequence[tuple[str, str]] = (),
-        metadata: dict[str, Any] | None = None,
-        auto_send_threshold: float | None = None,
-        channel_allows_auto: bool = True,
-    ) -> Analysis: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +153,7 @@ def cosine(a: Sequence[float], b: Sequence[float]) -> float:
 async def replay(
     cases: Sequence[ReplayCase],
     *,
-    analyser: Analyser,
+    analyser: Router,
     auto_send_threshold: float | None,
     paused_channels: set[str] | frozenset[str] = frozenset(),
     embed: EmbedFn | None = None,

@@ -75,15 +75,15 @@ async def system(make_settings: SettingsFactory, tmp_path: Path,
     kb.mkdir()
     for name, text in KB.items():
         (kb / name).write_text(text)
-    param = getattr(request, "param", 0)
-    failures = param if isinstance(param, int) else param.get("failures", 0)
-    async with callback_receiver(failures=failures) as receiver:
+    # Indirect parameters: {"failures": n} makes the receiver fail n times first,
+    # {"earn": n} requires n unedited approvals before a topic may be auto-sent.
+    options: dict[str, int] = getattr(request, "param", {})
+    async with callback_receiver(failures=options.get("failures", 0)) as receiver:
         settings = make_settings(
             SUPPORTBOT_KB_DIR=kb, SUPPORTBOT_WEBHOOK_SHOP_SECRET=SECRET,
             SUPPORTBOT_WEBHOOK_SHOP_CALLBACK_URL=receiver.url,
             SUPPORTBOT_AUTO_SEND_THRESHOLD="0.5", SUPPORTBOT_OUTBOX_BACKOFF="0.05",
-            SUPPORTBOT_EARN_MIN_APPROVALS=getattr(request, "param", {}).get("earn", 0)
-            if isinstance(getattr(request, "param", None), dict) else 0,
+            SUPPORTBOT_EARN_MIN_APPROVALS=options.get("earn", 0),
             SUPPORTBOT_WEBHOOK_MAX_BODY="4096",
         )
         await migrate(settings)
@@ -123,7 +123,7 @@ async def test_a_message_is_answered_once_through_the_callback(system: System) -
     assert len(system.receiver.requests) == 1
 
 
-@pytest.mark.parametrize("system", [2], indirect=True)
+@pytest.mark.parametrize("system", [{"failures": 2}], indirect=True)
 async def test_delivery_is_retried_until_the_receiver_answers_2xx(system: System) -> None:
     assert (await system.post(message())).status_code == 202
     await wait_for(lambda: system.receiver.delivered)
