@@ -192,7 +192,9 @@ class Router:
         with_subject = subject and subject.lower() not in text.lower()
         query = redact(f"{subject}\n{text}" if with_subject else text)
         with timings.stage("retrieve"):
-            passages = await self._retrieve(query)
+            # One cached query embedding serves all three searches; run them together.
+            passages, rejection = await asyncio.gather(self._retrieve(query),
+                                                       self._close_rejection(query))
         request = DraftRequest(
             customer_text=text,
             subject=subject,
@@ -212,7 +214,6 @@ class Router:
                 metrics.LLM_TOKENS.labels(draft.model, kind).inc(count)
         learned = [p for p in passages if p.kind == "learned"]
         agreement = learned[0].score if learned else None
-        rejection = await self._close_rejection(query)
         if rejection is not None and (not learned or _cosine(rejection) >= _cosine(learned[0])):
             # An agent rejected a draft for a question this close: the strongest disagreement
             # the learned-agreement part can express.
@@ -252,7 +253,6 @@ class Router:
             return [] if source is None else [_to_passage(h) for h in
                                               await source.search(query, limit=limit)]
 
-        # Both searches share one cached query embedding; run them together.
         kb, learned = await asyncio.gather(search(self._knowledge, 5), search(self._learned, 2))
         return merge_sources(kb, learned)
 
