@@ -13,14 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from fastapi import APIRouter, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from fastapi import FastAPI
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
-from tortoise import connections
 
 from bot import inbox, metrics, outbox
 from bot import scheduler as scheduling
@@ -33,11 +28,13 @@ from bot.domain import Accepted, AcceptFn, Channel, Inbound, ReplySender
 from bot.drafting import make_drafter
 from bot.jobs import JobRunner, LogOps, OpsChannel
 from bot.learning import LearnFn
-from bot.models import Conversation, Draft, Message, OutboxItem
+from bot.models import Draft, OutboxItem
 from bot.outbox import OutboxDispatcher
 from bot.ports import ApprovalNotifier, NullNotifier
 from bot.redact import redact
 from bot.router import Router
+from bot.web import AskRequest as AskRequest  # re-exported: it was defined here
+from bot.web import make_web_app, slack_events_route
 from bot.worker import Worker, worker_id
 from channels.mail import smtp_security
 from channels.mail.imap import ImapPoller
@@ -71,14 +68,6 @@ def with_demo_source(settings: Settings) -> Settings:
         path.chmod(0o600)
     demo = WebhookSource(name=DEMO_SOURCE, secret=path.read_text().strip())  # type: ignore[arg-type]
     return settings.model_copy(update={"webhooks": {**settings.webhooks, DEMO_SOURCE: demo}})
-
-
-@dataclass
-class AskRequest(BaseModel):
-    """A question for ``POST /api/ask``."""
-
-    message: str = Field(min_length=1, max_length=20_000)
-    subject: str | None = Field(default=None, max_length=998)
 
 
 @dataclass
@@ -242,35 +231,6 @@ def _deliver(kicker: _Kicker, clock: Clock) -> DeliverFn:
     return deliver
 
 
-def _slack_route(slack_app: AsyncApp, settings: Settings) -> APIRouter:
-    """``POST /slack/events``: Events API, interactivity and slash commands.
-
-    The signature is verified with the SDK on the raw bytes before anything is parsed (fail
-    closed); a correctly signed body bolt cannot parse (``0``, ``[]``, fields of the wrong
-    type) is a client error, answered 400 and logged, not a 500.
-    """
-    router = APIRouter()
-    handler = AsyncSlackRequestHandler(slack_app)
-    secret = settings.slack_signing_secret
-    verifier = SignatureVerifier(secret.get_secret_value()) if secret is not None else None
-
-    @router.post("/slack/events", tags=["slack"], include_in_schema=False)
-    async def slack_events(request: Request) -> Response:
-        body = await request.body()
-        if verifier is None or not verifier.is_valid_request(body, dict(request.headers)):
-            return JSONResponse({"error": "invalid_signature"}, status_code=401)
-        try:
-            return await handler.handle(request)
-        except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
-            # Listener errors are answered by bolt itself (500, so Slack retries); what reaches
-            # here failed in bolt's own parsing of a signed but malformed body.
-            log.warning("rejected a malformed Slack request: %s: %s",
-                        exc.__class__.__name__, exc)
-            return JSONResponse({"error": "malformed_request"}, status_code=400)
-
-    return router
-
-
 async def run_worker(services: Services, stop: asyncio.Event) -> None:
     """The worker side of a process: router and outbox loops, SMTP server, IMAP poller."""
     settings = services.settings
@@ -321,64 +281,14 @@ def _kb_sync(services: Services) -> Callable[[], Awaitable[object]] | None:
 
 
 def create_web_app(services: Services) -> FastAPI:
-    """The HTTP face: webhook, Slack events, health, readiness, metrics, demo conversation view."""
+    """The HTTP face: webhook, Slack events, health, readiness, metrics, demo conversation view.
+
+    The channel routers are built here (the composition root); ``bot.web`` mounts them."""
     settings = services.settings
-    app = FastAPI(
-        title="supportbot",
-        version="0.1.0",
-        description="Support gateway: customer messages in, grounded drafts out.",
-    )
-    app.include_router(make_webhook_router(settings=settings, accept=services.accept))
+    edges = [make_webhook_router(settings=settings, accept=services.accept)]
     if services.slack_app is not None:
-        app.include_router(_slack_route(services.slack_app, settings))
-
-    @app.get("/healthz", tags=["ops"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["ops"])
-    async def readyz() -> JSONResponse:
-        checks: dict[str, str] = {}
-        try:
-            await connections.get("default").execute_query("SELECT 1")
-            checks["database"] = "ok"
-        except Exception as exc:  # readiness reports, it does not raise
-            checks["database"] = f"error: {exc.__class__.__name__}"
-        ok = all(v == "ok" for v in checks.values())
-        return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
-
-    @app.get("/metrics", tags=["ops"], response_class=Response)
-    async def prometheus() -> Response:
-        return Response(await metrics.render(), media_type="text/plain; version=0.0.4")
-
-    if settings.demo_enabled:
-
-        @app.post("/api/ask", tags=["demo"])
-        async def ask(question: AskRequest) -> dict[str, Any]:
-            """``supportbot ask`` over HTTP (embedded demo only): draft, confidence, decision
-            and sources for a message, without storing or sending anything. Qdrant local mode
-            admits one process, so while ``supportbot run`` holds it this is the way to ask."""
-            analysis = await services.router.analyse(
-                question.message, subject=question.subject,
-                auto_send_threshold=settings.auto_send_threshold)
-            return analysis.to_dict()
-
-        @app.get("/api/conversations/{conversation_id}", tags=["demo"])
-        async def conversation_view(conversation_id: int) -> dict[str, Any]:
-            """What happened to a conversation (embedded demo only: no auth, bound locally)."""
-            conversation = await Conversation.get_or_none(id=conversation_id)
-            if conversation is None:
-                raise HTTPException(404, "no such conversation")
-            messages = await Message.filter(conversation_id=conversation_id).order_by("id").values(
-                "direction", "author", "text", "created_at")
-            drafts = await Draft.filter(conversation_id=conversation_id).order_by("id").values(
-                "id", "status", "decision", "confidence", "text", "reasons", "sources", "model",
-                "offline", "timings_ms")
-            return {"id": conversation.id, "channel": conversation.channel,
-                    "status": conversation.status, "subject": conversation.subject,
-                    "messages": messages, "drafts": drafts}
-
-    return app
+        edges.append(slack_events_route(services.slack_app, settings))
+    return make_web_app(settings=settings, router=services.router, edges=edges)
 
 
 async def serve_http(app: FastAPI, *, host: str, port: int, stop: asyncio.Event,
