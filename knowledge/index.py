@@ -7,6 +7,7 @@ payloads themselves, so every process and every worker sees the same state as th
 from __future__ import annotations
 
 import asyncio
+import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from knowledge.chunking import ChunkingOptions
 from knowledge.embedder import Embedder
 from knowledge.fusion import DENSE_WEIGHT, DocScore, ScoredChunk, SearchMode, rank_documents
 from knowledge.ingest import DENSE, SPARSE, ingest_path, sparse_vector
+from knowledge.spelling import Speller, vocabulary_of
 from knowledge.types import Hit, IngestReport, ProgressFn
 
 DEFAULT_COLLECTION = "kb_chunks"
@@ -31,6 +33,9 @@ _HIT_FIELDS = ["doc_id", "chunk", "title", "text", "heading_path", "source", "un
 # even to return one field, which was most of a search's cost. Chunk ids map to documents
 # through ``_doc_of`` (a cache filled from payloads on a miss: ids are stable per document).
 _CANDIDATE_FIELDS = False
+# Another process may ingest into the same collection (several workers, a Qdrant server): the
+# vocabulary the keyword search corrects typos against is re-read this often.
+VOCABULARY_TTL_S = 300.0
 
 
 class KnowledgeError(RuntimeError):
@@ -62,6 +67,7 @@ class KnowledgeBase:
         mode: SearchMode = DEFAULT_MODE,
         dense_weight: float = DENSE_WEIGHT,
         candidates: int = 100,
+        correct_typos: bool = True,
     ) -> None:
         self.client = client
         self.embedder = embedder
@@ -70,8 +76,11 @@ class KnowledgeBase:
         self.mode: SearchMode = mode
         self.dense_weight = dense_weight
         self.candidates = candidates
+        self.correct_typos = correct_typos
         self._ready = False
         self._doc_of: dict[str, str] = {}
+        self._speller: Speller | None = None
+        self._speller_read_at = 0.0
 
     @property
     def pipeline(self) -> str:
@@ -147,7 +156,10 @@ class KnowledgeBase:
     async def ingest(self, path: Path, *, progress: ProgressFn | None = None) -> IngestReport:
         """Bring the index in line with the files under ``path`` (see ``knowledge.ingest``)."""
         await self.ensure_collection()
-        return await ingest_path(self, path, progress=progress)
+        try:
+            return await ingest_path(self, path, progress=progress)
+        finally:
+            self._speller = None  # new words, or words of removed documents gone
 
     async def search(
         self, query: str, limit: int = 5, *, mode: SearchMode | None = None
@@ -173,6 +185,10 @@ class KnowledgeBase:
         ):
             return {m: [] for m in modes}
         dense_vec, sparse_vec = await self.embedder.aquery(query)
+        if self.correct_typos:
+            keywords = (await self.speller()).correct(query)
+            if keywords != query:  # BM25 only: the dense model reads the customer's own words
+                sparse_vec = self.embedder.sparse([keywords])[0]
         n = max(self.candidates, limit * 10)
         requests = [
             models.QueryRequest(
@@ -220,6 +236,26 @@ class KnowledgeBase:
             for m, docs in ranked.items()
         }
 
+    async def speller(self) -> Speller:
+        """The typo corrector over the indexed words (titles and chunk texts), re-read after an
+        ingest in this process and every ``VOCABULARY_TTL_S`` for other processes' ingests."""
+        now = time.monotonic()
+        if self._speller is None or now - self._speller_read_at > VOCABULARY_TTL_S:
+            texts: list[str] = []
+            offset: Any = None
+            if await self.client.collection_exists(self.collection):
+                while True:
+                    points, offset = await self.client.scroll(
+                        self.collection, limit=1000, offset=offset,
+                        with_payload=["title", "text"], with_vectors=False,
+                    )
+                    texts.extend(f"{(p.payload or {}).get('title', '')} "
+                                 f"{(p.payload or {}).get('text', '')}" for p in points)
+                    if offset is None:
+                        break
+            self._speller, self._speller_read_at = Speller(vocabulary_of(texts)), now
+        return self._speller
+
     async def _learn_doc_ids(self, chunk_ids: set[str]) -> None:
         missing = [c for c in chunk_ids if c not in self._doc_of]
         if not missing:
@@ -243,6 +279,7 @@ class KnowledgeBase:
         if await self.client.collection_exists(self.collection):
             await self.client.delete_collection(self.collection)
         self._ready = False
+        self._speller = None
 
 
 def _hit(doc: DocScore, mode: SearchMode, payload: Mapping[str, Any]) -> Hit:

@@ -141,3 +141,26 @@ async def test_model_of_another_dimension_is_refused(kb: KnowledgeBase) -> None:
     )
     with pytest.raises(KnowledgeError, match="8-d"):
         await kb.ensure_collection()
+
+
+async def test_misspelt_keywords_still_match_by_keyword(kb: KnowledgeBase, small_kb: Path) -> None:
+    await kb.ingest(small_kb)
+    question = "pasword resett linkk"
+    hits = await kb.search(question, limit=3)
+    assert hits[0].doc_id == "account/password-reset"
+    assert (hits[0].sparse_score or 0.0) > 0  # "password", "reset", "link" found as keywords
+    kb.correct_typos = False
+    plain = await kb.search(question, limit=3)
+    assert all(not h.sparse_score for h in plain)  # BM25 alone sees no known word
+
+
+async def test_words_of_a_new_document_are_corrected_to_after_ingest(
+    kb: KnowledgeBase, small_kb: Path
+) -> None:
+    await kb.ingest(small_kb)
+    assert (await kb.speller()).correct("warrantee") == "warrantee"
+    (small_kb / "warranty.md").write_text("# Warranty\n\nEvery device has a two-year warranty.\n")
+    await kb.ingest(small_kb)
+    assert (await kb.speller()).correct("warrantee") == "warranty"
+    hits = await kb.search("warrantee", limit=1)
+    assert hits[0].doc_id == "warranty" and (hits[0].sparse_score or 0.0) > 0
