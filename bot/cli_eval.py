@@ -19,6 +19,7 @@ from bot.evaluation.plot import reliability_png
 from bot.evaluation.replay import current_auto_policy, format_table, load_cases, replay, summarise
 from bot.evaluation.routing import RoutingEvalError, load_rows, resolve_kbs, run_routing
 from bot.evaluation.routing_report import format_table as routing_table
+from bot.evaluation.routing_report import learning_table
 from bot.evaluation.routing_report import summarise as routing_summary
 from bot.ports import NullNotifier
 from config import Settings
@@ -36,13 +37,16 @@ async def cmd_routing(settings: Settings, args: argparse.Namespace) -> int:
         default = Path(args.kb) if args.kb else settings.kb_dir
         folders = resolve_kbs(rows, base=Path(args.kb) if args.kb else path.parent, default=default)
         outcomes = await run_routing(
-            rows, folders, settings=settings, progress=progress_reporter("analyse")
+            rows, folders, settings=settings, progress=progress_reporter("analyse"),
+            learn=args.learn, seed=args.seed,
         )
     except RoutingEvalError as exc:
         print(f"eval routing: {exc}", file=sys.stderr)
         return 2
     report = routing_summary(outcomes, human_threshold=settings.human_threshold)
     print(routing_table(report))
+    if args.learn:
+        print(learning_table(outcomes))
     if args.plot:
         kbs = list(dict.fromkeys(o.kb for o in outcomes))
         series = {
@@ -127,6 +131,13 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     routing.add_argument("--json", action="store_true", help="last line: the metrics as JSON")
     routing.add_argument("--plot", help="write a reliability diagram PNG here")
+    routing.add_argument(
+        "--learn",
+        action="store_true",
+        help="prequential: rows arrive shuffled and each, once scored, is decided as an agent "
+        "would (answerable approved, out-of-scope rejected), teaching the rows after it",
+    )
+    routing.add_argument("--seed", type=int, default=0, help="arrival order with --learn")
     routing.set_defaults(func=cmd_routing)
 
     rep = commands.add_parser("replay", help="replay stored conversations; sends nothing")

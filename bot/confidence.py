@@ -207,13 +207,19 @@ def fuzzy_coverage(question: str, passage: str) -> float:
     return total / len(wanted)
 
 
+def answer_source(passage: Passage) -> str:
+    """What a passage's answer rests on: a learned answer approved from a KB article counts
+    as that article (the agents' words for it, not a rival to it)."""
+    return str(passage.metadata.get("grounded_in") or passage.source_id)
+
+
 def _margin(ranked: Sequence[Passage], scale: float) -> float:
     """Gap between the top passage and the best passage of a *different* source.
 
     Two chunks of the same source agreeing is not ambiguity; two sources scoring alike is.
     """
     top = ranked[0]
-    rival = next((p for p in ranked[1:] if p.source_id != top.source_id), None)
+    rival = next((p for p in ranked[1:] if answer_source(p) != answer_source(top)), None)
     gap = _clamp(retrieval_score(top)) - (_clamp(retrieval_score(rival)) if rival else 0.0)
     return _clamp(gap / scale) if scale > 0 else 1.0
 
@@ -231,7 +237,7 @@ def _rank_agreement(ranked: Sequence[Passage]) -> float | None:
     if not scored or max(s for s, _ in scored) <= 0:
         return None if not scored else 0.0
     best_sparse = max(scored, key=lambda item: item[0])[1]
-    return 1.0 if best_sparse.source_id == ranked[0].source_id else 0.0
+    return 1.0 if answer_source(best_sparse) == answer_source(ranked[0]) else 0.0
 
 
 def retrieval_parts(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 import enum
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 #: ``learn(question, answer, meta)``: store an agent-approved answer so retrieval can use it.
@@ -73,3 +73,13 @@ def edit_size(original: str, final: str) -> str:
         if op in ("replace", "insert"):
             added += j2 - j1
     return f"+{added} / -{removed} words"
+
+
+def grounding_of(sources: Sequence[Mapping[str, Any]]) -> str | None:
+    """The KB article a draft built on ``sources`` rests on: its top source, or the article a
+    learned top source was itself approved from; None for a learned answer of unknown origin."""
+    if not sources:
+        return None
+    top = sources[0]
+    found = top.get("grounded_in") or (top.get("source_id") if top.get("kind") == "kb" else None)
+    return str(found) if found else None

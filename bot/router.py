@@ -47,6 +47,11 @@ PAUSED_CHANNELS_KEY = "paused_channels"
 AUTO_SEND_KEY = "auto_send_threshold"
 _HISTORY_TURNS = 6
 RUNTIME_SETTINGS_TTL = 2.0  # seconds an admin's /support change may take to apply
+# A rejected question at least this close (MiniLM cosine: the same subject, not yet the same
+# question) is a precedent: when it is nearer than any approved answer, learned agreement is 0.
+# Only from ``topic_cosine`` on is it named on the card and does it block auto-send. Chosen with
+# the prequential routing eval (``supportbot eval routing --learn``): 0.5 and 0.6 score alike.
+RELATED_COSINE = 0.5
 
 
 class Retriever(Protocol):
@@ -110,8 +115,12 @@ def _triage_json(flags: Triage) -> dict[str, Any]:
 
 
 def _source_json(p: Passage) -> dict[str, Any]:
-    return {"source_id": p.source_id, "title": p.title, "score": round(p.score, 4),
-            "kind": p.kind, "url": p.url}
+    source = {"source_id": p.source_id, "title": p.title, "score": round(p.score, 4),
+              "kind": p.kind, "url": p.url}
+    if p.metadata.get("grounded_in"):
+        source["grounded_in"] = p.metadata["grounded_in"]  # a learned answer's KB article
+    return source
+
 
 
 def _to_passage(hit: Hit) -> Passage:
@@ -194,7 +203,7 @@ class Router:
         with timings.stage("retrieve"):
             # One cached query embedding serves all three searches; run them together.
             passages, rejection = await asyncio.gather(self._retrieve(query),
-                                                       self._close_rejection(query))
+                                                       self._related_rejection(query))
         request = DraftRequest(
             customer_text=text,
             subject=subject,
@@ -213,10 +222,11 @@ class Router:
             if count:
                 metrics.LLM_TOKENS.labels(draft.model, kind).inc(count)
         learned = [p for p in passages if p.kind == "learned"]
-        agreement = learned[0].score if learned else None
+        # How close the nearest question agents answered is to this one ...
+        agreement = _cosine(learned[0]) if learned else None
         if rejection is not None and (not learned or _cosine(rejection) >= _cosine(learned[0])):
-            # An agent rejected a draft for a question this close: the strongest disagreement
-            # the learned-agreement part can express.
+            # ... unless the nearest precedent agents decided was a rejection: the strongest
+            # disagreement the learned-agreement part can express.
             agreement = 0.0
         with timings.stage("score"):
             confidence = score_confidence(
@@ -232,7 +242,7 @@ class Router:
                 auto_send_threshold=auto_send_threshold,
                 human_threshold=self._settings.human_threshold,
             )
-        if rejection is not None:
+        if rejection is not None and _cosine(rejection) >= self._settings.topic_cosine:
             why = (f"an agent rejected a draft for a close question "
                    f"({_cosine(rejection):.2f}): {rejection.text[:200]}")
             confidence = replace(confidence, reasons=[*confidence.reasons, why])
@@ -240,11 +250,11 @@ class Router:
                 policy = PolicyDecision(Decision.REVIEW, [*policy.reasons, why])
         return Analysis(flags, passages, draft, confidence, policy, timings.ms)
 
-    async def _close_rejection(self, query: str) -> Passage | None:
+    async def _related_rejection(self, query: str) -> Passage | None:
         if self._rejected is None:
             return None
         hits = [_to_passage(h) for h in await self._rejected.search(query, limit=1)]
-        if hits and _cosine(hits[0]) >= self._settings.topic_cosine:
+        if hits and _cosine(hits[0]) >= RELATED_COSINE:
             return hits[0]
         return None
 

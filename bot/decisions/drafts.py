@@ -13,7 +13,7 @@ from tortoise.transactions import in_transaction
 
 from bot.decisions.outcomes import DecisionError, DeliverFn, DraftOutcome
 from bot.decisions.signals import call_learner, seconds_since
-from bot.learning import LearnFn, LearningAction, edit_ratio, is_edited
+from bot.learning import LearnFn, LearningAction, edit_ratio, grounding_of, is_edited
 from bot.models import Conversation, ConversationStatus, Draft, DraftStatus, LearningSignal
 
 
@@ -90,6 +90,9 @@ async def approve(
             "action": str(status),
             "channel": conversation.channel,
             "edit_ratio": ratio,
+            # Sent as drafted: the answer rests on the draft's article, so retrieval treats
+            # the two as one source rather than rivals (an edit may have changed the subject).
+            "grounded_in": None if edited else grounding_of(draft.sources or []),
         },
     )
     return DraftOutcome(

@@ -5,11 +5,19 @@ Rows are JSON lines ``{"text", "label": "answerable"|"out_of_scope", "kb"}``. Ea
 real ``Router.analyse`` (triage → search → offline draft → confidence → policy) against its own
 KB, storing and sending nothing. The outcomes keep the whole ``Analysis``, so a different
 calibration or threshold can be re-scored with the same pure functions (``rescore``).
+
+With ``learn=True`` the evaluation is prequential, as the product lives: each KB's rows arrive
+in a shuffled order, every row is scored first and then decided as an agent would (an
+answerable message's reply is approved into the learned answers, an out-of-scope one is
+rejected with a reason into the rejection memory), so later rows are scored with what earlier
+ones taught. No row is ever scored with its own label. The learned stores are throw-away
+collections like the KB's.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -22,11 +30,13 @@ from qdrant_client import AsyncQdrantClient
 from bot.confidence import Calibration, score_confidence
 from bot.domain import Decision
 from bot.drafting.offline import OfflineDrafter
+from bot.learning import grounding_of
 from bot.policy import decide
 from bot.ports import NullNotifier
 from bot.router import Analysis, Router
 from config import Settings
 from knowledge import Embedder, KnowledgeBase, ProgressFn, make_qdrant_client
+from knowledge.learned import LearnedAnswers
 
 LABELS = ("answerable", "out_of_scope")
 
@@ -51,6 +61,7 @@ class RowOutcome:
     row: RoutingRow
     kb: str
     analysis: Analysis
+    position: int = 0  # the row's place in its KB's stream (the file order unless learning)
 
     @property
     def confidence(self) -> float:
@@ -131,16 +142,24 @@ async def run_routing(
     *,
     settings: Settings,
     progress: ProgressFn | None = None,
+    learn: bool = False,
+    seed: int = 0,
 ) -> list[RowOutcome]:
-    """Analyse every row against its own KB with the real router; nothing is stored."""
+    """Analyse every row against its own KB with the real router; nothing is stored, except,
+    with ``learn``, the simulated agents' decisions in throw-away learned stores."""
     embedder = Embedder.from_settings(settings)
     outcomes: list[RowOutcome] = []
     done = 0
     async with _isolated_client(settings) as client:
         for name, folder in folders.items():
-            kb = KnowledgeBase(
-                client=client, embedder=embedder, collection=f"routing_{uuid.uuid4().hex[:12]}"
-            )
+            run = uuid.uuid4().hex[:12]
+            kb = KnowledgeBase(client=client, embedder=embedder, collection=f"routing_{run}")
+            learned = rejected = None
+            if learn:
+                learned = LearnedAnswers(client=client, embedder=embedder,
+                                         collection=f"routing_learned_{run}")
+                rejected = LearnedAnswers(client=client, embedder=embedder,
+                                          collection=f"routing_rejected_{run}")
             try:
                 report = await kb.ingest(folder)
                 if report.chunks == 0:
@@ -148,23 +167,54 @@ async def run_routing(
                 router = Router(
                     settings=settings,
                     knowledge=kb,
-                    learned=None,
+                    learned=learned,
+                    rejected=rejected,
                     drafter=OfflineDrafter(),
                     notifier=NullNotifier(),
                 )
-                for row in rows:
-                    if (row.kb or "") != name:
-                        continue
+                stream = [row for row in rows if (row.kb or "") == name]
+                if learn:
+                    random.Random(f"{seed}:{name}").shuffle(stream)
+                for position, row in enumerate(stream):
                     analysis = await router.analyse(
                         row.text, auto_send_threshold=settings.auto_send_threshold
                     )
-                    outcomes.append(RowOutcome(row, name or folder.name, analysis))
+                    outcomes.append(RowOutcome(row, name or folder.name, analysis, position))
+                    if learned is not None and rejected is not None:
+                        await _agent_decides(row, analysis, position, learned, rejected)
                     done += 1
                     if progress:
                         progress(done, len(rows), row.text)
             finally:
                 await kb.drop()
+                for store in (learned, rejected):
+                    if store is not None and await client.collection_exists(store.collection):
+                        await client.delete_collection(store.collection)
     return outcomes
+
+
+async def _agent_decides(
+    row: RoutingRow,
+    analysis: Analysis,
+    position: int,
+    learned: LearnedAnswers,
+    rejected: LearnedAnswers,
+) -> None:
+    """What an agent does with the row once it is scored: approve an answer to an answerable
+    message (the draft, or the best passage when the drafter wrote none), or reject a draft for
+    an out-of-scope one, as ``bot.app``'s learners record them."""
+    if row.answerable:
+        top = analysis.passages[0].text if analysis.passages else ""
+        answer = analysis.draft.reply.strip() or top or row.text
+        sources = [{"source_id": p.source_id, "kind": p.kind, **p.metadata}
+                   for p in analysis.passages]
+        meta: dict[str, object] = {"simulated": True}
+        if analysis.draft.reply.strip() and (grounded := grounding_of(sources)):
+            meta["grounded_in"] = grounded
+        await learned.add(row.text, answer, answer_id=f"row-{position}", metadata=meta)
+    else:
+        await rejected.add(row.text, "out of scope: our knowledge has no answer for this",
+                           answer_id=f"rejected-{position}", metadata={"simulated": True})
 
 
 def rescore(
@@ -179,13 +229,14 @@ def rescore(
     rescored = []
     for outcome in outcomes:
         a = outcome.analysis
-        learned = [p for p in a.passages if p.kind == "learned"]
+        # The agreement the router computed (a close rejection already folded in).
+        agreement = a.confidence.parts.get("learned_agreement")
         confidence = score_confidence(
             passages=a.passages,
             draft=a.draft,
             triage=a.triage,
             question=outcome.row.text,
-            learned_agreement=learned[0].score if learned else None,
+            learned_agreement=agreement,
             calibration=calibration,
         )
         policy = decide(

@@ -124,3 +124,17 @@ def format_table(report: RoutingReport) -> str:
         if b.count:
             lines.append(f"  {b.low:.1f}–{b.high:.1f}  {b.observed or 0.0:.2f}  ({b.count})")
     return "\n".join(lines)
+
+
+def learning_table(outcomes: Sequence[RowOutcome]) -> str:
+    """AUROC of each KB's stream in halves (prequential ``--learn`` runs): the second half is
+    scored with what agents' decisions on the first half taught."""
+    lines = ["learning (prequential): AUROC of the first half → second half of each stream"]
+    for kb in dict.fromkeys(o.kb for o in outcomes):
+        stream = sorted((o for o in outcomes if o.kb == kb), key=lambda o: o.position)
+        half = len(stream) // 2
+        parts = [stream[:half], stream[half:]]
+        scores = [auroc([o.row.answerable for o in p], [o.confidence for o in p]) for p in parts]
+        shown = ["  n/a" if s is None else f"{s:.3f}" for s in scores]
+        lines.append(f"  {kb[:21]:<22}{shown[0]:>8} → {shown[1]}")
+    return "\n".join(lines)

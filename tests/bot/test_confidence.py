@@ -213,3 +213,21 @@ def test_calibration_round_trips_through_json_and_combine_matches_the_score() ->
     # A stored calibration from an older version (unknown part, missing part) still loads.
     old = Calibration.from_json({"weights": {"retired_part": 9.0}, "bias": -1.0})
     assert old.weight("top_score") == DEFAULT_CALIBRATION.weight("top_score")
+
+
+def test_an_approved_answer_and_its_article_are_not_rivals() -> None:
+    from bot.confidence import retrieval_parts
+    from bot.domain import Passage
+
+    learned = Passage(source_id="answer-1", title="how do i return an item", text="Send it back.",
+                      score=0.9, kind="learned",
+                      metadata={"dense_score": 0.9, "grounded_in": "returns"})
+    article = Passage(source_id="returns", title="Returns", text="Send it back within 30 days.",
+                      score=0.88, metadata={"dense_score": 0.88})
+    other = Passage(source_id="shipping", title="Shipping", text="Parcels take 3 days.",
+                    score=0.4, metadata={"dense_score": 0.4})
+    question = "how can I return an item"
+    assert retrieval_parts(question, [learned, article, other])["margin"] == 1.0  # 0.5 gap
+    unrelated = Passage(source_id="answer-2", title="t", text="x", score=0.9, kind="learned",
+                        metadata={"dense_score": 0.9})
+    assert retrieval_parts(question, [unrelated, article, other])["margin"] < 0.2

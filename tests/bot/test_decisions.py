@@ -182,3 +182,31 @@ async def test_a_rejection_with_a_reason_is_remembered_for_close_questions(db: o
     await Draft.filter(id=draft.id).update(status="pending")
     await decisions.reject(draft.id, agent="U2", now=NOW, reason="  ", on_reject=on_reject)
     assert len(remembered) == 1
+
+
+@pytest.mark.parametrize(
+    ("sources", "final", "grounded"),
+    [
+        ([{"source_id": "billing/refunds", "kind": "kb"}], None, "billing/refunds"),
+        # A learned answer on top passes on the article it was approved from.
+        ([{"source_id": "answer-7", "kind": "learned", "grounded_in": "shipping"}], None,
+         "shipping"),
+        ([{"source_id": "answer-8", "kind": "learned"}], None, None),
+        # An edited reply may answer something else: no article is claimed for it.
+        ([{"source_id": "billing/refunds", "kind": "kb"}], "Something else entirely.", None),
+    ],
+)
+async def test_an_approved_answer_names_the_article_it_rests_on(
+    db: object, sources: list[dict[str, str]], final: str | None, grounded: str | None
+) -> None:
+    draft = await make_draft()
+    draft.sources = sources
+    await draft.save(update_fields=["sources"])
+    learned: list[Any] = []
+
+    async def learn(question: str, answer: str, meta: Any) -> None:
+        learned.append(meta)
+
+    await decisions.approve(draft.id, agent="U1", now=NOW, deliver=deliver, final_text=final,
+                            learn=learn)
+    assert learned[0]["grounded_in"] == grounded

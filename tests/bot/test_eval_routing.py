@@ -121,3 +121,45 @@ async def test_eval_routing_refuses_a_missing_kb(
     args = parser.parse_args(["eval", "routing", str(rows)])
     assert await args.func(make_settings(), args) == 2
     assert "absent" in capsys.readouterr().err
+
+
+async def test_prequential_eval_learns_from_earlier_decisions(
+    tmp_path: Path, make_settings: SettingsFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.evaluation.routing import load_rows, run_routing
+
+    root = tmp_path / "data"
+    write_dataset(root)
+    repeats = [
+        ("can I pay with bitcoin", "out_of_scope"),
+        ("do you take bitcoin payments", "out_of_scope"),
+        ("How can I return an item I bought", "answerable"),
+        ("how do I send back an item I bought", "answerable"),
+    ]
+    path = root / "repeats.jsonl"
+    path.write_text("\n".join(json.dumps({"text": t, "label": y, "kb": "shop"})
+                              for t, y in repeats) + "\n", encoding="utf-8")
+    rows = load_rows(path)
+    folders = resolve_kbs(rows, base=root, default=None)
+    settings = make_settings()
+    static = {o.row.text: o for o in await run_routing(rows, folders, settings=settings)}
+    learned = await run_routing(rows, folders, settings=settings, learn=True, seed=3)
+
+    assert sorted(o.position for o in learned) == [0, 1, 2, 3]
+    by_label: dict[bool, list[object]] = {True: [], False: []}
+    for outcome in sorted(learned, key=lambda o: o.position):
+        by_label[outcome.row.answerable].append(outcome)
+    later_oos = by_label[False][1]
+    later_answerable = by_label[True][1]
+    # The second bitcoin question meets the first one's rejection; the second return question
+    # meets the first one's approved answer. Nothing was learned in the static run.
+    assert later_oos.analysis.confidence.parts["learned_agreement"] == 0.0  # type: ignore[attr-defined]
+    assert later_oos.confidence < static[later_oos.row.text].confidence  # type: ignore[attr-defined]
+    assert later_answerable.confidence > static[later_answerable.row.text].confidence  # type: ignore[attr-defined]
+    assert all(o.analysis.confidence.parts["learned_agreement"] is None for o in static.values())
+
+    parser = argparse.ArgumentParser()
+    add_eval_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["eval", "routing", str(path), "--learn", "--seed", "3"])
+    assert await args.func(settings, args) == 0
+    assert "learning (prequential)" in capsys.readouterr().out
