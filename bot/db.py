@@ -6,8 +6,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
+import asyncpg
 from tortoise import Tortoise
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api import migrate as tortoise_migrate
 
@@ -19,12 +22,31 @@ MODELS_MODULE = "bot.models"
 MIGRATIONS_MODULE = "bot.migrations"
 
 
+class PooledConnection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg is untyped
+    """A pooled PostgreSQL connection that is not reset each time it goes back to the pool.
+
+    Tortoise takes a pool connection for every statement outside a transaction, and asyncpg
+    resets a returned connection with a second round trip (``pg_advisory_unlock_all(); CLOSE
+    ALL; UNLISTEN *; RESET ALL``). We hold no advisory locks, cursors, listeners or session
+    settings, so that query would reset nothing; asyncpg still rolls back an open transaction.
+    """
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 def tortoise_config(db_url: str) -> dict[str, Any]:
     """The Tortoise configuration for one database URL."""
     connection: Any = db_url
     if db_url.startswith("postgres://"):
         # Small pools per process; several web processes and workers share one server.
-        connection = db_url + ("&" if "?" in db_url else "?") + "minsize=1&maxsize=10"
+        connection = expand_db_url(_with_params(db_url, minsize="1", maxsize="10"))
+        connection["credentials"]["connection_class"] = PooledConnection
+    elif db_url.startswith("sqlite://"):
+        # Write-ahead log with fsync at checkpoints, not at every commit (SQLite's advice for
+        # WAL; a power cut may lose the last commits, never corrupt the file). A message costs
+        # a few commits, each an fsync on the one connection every coroutine waits for.
+        connection = _with_params(db_url, journal_mode="WAL", synchronous="NORMAL")
     return {
         "connections": {"default": connection},
         "apps": {
@@ -37,6 +59,15 @@ def tortoise_config(db_url: str) -> dict[str, Any]:
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+def _with_params(db_url: str, **params: str) -> str:
+    """``db_url`` with ``params`` added to its query string, unless the URL sets them."""
+    given = parse_qs(urlsplit(db_url).query)
+    extra = urlencode({k: v for k, v in params.items() if k not in given})
+    if not extra:
+        return db_url
+    return db_url + ("&" if "?" in db_url else "?") + extra
 
 
 def _prepare(settings: Settings) -> str:

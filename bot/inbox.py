@@ -43,12 +43,15 @@ async def accept(inbound: Inbound) -> Accepted:
     Raises ``AcceptError`` when the database cannot take it: the edge must answer with a
     temporary failure so the sender retries (nothing is acknowledged that is not stored).
     """
-    for attempt in range(3):
+    for attempt in range(4):
         try:
-            return await _accept_once(inbound)
+            # The first attempt assumes a new message (nearly all are) and lets the unique
+            # (channel, channel_message_id) constraint catch a replay; later ones look first.
+            return await _accept_once(inbound, look_for_duplicate=attempt > 0)
         except IntegrityError:
-            # A concurrent accept created the same message or conversation first: re-read.
-            if attempt == 2:
+            # A replay, or a concurrent accept created the same message or conversation first:
+            # re-read.
+            if attempt == 3:
                 raise AcceptError("could not store message: concurrent writes conflict") from None
         except BaseORMException as exc:
             log.exception("accept failed for %s message", inbound.channel)
@@ -65,18 +68,19 @@ async def accept(inbound: Inbound) -> Accepted:
     raise AssertionError("unreachable")
 
 
-async def _accept_once(inbound: Inbound) -> Accepted:
+async def _accept_once(inbound: Inbound, *, look_for_duplicate: bool) -> Accepted:
     async with in_transaction():
-        existing = await Message.get_or_none(
-            channel=inbound.channel.value, channel_message_id=inbound.channel_message_id
-        ).select_related("conversation")
-        if existing is not None:
-            return Accepted(
-                conversation_id=existing.conversation.id,
-                message_id=existing.id,
-                duplicate=True,
-                conversation_token=existing.conversation.token,
-            )
+        if look_for_duplicate:
+            existing = await Message.get_or_none(
+                channel=inbound.channel.value, channel_message_id=inbound.channel_message_id
+            ).select_related("conversation")
+            if existing is not None:
+                return Accepted(
+                    conversation_id=existing.conversation.id,
+                    message_id=existing.id,
+                    duplicate=True,
+                    conversation_token=existing.conversation.token,
+                )
         customer = await _customer_for(inbound)
         conversation = await _conversation_for(inbound, customer)
         message = await Message.create(
@@ -206,24 +210,30 @@ async def claim(owner: str, *, limit: int, lease_seconds: float, clock: Clock = 
         .annotate(first=Min("id")).group_by("message__conversation_id")
         .values_list("message__conversation_id", "first")
     ))
-    claimed: list[Claimed] = []
+    eligible = []
     for row in rows:
-        conversation_id = row["message__conversation_id"]
-        if first_open.get(conversation_id) != row["id"]:
-            continue
-        first_open.pop(conversation_id)
-        won = await InboxItem.filter(free, id=row["id"], status=QueueStatus.PENDING).update(
-            lease_owner=owner,
-            lease_until=now + timedelta(seconds=lease_seconds),
-            attempts=F("attempts") + 1,
-        )
-        if won == 1:
-            claimed.append(
-                Claimed(row["id"], row["message_id"], conversation_id, row["attempts"] + 1)
-            )
-            if len(claimed) >= limit:
-                break
-    return claimed
+        if first_open.get(row["message__conversation_id"]) == row["id"]:
+            first_open.pop(row["message__conversation_id"])
+            eligible.append(row)
+    eligible = eligible[:limit]
+    if not eligible:
+        return []
+    # One conditional UPDATE leases the whole batch (one statement and one commit, not one per
+    # item); the conditions make it race-free as before. Another worker that got some of them
+    # first leaves fewer rows updated: then read back which ones are ours.
+    until = now + timedelta(seconds=lease_seconds)
+    ids = [row["id"] for row in eligible]
+    won = await InboxItem.filter(free, id__in=ids, status=QueueStatus.PENDING).update(
+        lease_owner=owner, lease_until=until, attempts=F("attempts") + 1
+    )
+    if won < len(ids):
+        ours = set(await InboxItem.filter(id__in=ids, lease_owner=owner, lease_until=until)
+                   .values_list("id", flat=True)) if won else set()
+        eligible = [row for row in eligible if row["id"] in ours]
+    return [
+        Claimed(row["id"], row["message_id"], row["message__conversation_id"], row["attempts"] + 1)
+        for row in eligible
+    ]
 
 
 async def complete(item: Claimed, owner: str, *, clock: Clock = utcnow) -> None:

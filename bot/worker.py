@@ -12,6 +12,7 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from bot import inbox, outbox
 from bot.clock import Clock, utcnow
@@ -68,23 +69,93 @@ class Worker:
 
     async def process_inbox_once(self) -> int:
         """Claim and route a batch of accepted messages; return how many were claimed."""
-        claimed = await inbox.claim(
-            self._owner, limit=self._concurrency, lease_seconds=self._settings.lease_seconds,
-            clock=self._clock,
-        )
+        claimed = await self._claim(self._concurrency)
         if claimed:
             routed = await asyncio.gather(*(self._route(item) for item in claimed))
             done = [item for item, ok in zip(claimed, routed, strict=True) if ok]
             await inbox.complete_many(done, self._owner, clock=self._clock)
-            self._wake_outbox.set()
         return len(claimed)
+
+    async def _claim(self, limit: int) -> list[inbox.Claimed]:
+        return await inbox.claim(self._owner, limit=limit,
+                                 lease_seconds=self._settings.lease_seconds, clock=self._clock)
+
+    async def _route_continuously(self, stop: asyncio.Event) -> None:
+        """Keep up to ``concurrency`` messages in flight until ``stop``: ``run``'s inbox loop.
+
+        Unlike claiming a batch and waiting for all of it, one slow message does not hold the
+        other slots idle: as soon as half of them are free they are refilled, in one claim. Done
+        items are marked done in one statement just before each claim (an item finished but not
+        yet marked when the process dies is claimed again later and resumed, not re-drafted).
+        """
+        running: dict[asyncio.Future[bool], inbox.Claimed] = {}
+        finished: list[inbox.Claimed] = []
+        refill = max(1, self._concurrency // 2)
+        drained = False  # the last claim found fewer items than it asked for
+        try:
+            while not stop.is_set() or running:
+                free = self._concurrency - len(running)
+                may_claim = not stop.is_set() and free >= refill
+                if may_claim and (not drained or not running or self._wake_inbox.is_set()):
+                    self._wake_inbox.clear()
+                    try:
+                        finished = await self._complete(finished)
+                        claimed = await self._claim(free)
+                    except Exception:
+                        log.exception("inbox loop failed; retrying")
+                        claimed = []
+                    drained = len(claimed) < free
+                    for item in claimed:
+                        running[asyncio.ensure_future(self._route(item))] = item
+                if not running:
+                    finished = await self._complete_logged(finished)
+                    if not stop.is_set():
+                        await self._idle_wait(self._wake_inbox, stop)
+                    continue
+                # Wait for a slot; with free slots and an empty queue, also for a new message.
+                waits: set[asyncio.Future[Any]] = set(running)
+                waker = asyncio.ensure_future(self._wake_inbox.wait()) if may_claim else None
+                if waker is not None:
+                    waits.add(waker)
+                try:
+                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    if waker is not None:
+                        waker.cancel()
+                for task in [t for t in running if t.done()]:
+                    item = running.pop(task)
+                    try:
+                        routed = task.result()
+                    except Exception:
+                        log.exception("routing message %s failed", item.message_id)
+                        continue
+                    if routed:
+                        finished.append(item)
+            await self._complete_logged(finished)
+        finally:
+            for task in running:
+                task.cancel()
+
+    async def _complete_logged(self, items: list[inbox.Claimed]) -> list[inbox.Claimed]:
+        try:
+            return await self._complete(items)
+        except Exception:
+            log.exception("marking %s inbox items done failed; retrying", len(items))
+            return items
+
+    async def _complete(self, items: list[inbox.Claimed]) -> list[inbox.Claimed]:
+        """Mark ``items`` done; return what is left to mark (nothing; raises on failure)."""
+        await inbox.complete_many(items, self._owner, clock=self._clock)
+        return []
 
     async def _route(self, item: inbox.Claimed) -> bool:
         """Route one item; True when it is done (its completion is batched by the caller)."""
         if item.attempts > 1 and await self._resume(item):
             return True
         try:
-            await self._router.process(item.message_id)
+            draft = await self._router.process(item.message_id)
+            if draft is not None and draft.decision == Decision.AUTO.value:
+                self._wake_outbox.set()  # only an automatic reply puts something in the outbox
         except Exception as exc:
             log.exception("routing message %s failed (attempt %s)", item.message_id, item.attempts)
             gave_up = await inbox.fail(
@@ -159,19 +230,23 @@ class Worker:
             if busy:
                 continue
             wake.clear()
-            stopper = asyncio.ensure_future(stop.wait())
-            waker = asyncio.ensure_future(wake.wait())
-            try:
-                await asyncio.wait({stopper, waker}, timeout=self._idle,
-                                   return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                stopper.cancel()
-                waker.cancel()
+            await self._idle_wait(wake, stop)
+
+    async def _idle_wait(self, wake: asyncio.Event, stop: asyncio.Event) -> None:
+        """Wait for ``wake``, ``stop`` or the poll interval, whichever comes first."""
+        stopper = asyncio.ensure_future(stop.wait())
+        waker = asyncio.ensure_future(wake.wait())
+        try:
+            await asyncio.wait({stopper, waker}, timeout=self._idle,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+            waker.cancel()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run both loops until ``stop`` is set; a loop's crash is logged, not swallowed."""
         async with asyncio.TaskGroup() as group:
-            group.create_task(self._loop("inbox", self.process_inbox_once, self._wake_inbox, stop))
+            group.create_task(self._route_continuously(stop))
             group.create_task(
                 self._loop("outbox", self.dispatch_outbox_once, self._wake_outbox, stop)
             )
