@@ -93,6 +93,8 @@ class Message(Model):
     class Meta:
         table = "message"
         unique_together = (("channel", "channel_message_id"),)
+        # A conversation's history, in order (the router reads it for every message).
+        indexes = (("conversation_id", "id"),)
 
 
 class InboxItem(Model):
@@ -110,6 +112,7 @@ class InboxItem(Model):
 
     class Meta:
         table = "inbox_item"
+        indexes = (("message_id",),)
 
 
 class Draft(Model):
@@ -144,6 +147,8 @@ class Draft(Model):
 
     class Meta:
         table = "draft"
+        # A conversation's pending draft (superseding, follow-ups) and a message's draft.
+        indexes = (("conversation_id", "status"), ("message_id",))
 
 
 class LearningSignal(Model):
@@ -165,6 +170,7 @@ class LearningSignal(Model):
 
     class Meta:
         table = "learning_signal"
+        indexes = (("draft_id",),)
 
 
 class OutboxItem(Model):
@@ -190,6 +196,7 @@ class OutboxItem(Model):
 
     class Meta:
         table = "outbox_item"
+        indexes = (("conversation_id",), ("draft_id",))
 
 
 class KnowledgeDoc(Model):

@@ -30,3 +30,24 @@ async def test_runtime_values_round_trip_including_plain_strings(db: object) -> 
         assert await kv.get_value("k") == value
     await kv.delete_value("k")
     assert await kv.get_value("k") is None
+
+
+async def test_a_conversations_history_is_read_through_an_index(db: object) -> None:
+    """The router reads a conversation's history for every message: with many conversations
+    that query must not scan the whole message table (migration 0003)."""
+    from tortoise import connections
+
+    conn = connections.get("default")
+    sql = 'SELECT id FROM message WHERE conversation_id = 1 ORDER BY id DESC LIMIT 6'
+    if conn.capabilities.dialect == "sqlite":
+        plan = " ".join(str(tuple(row)) for row in (await conn.execute_query(
+            f"EXPLAIN QUERY PLAN {sql}"))[1])
+        assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, plan
+    else:
+        await conn.execute_script("SET enable_seqscan = off")
+        try:
+            plan = " ".join(str(tuple(row)) for row in
+                            (await conn.execute_query(f"EXPLAIN {sql}"))[1])
+        finally:
+            await conn.execute_script("SET enable_seqscan = on")
+        assert "idx_message_convers" in plan, plan
