@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.cli_kb import progress_reporter
 from bot.drafting.base import Drafter
+from bot.drafting.offline import OfflineDrafter
 from bot.evaluation.plot import reliability_png
 from bot.evaluation.replay import current_auto_policy, format_table, load_cases, replay, summarise
 from bot.evaluation.routing import RoutingEvalError, load_rows, resolve_kbs, run_routing
@@ -36,10 +37,16 @@ async def cmd_routing(settings: Settings, args: argparse.Namespace) -> int:
             raise RoutingEvalError(f"{path}: no rows")
         default = Path(args.kb) if args.kb else settings.kb_dir
         folders = resolve_kbs(rows, base=Path(args.kb) if args.kb else path.parent, default=default)
-        outcomes = await run_routing(
-            rows, folders, settings=settings, progress=progress_reporter("analyse"),
-            learn=args.learn, seed=args.seed,
-        )
+        from bot.drafting.factory import make_drafter
+
+        drafter: Drafter = OfflineDrafter() if args.offline else make_drafter(settings)
+        try:
+            outcomes = await run_routing(
+                rows, folders, settings=settings, progress=progress_reporter("analyse"),
+                learn=args.learn, seed=args.seed, drafter=drafter,
+            )
+        finally:
+            await drafter.aclose()
     except RoutingEvalError as exc:
         print(f"eval routing: {exc}", file=sys.stderr)
         return 2
@@ -138,6 +145,12 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
         "would (answerable approved, out-of-scope rejected), teaching the rows after it",
     )
     routing.add_argument("--seed", type=int, default=0, help="arrival order with --learn")
+    routing.add_argument(
+        "--offline",
+        action="store_true",
+        help="use the offline drafter even when ANTHROPIC_API_KEY is set (by default Claude "
+        "drafts every row, so its grounding check counts: one API call per row)",
+    )
     routing.set_defaults(func=cmd_routing)
 
     rep = commands.add_parser("replay", help="replay stored conversations; sends nothing")

@@ -2,9 +2,10 @@
 
 Rows are JSON lines ``{"text", "label": "answerable"|"out_of_scope", "kb"}``. Each distinct
 ``kb`` is ingested once into its own throw-away collection, and every row goes through the
-real ``Router.analyse`` (triage → search → offline draft → confidence → policy) against its own
-KB, storing and sending nothing. The outcomes keep the whole ``Analysis``, so a different
-calibration or threshold can be re-scored with the same pure functions (``rescore``).
+real ``Router.analyse`` (triage → search → draft → confidence → policy) against its own KB,
+storing and sending nothing; the drafter is the offline one unless another (Claude) is passed.
+The outcomes keep the whole ``Analysis``, so a different calibration or threshold can be
+re-scored with the same pure functions (``rescore``).
 
 With ``learn=True`` the evaluation is prequential, as the product lives: each KB's rows arrive
 in a shuffled order, every row is scored first and then decided as an agent would (an
@@ -29,6 +30,7 @@ from qdrant_client import AsyncQdrantClient
 
 from bot.confidence import Calibration, score_confidence
 from bot.domain import Decision
+from bot.drafting.base import Drafter
 from bot.drafting.offline import OfflineDrafter
 from bot.learning import grounding_of
 from bot.policy import decide
@@ -144,9 +146,14 @@ async def run_routing(
     progress: ProgressFn | None = None,
     learn: bool = False,
     seed: int = 0,
+    drafter: Drafter | None = None,
 ) -> list[RowOutcome]:
     """Analyse every row against its own KB with the real router; nothing is stored, except,
-    with ``learn``, the simulated agents' decisions in throw-away learned stores."""
+    with ``learn``, the simulated agents' decisions in throw-away learned stores.
+
+    ``drafter`` defaults to the offline one; pass Claude's to let its grounding check (its
+    self-rating, and declining when the passages do not answer) take part in the confidence.
+    """
     embedder = Embedder.from_settings(settings)
     outcomes: list[RowOutcome] = []
     done = 0
@@ -169,7 +176,7 @@ async def run_routing(
                     knowledge=kb,
                     learned=learned,
                     rejected=rejected,
-                    drafter=OfflineDrafter(),
+                    drafter=drafter or OfflineDrafter(),
                     notifier=NullNotifier(),
                 )
                 stream = [row for row in rows if (row.kb or "") == name]

@@ -163,3 +163,51 @@ async def test_prequential_eval_learns_from_earlier_decisions(
     args = parser.parse_args(["eval", "routing", str(path), "--learn", "--seed", "3"])
     assert await args.func(settings, args) == 0
     assert "learning (prequential)" in capsys.readouterr().out
+
+
+async def test_with_an_api_key_claudes_grounding_check_enters_the_confidence(
+    tmp_path: Path, make_settings: SettingsFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.fakes.anthropic_server import Scenario, fake_anthropic_server
+
+    rows = write_dataset(tmp_path / "data")
+    parser = argparse.ArgumentParser()
+    add_eval_parser(parser.add_subparsers(dest="command"))
+    async with fake_anthropic_server() as claude:
+        # Rows are drafted KB by KB in file order: Claude grounds the answerable ones and
+        # declines the rest (needs_human, no reply), as the real model is asked to.
+        for _, label, _ in sorted(ROWS, key=lambda r: list(KBS).index(r[2])):
+            answerable = label == "answerable"
+            claude.queue(Scenario.ok({
+                "reply": "Here is how." if answerable else "",
+                "confidence": 0.95 if answerable else 0.05,
+                "needs_human": not answerable,
+                "reason": "grounded" if answerable else "the passages do not answer this",
+                "cited_sources": [],
+            }))
+        settings = make_settings(ANTHROPIC_API_KEY="sk-test", ANTHROPIC_BASE_URL=claude.url,
+                                 SUPPORTBOT_HUMAN_THRESHOLD="0.3")
+        from bot.drafting.factory import make_drafter
+        from bot.evaluation.routing import load_rows, run_routing
+
+        drafter = make_drafter(settings)
+        loaded = load_rows(rows)
+        outcomes = await run_routing(loaded, resolve_kbs(loaded, base=rows.parent, default=None),
+                                     settings=settings, drafter=drafter)
+        await drafter.aclose()
+        assert len(claude.requests) == len(ROWS)  # one grounded draft per row
+        for o in outcomes:
+            parts = o.analysis.confidence.parts
+            assert parts["self_rating"] == (0.95 if o.row.answerable else 0.0), o.row.text
+            assert (o.decision.value == "human") is not o.row.answerable, o.row.text
+
+        for _ in ROWS:
+            claude.queue(Scenario.ok())
+        args = parser.parse_args(["eval", "routing", str(rows), "--json"])
+        assert await args.func(settings, args) == 0
+        assert len(claude.requests) == 2 * len(ROWS)  # the command drafts with Claude too
+        assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["rows"] == len(ROWS)
+
+        offline = parser.parse_args(["eval", "routing", str(rows), "--offline"])
+        assert await offline.func(settings, offline) == 0
+        assert len(claude.requests) == 2 * len(ROWS)  # --offline never calls the API
