@@ -8,6 +8,8 @@ prints, per KB and overall:
 - the shipped ``DEFAULT_CALIBRATION``;
 - in-sample: weights fitted on all sets (what the defaults were taken from);
 - cross-set: weights fitted on the other sets, scored on this one (the honest number);
+- with learning (prequential, two arrival orders): each row scored, then decided as an agent
+  would, so later rows meet learned answers and rejections; and the second half of each stream;
 and precision/recall of the review/human split at the chosen human threshold (the
 balanced-accuracy cut of the shipped confidence, unless ``--threshold`` is given), then the
 fitted weights and the reliability diagram PNG.
@@ -111,6 +113,16 @@ async def main() -> None:
             auroc([o.row.answerable for o in scored], [o.confidence for o in scored]) or 0.0
         )
     print(line("cross-set (leave-one-out)", cross))
+    # Prequential: rows arrive shuffled and each, once scored, is decided as an agent would,
+    # so learned answers and rejections take part (``eval routing --learn``).
+    for seed in (0, 1):
+        streamed = await run_routing(rows, folders, settings=settings, learn=True, seed=seed)
+        print(line(f"with learning, seed {seed}", aurocs(streamed, kbs)))
+        late = []
+        for kb in kbs:
+            stream = sorted((o for o in streamed if o.kb == kb), key=lambda o: o.position)
+            late.extend(stream[len(stream) // 2:])
+        print(line("  its second half", aurocs(late, kbs)))
 
     labels = [o.row.answerable for o in outcomes]
     threshold = (
