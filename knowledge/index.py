@@ -81,6 +81,7 @@ class KnowledgeBase:
         self._doc_of: dict[str, str] = {}
         self._speller: Speller | None = None
         self._speller_read_at = 0.0
+        self._speller_lock = asyncio.Lock()  # one re-read at a time, not one per search
 
     @property
     def pipeline(self) -> str:
@@ -239,8 +240,17 @@ class KnowledgeBase:
     async def speller(self) -> Speller:
         """The typo corrector over the indexed words (titles and chunk texts), re-read after an
         ingest in this process and every ``VOCABULARY_TTL_S`` for other processes' ingests."""
+        if self._speller is not None and not self._speller_stale():
+            return self._speller
+        async with self._speller_lock:  # searches arriving meanwhile wait for this one read
+            return await self._read_speller()
+
+    def _speller_stale(self) -> bool:
+        return time.monotonic() - self._speller_read_at > VOCABULARY_TTL_S
+
+    async def _read_speller(self) -> Speller:
         now = time.monotonic()
-        if self._speller is None or now - self._speller_read_at > VOCABULARY_TTL_S:
+        if self._speller is None or self._speller_stale():
             texts: list[str] = []
             offset: Any = None
             if await self.client.collection_exists(self.collection):
