@@ -221,10 +221,10 @@ class Router:
                             ("cache_read", draft.cache_read_tokens)):
             if count:
                 metrics.LLM_TOKENS.labels(draft.model, kind).inc(count)
-        learned = [p for p in passages if p.kind == "learned"]
         # How close the nearest question agents answered is to this one ...
-        agreement = _cosine(learned[0]) if learned else None
-        if rejection is not None and (not learned or _cosine(rejection) >= _cosine(learned[0])):
+        nearest = max((p for p in passages if p.kind == "learned"), key=_cosine, default=None)
+        agreement = None if nearest is None else _cosine(nearest)
+        if rejection is not None and (nearest is None or _cosine(rejection) >= _cosine(nearest)):
             # ... unless the nearest precedent agents decided was a rejection: the strongest
             # disagreement the learned-agreement part can express.
             agreement = 0.0

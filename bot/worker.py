@@ -67,61 +67,71 @@ class Worker:
         self._wake_inbox.set()
         self._wake_outbox.set()
 
-    async def process_inbox_once(self) -> int:
-        """Claim and route a batch of accepted messages; return how many were claimed."""
-        claimed = await self._claim(self._concurrency)
-        if claimed:
-            routed = await asyncio.gather(*(self._route(item) for item in claimed))
-            done = [item for item, ok in zip(claimed, routed, strict=True) if ok]
-            await inbox.complete_many(done, self._owner, clock=self._clock)
-        return len(claimed)
-
     async def _claim(self, limit: int) -> list[inbox.Claimed]:
-        return await inbox.claim(self._owner, limit=limit,
-                                 lease_seconds=self._settings.lease_seconds, clock=self._clock)
+        """Lease up to ``limit`` claimable items; none (logged) when the database fails."""
+        try:
+            return await inbox.claim(self._owner, limit=limit,
+                                     lease_seconds=self._settings.lease_seconds,
+                                     clock=self._clock)
+        except Exception:
+            log.exception("claiming inbox items failed; retrying")
+            return []
+
+    async def _mark_done(self, items: list[inbox.Claimed]) -> list[inbox.Claimed]:
+        """Mark ``items`` done in one statement; return what is still to mark (all of them,
+        logged, when the database fails: they are retried with the next batch)."""
+        if not items:
+            return []
+        try:
+            await inbox.complete_many(items, self._owner, clock=self._clock)
+        except Exception:
+            log.exception("marking %s inbox items done failed; retrying", len(items))
+            return items
+        return []
 
     async def _route_continuously(self, stop: asyncio.Event) -> None:
         """Keep up to ``concurrency`` messages in flight until ``stop``: ``run``'s inbox loop.
 
         Unlike claiming a batch and waiting for all of it, one slow message does not hold the
-        other slots idle: as soon as half of them are free they are refilled, in one claim. Done
-        items are marked done in one statement just before each claim (an item finished but not
-        yet marked when the process dies is claimed again later and resumed, not re-drafted).
+        other slots idle: once half of them are free they are refilled, in one claim, after
+        each finished message, a wake-up or the poll interval (a finished message may free
+        its conversation's next one; another process may have accepted new ones). Finished
+        items are marked done in one statement just before each claim (an item finished but
+        not yet marked when the process dies is claimed again later and resumed, not
+        re-drafted).
         """
         running: dict[asyncio.Future[bool], inbox.Claimed] = {}
         finished: list[inbox.Claimed] = []
         refill = max(1, self._concurrency // 2)
-        drained = False  # the last claim found fewer items than it asked for
+        look = True  # something may have become claimable since the last claim
         try:
             while not stop.is_set() or running:
                 free = self._concurrency - len(running)
                 may_claim = not stop.is_set() and free >= refill
-                if may_claim and (not drained or not running or self._wake_inbox.is_set()):
+                if may_claim and (look or self._wake_inbox.is_set()):
                     self._wake_inbox.clear()
-                    try:
-                        finished = await self._complete(finished)
-                        claimed = await self._claim(free)
-                    except Exception:
-                        log.exception("inbox loop failed; retrying")
-                        claimed = []
-                    drained = len(claimed) < free
-                    for item in claimed:
+                    look = False
+                    finished = await self._mark_done(finished)
+                    for item in await self._claim(free):
                         running[asyncio.ensure_future(self._route(item))] = item
                 if not running:
-                    finished = await self._complete_logged(finished)
+                    finished = await self._mark_done(finished)
                     if not stop.is_set():
                         await self._idle_wait(self._wake_inbox, stop)
+                    look = True
                     continue
-                # Wait for a slot; with free slots and an empty queue, also for a new message.
+                # Wait for a message to finish; with free slots, also for a wake-up or a poll.
                 waits: set[asyncio.Future[Any]] = set(running)
                 waker = asyncio.ensure_future(self._wake_inbox.wait()) if may_claim else None
                 if waker is not None:
                     waits.add(waker)
                 try:
-                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                    await asyncio.wait(waits, timeout=self._idle if may_claim else None,
+                                       return_when=asyncio.FIRST_COMPLETED)
                 finally:
                     if waker is not None:
                         waker.cancel()
+                look = True
                 for task in [t for t in running if t.done()]:
                     item = running.pop(task)
                     try:
@@ -131,22 +141,10 @@ class Worker:
                         continue
                     if routed:
                         finished.append(item)
-            await self._complete_logged(finished)
+            await self._mark_done(finished)
         finally:
             for task in running:
                 task.cancel()
-
-    async def _complete_logged(self, items: list[inbox.Claimed]) -> list[inbox.Claimed]:
-        try:
-            return await self._complete(items)
-        except Exception:
-            log.exception("marking %s inbox items done failed; retrying", len(items))
-            return items
-
-    async def _complete(self, items: list[inbox.Claimed]) -> list[inbox.Claimed]:
-        """Mark ``items`` done; return what is left to mark (nothing; raises on failure)."""
-        await inbox.complete_many(items, self._owner, clock=self._clock)
-        return []
 
     async def _route(self, item: inbox.Claimed) -> bool:
         """Route one item; True when it is done (its completion is batched by the caller)."""

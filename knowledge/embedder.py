@@ -167,13 +167,17 @@ class Embedder:
         if cached is not None:
             return cached
         dense = next(iter(self._dense().query_embed(text)))
-        sparse = next(iter(self._sparse().query_embed(text)))
-        vectors = (
-            tuple(dense.tolist()),
-            SparseVec(tuple(int(i) for i in sparse.indices), tuple(map(float, sparse.values))),
-        )
+        vectors = (tuple(dense.tolist()), self.sparse_query(text))
         self._remember(text, vectors)
         return vectors
+
+    def sparse_query(self, text: str) -> SparseVec:
+        """The BM25 query vector of ``text`` alone (each term once, weight 1; blocking, fast).
+
+        Not ``sparse``: passage vectors weight terms by their frequency, a query's must not.
+        """
+        sparse = next(iter(self._sparse().query_embed(text)))
+        return SparseVec(tuple(int(i) for i in sparse.indices), tuple(map(float, sparse.values)))
 
     async def aquery(self, text: str) -> QueryVectors:
         """Query vectors, computed off the event loop (cached).

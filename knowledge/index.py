@@ -7,6 +7,7 @@ payloads themselves, so every process and every worker sees the same state as th
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -17,11 +18,13 @@ from typing import Any
 from qdrant_client import AsyncQdrantClient, models
 
 from knowledge.chunking import ChunkingOptions
-from knowledge.embedder import Embedder
+from knowledge.embedder import Embedder, SparseVec
 from knowledge.fusion import DENSE_WEIGHT, DocScore, ScoredChunk, SearchMode, rank_documents
 from knowledge.ingest import DENSE, SPARSE, ingest_path, sparse_vector
 from knowledge.spelling import Speller, vocabulary_of
 from knowledge.types import Hit, IngestReport, ProgressFn
+
+log = logging.getLogger(__name__)
 
 DEFAULT_COLLECTION = "kb_chunks"
 DEFAULT_MODE: SearchMode = "convex"
@@ -81,7 +84,10 @@ class KnowledgeBase:
         self._doc_of: dict[str, str] = {}
         self._speller: Speller | None = None
         self._speller_read_at = 0.0
-        self._speller_lock = asyncio.Lock()  # one re-read at a time, not one per search
+        self._speller_lock = asyncio.Lock()  # the first read: one, not one per search
+        self._speller_refresh: asyncio.Task[None] | None = None
+        # Bumped by every ingest and drop: a vocabulary read that started before is stale.
+        self._vocabulary_generation = 0
 
     @property
     def pipeline(self) -> str:
@@ -160,7 +166,7 @@ class KnowledgeBase:
         try:
             return await ingest_path(self, path, progress=progress)
         finally:
-            self._speller = None  # new words, or words of removed documents gone
+            self._forget_vocabulary()  # new words, or words of removed documents gone
 
     async def search(
         self, query: str, limit: int = 5, *, mode: SearchMode | None = None
@@ -187,9 +193,12 @@ class KnowledgeBase:
             return {m: [] for m in modes}
         dense_vec, sparse_vec = await self.embedder.aquery(query)
         if self.correct_typos:
-            keywords = (await self.speller()).correct(query)
-            if keywords != query:  # BM25 only: the dense model reads the customer's own words
-                sparse_vec = self.embedder.sparse([keywords])[0]
+            speller = await self.speller()
+            if not speller.knows_all(query):
+                # BM25 only: the dense model reads the customer's own words. Off the event
+                # loop: a fuzzy match against a large vocabulary takes milliseconds a word.
+                sparse_vec = await asyncio.to_thread(self._keyword_vector, speller, query,
+                                                     sparse_vec)
         n = max(self.candidates, limit * 10)
         requests = [
             models.QueryRequest(
@@ -238,33 +247,50 @@ class KnowledgeBase:
         }
 
     async def speller(self) -> Speller:
-        """The typo corrector over the indexed words (titles and chunk texts), re-read after an
-        ingest in this process and every ``VOCABULARY_TTL_S`` for other processes' ingests."""
-        if self._speller is not None and not self._speller_stale():
-            return self._speller
-        async with self._speller_lock:  # searches arriving meanwhile wait for this one read
-            return await self._read_speller()
+        """The typo corrector over the indexed words (titles and chunk texts).
 
-    def _speller_stale(self) -> bool:
-        return time.monotonic() - self._speller_read_at > VOCABULARY_TTL_S
+        Read on first use and after an ingest in this process; re-read every
+        ``VOCABULARY_TTL_S`` for other processes' ingests, in the background while the
+        previous one keeps serving.
+        """
+        if self._speller is None:
+            async with self._speller_lock:
+                if self._speller is None:
+                    await self._read_speller()
+        elif time.monotonic() - self._speller_read_at > VOCABULARY_TTL_S and (
+            self._speller_refresh is None or self._speller_refresh.done()
+        ):
+            self._speller_refresh = asyncio.create_task(self._read_speller(),
+                                                        name=f"vocabulary-{self.collection}")
+            self._speller_refresh.add_done_callback(_log_refresh_failure)
+        # None only when an ingest finished during the first read: correct nothing this time.
+        return self._speller if self._speller is not None else Speller(())
 
-    async def _read_speller(self) -> Speller:
-        now = time.monotonic()
-        if self._speller is None or self._speller_stale():
-            texts: list[str] = []
-            offset: Any = None
-            if await self.client.collection_exists(self.collection):
-                while True:
-                    points, offset = await self.client.scroll(
-                        self.collection, limit=1000, offset=offset,
-                        with_payload=["title", "text"], with_vectors=False,
-                    )
-                    texts.extend(f"{(p.payload or {}).get('title', '')} "
-                                 f"{(p.payload or {}).get('text', '')}" for p in points)
-                    if offset is None:
-                        break
-            self._speller, self._speller_read_at = Speller(vocabulary_of(texts)), now
-        return self._speller
+    async def _read_speller(self) -> None:
+        generation, started = self._vocabulary_generation, time.monotonic()
+        texts: list[str] = []
+        offset: Any = None
+        if await self.client.collection_exists(self.collection):
+            while True:
+                points, offset = await self.client.scroll(
+                    self.collection, limit=1000, offset=offset,
+                    with_payload=["title", "text"], with_vectors=False,
+                )
+                texts.extend(f"{(p.payload or {}).get('title', '')} "
+                             f"{(p.payload or {}).get('text', '')}" for p in points)
+                if offset is None:
+                    break
+        speller = await asyncio.to_thread(lambda: Speller(vocabulary_of(texts)))
+        if generation == self._vocabulary_generation:
+            self._speller, self._speller_read_at = speller, started
+
+    def _keyword_vector(self, speller: Speller, query: str, plain: SparseVec) -> SparseVec:
+        keywords = speller.correct(query)
+        return plain if keywords == query else self.embedder.sparse_query(keywords)
+
+    def _forget_vocabulary(self) -> None:
+        self._vocabulary_generation += 1
+        self._speller = None
 
     async def _learn_doc_ids(self, chunk_ids: set[str]) -> None:
         missing = [c for c in chunk_ids if c not in self._doc_of]
@@ -289,7 +315,7 @@ class KnowledgeBase:
         if await self.client.collection_exists(self.collection):
             await self.client.delete_collection(self.collection)
         self._ready = False
-        self._speller = None
+        self._forget_vocabulary()
 
 
 def _hit(doc: DocScore, mode: SearchMode, payload: Mapping[str, Any]) -> Hit:
@@ -309,3 +335,9 @@ def _hit(doc: DocScore, mode: SearchMode, payload: Mapping[str, Any]) -> Hit:
             "mode": mode,
         },
     )
+
+
+def _log_refresh_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("could not re-read the knowledge vocabulary (%s)", task.get_name(),
+                  exc_info=exc)

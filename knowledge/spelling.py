@@ -51,6 +51,12 @@ class Speller:
         )
         return None if match is None else str(match[0])
 
+    def knows_all(self, text: str) -> bool:
+        """True when ``text`` has no word this speller would try to correct (cheap)."""
+        return all(
+            len(w) < self.min_length or w.lower() in self.vocabulary for w in _WORD.findall(text)
+        )
+
     def correct(self, text: str) -> str:
         """``text`` with each unknown word of ``min_length``+ letters replaced by its closest
         known word (the case of the rest of the text is kept); unchanged when nothing is close.

@@ -69,3 +69,55 @@ async def test_run_routes_every_message_in_conversation_order(db: Settings) -> N
         ids = [m for m in router.order if (m - 1) % 5 == conversation]
         assert ids == sorted(ids)
     assert await InboxItem.filter(status=QueueStatus.DONE).count() == 24
+
+
+class GatedRouter:
+    """Routes at once, except the message ``blocked``, which waits until ``release`` is set."""
+
+    def __init__(self, blocked: int) -> None:
+        self.blocked = blocked
+        self.release = asyncio.Event()
+        self.routed: list[int] = []
+
+    async def process(self, message_id: int) -> Any:
+        if message_id == self.blocked:
+            await self.release.wait()
+        self.routed.append(message_id)
+        return None
+
+
+async def test_a_slow_message_does_not_hold_up_the_others(db: Settings) -> None:
+    async def accept(thread: str, message: str) -> int:
+        return (await inbox.accept(Inbound(
+            channel=Channel.WEBHOOK, thread_key=thread, channel_message_id=message, text=message,
+            sender=Sender(id=thread), received_at=datetime.now(UTC),
+        ))).message_id
+
+    slow = await accept("form:a", "a1")
+    first = await accept("form:b", "b1")
+    follow_up = await accept("form:b", "b2")  # claimable only once b1 is marked done
+    router = GatedRouter(blocked=slow)
+    notifier = NullNotifier()
+    worker = Worker(
+        settings=db, router=router, notifier=notifier, owner="w1", concurrency=2,  # type: ignore[arg-type]
+        dispatcher=OutboxDispatcher(senders={}, notifier=notifier, owner="w1", max_attempts=3,
+                                    backoff_base=0.1, lease_seconds=60),
+        idle_seconds=0.05,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        async with asyncio.timeout(10):
+            while follow_up not in router.routed:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+            # Accepted by "another process": no kick, found by the poll while a1 still runs.
+            later = await accept("form:c", "c1")
+            while later not in router.routed:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        assert slow not in router.routed and router.routed[:2] == [first, follow_up]
+    finally:
+        router.release.set()
+        stop.set()
+        await task
+    assert slow in router.routed
+    assert await InboxItem.filter(status=QueueStatus.DONE).count() == 4

@@ -149,6 +149,9 @@ async def test_misspelt_keywords_still_match_by_keyword(kb: KnowledgeBase, small
     hits = await kb.search(question, limit=3)
     assert hits[0].doc_id == "account/password-reset"
     assert (hits[0].sparse_score or 0.0) > 0  # "password", "reset", "link" found as keywords
+    # Scored as the correctly spelt question is: a typo earns no extra keyword weight.
+    spelt = await kb.search("password reset link", limit=3)
+    assert hits[0].sparse_score == pytest.approx(spelt[0].sparse_score)
     kb.correct_typos = False
     plain = await kb.search(question, limit=3)
     assert all(not h.sparse_score for h in plain)  # BM25 alone sees no known word
