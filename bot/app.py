@@ -33,8 +33,7 @@ from bot.outbox import OutboxDispatcher
 from bot.ports import ApprovalNotifier, NullNotifier
 from bot.redact import redact
 from bot.router import Router
-from bot.web import AskRequest as AskRequest  # re-exported: it was defined here
-from bot.web import make_web_app, slack_events_route
+from bot.web import make_web_app
 from bot.worker import Worker, worker_id
 from channels.mail import smtp_security
 from channels.mail.imap import ImapPoller
@@ -43,6 +42,7 @@ from channels.mail.smtp_server import serve_smtp
 from channels.slack import (
     SlackSender,
     make_slack_app,
+    make_slack_events_router,
     register_customer_channel,
     start_socket_mode,
 )
@@ -287,7 +287,7 @@ def create_web_app(services: Services) -> FastAPI:
     settings = services.settings
     edges = [make_webhook_router(settings=settings, accept=services.accept)]
     if services.slack_app is not None:
-        edges.append(slack_events_route(services.slack_app, settings))
+        edges.append(make_slack_events_router(services.slack_app, settings))
     return make_web_app(settings=settings, router=services.router, edges=edges)
 
 

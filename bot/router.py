@@ -98,7 +98,7 @@ class Analysis:
                            "parts": {k: (round(v, 4) if isinstance(v, float) else v)
                                      for k, v in self.confidence.parts.items()},
                            "reasons": list(self.confidence.reasons)},
-            "sources": [_source_json(p) for p in self.passages],
+            "sources": [source_json(p) for p in self.passages],
             "triage": _triage_json(self.triage),
             "timings_ms": self.timings_ms,
         }
@@ -114,7 +114,8 @@ def _triage_json(flags: Triage) -> dict[str, Any]:
     }
 
 
-def _source_json(p: Passage) -> dict[str, Any]:
+def source_json(p: Passage) -> dict[str, Any]:
+    """A passage as a draft stores it in ``Draft.sources`` (and ``ask --json`` shows it)."""
     source = {"source_id": p.source_id, "title": p.title, "score": round(p.score, 4),
               "kind": p.kind, "url": p.url}
     if p.metadata.get("grounded_in"):
@@ -321,7 +322,7 @@ class Router:
                 confidence=analysis.confidence.value,
                 signals=dict(analysis.confidence.parts),
                 reasons=reasons,
-                sources=[_source_json(p) for p in analysis.passages],
+                sources=[source_json(p) for p in analysis.passages],
                 decision=decision.value,
                 triage=_triage_json(analysis.triage),
                 timings_ms=timings,

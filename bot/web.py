@@ -1,8 +1,9 @@
-"""The HTTP surface: the FastAPI app with ops routes (health, readiness, metrics), the demo
-routes (``/api/ask``, ``/api/conversations``) and the signed Slack events endpoint.
+"""The HTTP surface: the FastAPI app with ops routes (health, readiness, metrics) and the
+demo routes (``/api/ask``, ``/api/conversations``).
 
-Channel routers (the webhook) are built by the composition root (``bot/app.py``) and passed
-in as ``edges``, so this module never imports ``channels`` or ``handoff``.
+Channel routers (the webhook, Slack's events endpoint) are built by the composition root
+(``bot/app.py``) and passed in as ``edges``, so this module never imports ``channels``,
+``handoff`` or a channel's SDK.
 """
 
 from __future__ import annotations
@@ -11,12 +12,9 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi import APIRouter, FastAPI, HTTPException
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
-from slack_bolt.async_app import AsyncApp
-from slack_sdk.signature import SignatureVerifier
 from tortoise import connections
 
 from bot import metrics
@@ -32,35 +30,6 @@ class AskRequest(BaseModel):
 
     message: str = Field(min_length=1, max_length=20_000)
     subject: str | None = Field(default=None, max_length=998)
-
-
-def slack_events_route(slack_app: AsyncApp, settings: Settings) -> APIRouter:
-    """``POST /slack/events``: Events API, interactivity and slash commands.
-
-    The signature is verified with the SDK on the raw bytes before anything is parsed (fail
-    closed); a correctly signed body bolt cannot parse (``0``, ``[]``, fields of the wrong
-    type) is a client error, answered 400 and logged, not a 500.
-    """
-    router = APIRouter()
-    handler = AsyncSlackRequestHandler(slack_app)
-    secret = settings.slack_signing_secret
-    verifier = SignatureVerifier(secret.get_secret_value()) if secret is not None else None
-
-    @router.post("/slack/events", tags=["slack"], include_in_schema=False)
-    async def slack_events(request: Request) -> Response:
-        body = await request.body()
-        if verifier is None or not verifier.is_valid_request(body, dict(request.headers)):
-            return JSONResponse({"error": "invalid_signature"}, status_code=401)
-        try:
-            return await handler.handle(request)
-        except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
-            # Listener errors are answered by bolt itself (500, so Slack retries); what reaches
-            # here failed in bolt's own parsing of a signed but malformed body.
-            log.warning("rejected a malformed Slack request: %s: %s",
-                        exc.__class__.__name__, exc)
-            return JSONResponse({"error": "malformed_request"}, status_code=400)
-
-    return router
 
 
 def make_web_app(

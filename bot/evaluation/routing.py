@@ -35,7 +35,7 @@ from bot.drafting.offline import OfflineDrafter
 from bot.learning import grounding_of
 from bot.policy import decide
 from bot.ports import NullNotifier
-from bot.router import Analysis, Router
+from bot.router import Analysis, Router, source_json
 from config import Settings
 from knowledge import Embedder, KnowledgeBase, ProgressFn, make_qdrant_client
 from knowledge.learned import LearnedAnswers
@@ -213,8 +213,7 @@ async def _agent_decides(
     if row.answerable:
         top = analysis.passages[0].text if analysis.passages else ""
         answer = analysis.draft.reply.strip() or top or row.text
-        sources = [{"source_id": p.source_id, "kind": p.kind, **p.metadata}
-                   for p in analysis.passages]
+        sources = [source_json(p) for p in analysis.passages]
         meta: dict[str, object] = {"simulated": True}
         if analysis.draft.reply.strip() and (grounded := grounding_of(sources)):
             meta["grounded_in"] = grounded

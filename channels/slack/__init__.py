@@ -7,9 +7,9 @@ work (a database write, a cache read); never a Slack API call: the customer's na
 (``users.info``) are filled in by a tracked background task after the ack. Everything slow
 happens in the worker. This package never imports the router, another channel or ``handoff``.
 
-Modules: ``app`` (the bolt app, Socket Mode), ``events`` (pure event → ``Inbound``
-translation), ``users`` (the ``users.info`` cache), ``customer`` (the listener that stores
-customer messages), ``sender`` (replies into the thread).
+Modules: ``app`` (the bolt app, Socket Mode), ``http`` (the ``/slack/events`` endpoint),
+``events`` (pure event → ``Inbound`` translation), ``users`` (the ``users.info`` cache),
+``customer`` (the listener that stores customer messages), ``sender`` (replies into the thread).
 """
 
 from channels.slack.app import make_slack_app, start_socket_mode
@@ -22,6 +22,7 @@ from channels.slack.events import (
     thread_key,
     to_inbound,
 )
+from channels.slack.http import make_slack_events_router
 from channels.slack.sender import PERMANENT_ERRORS, SlackSender
 from channels.slack.users import SlackUserDirectory
 
@@ -36,6 +37,7 @@ __all__ = [
     "clean_text",
     "ignore_reason",
     "make_slack_app",
+    "make_slack_events_router",
     "register_customer_channel",
     "start_socket_mode",
     "thread_key",

@@ -36,3 +36,24 @@ async def test_statements_work_through_the_pool_on_both_backends(db: Settings) -
     for i in range(20):
         await Customer.create(external_id=f"webhook:{i}")
     assert await Customer.all().count() == 20
+
+
+async def test_a_failed_transaction_leaves_no_trace_on_its_pooled_connection(
+    db: Settings,
+) -> None:
+    import pytest
+    from tortoise.transactions import in_transaction
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom):
+        async with in_transaction():
+            await Customer.create(external_id="webhook:rolled-back")
+            raise Boom
+    # Connections go back to the pool without asyncpg's reset query; the rollback still
+    # happened, and every connection handed out afterwards works.
+    for i in range(15):
+        await Customer.create(external_id=f"webhook:after-{i}")
+    assert not await Customer.filter(external_id="webhook:rolled-back").exists()
+    assert await Customer.all().count() == 15
