@@ -101,3 +101,14 @@ async def wait_for(
             if result:
                 return
             await asyncio.sleep(interval)
+
+
+async def smtp_listening(port: int) -> bool:
+    """True once something accepts TCP connections on ``127.0.0.1:port`` (an SMTP server)."""
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return False
+    writer.close()
+    await writer.wait_closed()
+    return True

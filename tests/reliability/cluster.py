@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import model_env
+from tests.fakes.http import smtp_listening
 from tests.reliability.conftest import (
     DOMAIN,
     SUPPORT_ADDRESS,
@@ -154,16 +155,6 @@ async def healthy(http: httpx.AsyncClient, url: str) -> bool:
         return (await http.get(f"{url}/healthz")).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-async def smtp_listening(port: int) -> bool:
-    try:
-        _, writer = await asyncio.open_connection("127.0.0.1", port)
-    except OSError:
-        return False
-    writer.close()
-    await writer.wait_closed()
-    return True
 
 
 __all__ = ["QUESTIONS", "Process", "Traffic", "base_env", "cli", "free_port", "healthy",

@@ -39,7 +39,13 @@ from config import Settings
 from tests.bot.test_webhook_e2e import KB
 from tests.conftest import SettingsFactory, _truncate_all
 from tests.fakes.anthropic_server import FakeAnthropicServer, fake_anthropic_server
-from tests.fakes.http import CallbackReceiver, callback_receiver, serve_asgi, wait_for
+from tests.fakes.http import (
+    CallbackReceiver,
+    callback_receiver,
+    serve_asgi,
+    smtp_listening,
+    wait_for,
+)
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.fakes.smtp_relay import SmtpRelay
 
@@ -223,17 +229,7 @@ class Stack:
         self.worker = asyncio.create_task(run_worker(self.services, self.stop))
         if self.smtp_port is not None:
             port = self.smtp_port
-
-            async def listening() -> bool:
-                try:
-                    _, writer = await asyncio.open_connection("127.0.0.1", port)
-                except OSError:
-                    return False
-                writer.close()
-                await writer.wait_closed()
-                return True
-
-            await wait_for(listening, timeout=10)
+            await wait_for(lambda: smtp_listening(port), timeout=10)
 
     async def stop_worker(self) -> None:
         if self.worker is not None:
