@@ -69,7 +69,7 @@ async def bare_costs(knowledge: KnowledgeBase, queries: list[str]) -> tuple[floa
                     model_path=knowledge.embedder.model_path,
                     sparse_model_path=knowledge.embedder.sparse_model_path,
                     cache_dir=knowledge.embedder.cache_dir, query_cache_size=0)
-    bare = KnowledgeBase(client=knowledge.client, embedder=cold, collection=knowledge.collection)
+    bare = KnowledgeBase(store=knowledge.store, embedder=cold, collection=knowledge.collection)
     t0 = time.perf_counter()
     for q in queries:
         await cold.aquery(q)
