@@ -21,7 +21,11 @@ both engines and is reported apart. Queries are real test queries of the same da
 
 Prints per engine and size the p50/p95 per message, the ratio local mode / Edge, the growth
 from the smallest to the largest help centre, build and index times and peak RSS (Edge runs
-first, so the RSS printed after it is Edge's alone).
+first, so the RSS printed after it is Edge's alone; it includes the benchmark's own vectors).
+
+``--rss``: after the Edge run, a fresh process opens the largest Edge data as a worker would
+(the real embedder, ``KnowledgeBase``, ``LearnedAnswers``), answers every query (embedding
+included) and prints its peak RSS: the memory the vector store adds to a running supportbot.
 """
 
 from __future__ import annotations
@@ -69,6 +73,14 @@ TARGET_GROWTH = 2.0  # p50 at the largest help centre / at the smallest
 
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return rss_mb()
 
 
 def utterances() -> tuple[list[str], list[str]]:
@@ -197,6 +209,7 @@ async def run_engine(
     sample = list(queries[: args.queries if engine == "edge" else args.local_queries])
     results: dict[tuple[int, int], Timings] = {}
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+        rss_dir = Path(tmp) / "edge"
         store = open_store(engine, Path(tmp))
         try:
             learned_by_size: dict[int, LearnedAnswers] = {}
@@ -227,8 +240,45 @@ async def run_engine(
                           f"CPU p50 {percentile(c, 50):.2f} ms", file=sys.stderr, flush=True)
         finally:
             await store.close()
+        if engine == "edge" and args.rss:
+            measure_rss(rss_dir, max(learned_sizes), sample)
     gc.collect()
     return results
+
+
+def measure_rss(root: Path, learned: int, queries: Sequence[str]) -> None:
+    """Peak RSS of a fresh process searching the Edge data in ``root`` (see --rss)."""
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, __file__, "--rss-of", str(root), "--rss-learned", str(learned)],
+        input="\n".join(queries), capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    print(f"[edge] {out}", flush=True)
+
+
+async def rss_of(root: Path, learned_collection: str) -> None:
+    embedder = Embedder(
+        model_name="sentence-transformers/all-MiniLM-L6-v2",
+        model_path=Path(os.environ.get("SUPPORTBOT_EMBED_MODEL_PATH",
+                                       SHARED / "models" / "all-MiniLM-L6-v2-onnx")),
+        sparse_model_path=Path(os.environ.get("SUPPORTBOT_SPARSE_MODEL_PATH",
+                                              SHARED / "models" / "bm25")),
+        cache_dir=Path(tempfile.gettempdir()) / "supportbot-bench-models",
+    )
+    store = EdgeStore(root=root)
+    kb = KnowledgeBase(store=store, embedder=embedder)
+    learned = LearnedAnswers(store=store, embedder=embedder, collection=learned_collection)
+    queries = [q for q in sys.stdin.read().splitlines() if q.strip()]
+    for query in queries:
+        await kb.search(query, 5)
+        await learned.search(query, 3)
+    chunks = await store.count(kb.collection)
+    answers = await store.count(learned_collection)
+    await store.close()
+    hwm = peak_rss_mb()
+    print(f"fresh process, {chunks} chunks + {answers} learned answers, {len(queries)} messages "
+          f"searched (embedding included): peak RSS {hwm:.0f} MB")
 
 
 def print_tables(by_engine: dict[str, dict[tuple[int, int], Timings]]) -> bool:
@@ -279,7 +329,13 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--local-queries", type=int, default=40,
                         help="timed per size on local mode (each costs up to ~0.5 s)")
     parser.add_argument("--engines", default="edge,local")
+    parser.add_argument("--rss", action="store_true", help="measure a fresh process's RSS")
+    parser.add_argument("--rss-of", help=argparse.SUPPRESS)
+    parser.add_argument("--rss-learned", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.rss_of:
+        await rss_of(Path(args.rss_of), f"learned_{args.rss_learned}")
+        return 0
     started = time.perf_counter()
     embedder = Embedder(
         model_name="sentence-transformers/all-MiniLM-L6-v2",
