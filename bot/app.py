@@ -47,7 +47,7 @@ from channels.webhook import DEMO_SOURCE, WebhookReplySender, make_webhook_route
 from config import Settings, WebhookSource
 from handoff import HandoffHandle, SlackApprovalNotifier, register_handoff
 from handoff.ops import SlackOps
-from knowledge import Embedder, KnowledgeBase, make_qdrant_client
+from knowledge import Embedder, KnowledgeBase, open_vector_store
 from knowledge.learned import LearnedAnswers
 
 log = logging.getLogger(__name__)
@@ -111,12 +111,12 @@ async def build_services(
         rejected: LearnedAnswers | None = None
         learners: Learners | None = None
         if with_knowledge:
-            qdrant = make_qdrant_client(settings)
-            stack.push_async_callback(qdrant.close)
+            store = await open_vector_store(settings)
+            stack.push_async_callback(store.close)
             embedder = Embedder.from_settings(settings)
-            knowledge = KnowledgeBase(client=qdrant, embedder=embedder)
-            learned = LearnedAnswers(client=qdrant, embedder=embedder)
-            rejected = LearnedAnswers(client=qdrant, embedder=embedder,
+            knowledge = KnowledgeBase(store=store, embedder=embedder)
+            learned = LearnedAnswers(store=store, embedder=embedder)
+            rejected = LearnedAnswers(store=store, embedder=embedder,
                                       collection=REJECTED_COLLECTION)
             learners = Learners(learned=learned, rejected=rejected)
         senders: dict[Channel, ReplySender] = {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email.utils
 import enum
+import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -124,6 +125,11 @@ def retry_after_seconds(headers: Mapping[str, Any]) -> float | None:
             return max(0.0, email.utils.mktime_tz(parsed) - time.time())
         return seconds if seconds >= 0 else None
     return None
+
+
+def backoff_seconds(attempts: int, *, base: float, cap: float = 900.0) -> float:
+    """Exponential backoff with full jitter (AWS architecture blog), capped at ``cap``."""
+    return random.uniform(base / 2, min(cap, base * 2 ** max(0, attempts - 1)))
 
 
 class Decision(enum.StrEnum):

@@ -187,7 +187,7 @@ class Settings(BaseModel):
 
     @property
     def embedded(self) -> bool:
-        """True on the embedded defaults: SQLite and Qdrant local mode under the data dir."""
+        """True on the embedded defaults: SQLite and Qdrant Edge under the data dir."""
         return self.database_url is None
 
     @property
@@ -201,8 +201,14 @@ class Settings(BaseModel):
 
     @property
     def qdrant_path(self) -> Path:
-        """Where Qdrant local mode keeps its files."""
+        """Where Qdrant local mode kept its files before Qdrant Edge (imported once, then
+        renamed)."""
         return self.data_dir / "qdrant"
+
+    @property
+    def edge_path(self) -> Path:
+        """Where the embedded Qdrant Edge shards live (one directory per collection)."""
+        return self.data_dir / "edge"
 
     @property
     def demo_enabled(self) -> bool:

@@ -1,13 +1,17 @@
-"""Knowledge: load, chunk and embed support documents; hybrid search in Qdrant; learned answers.
+"""Knowledge: load, chunk and embed support documents; hybrid search in Qdrant
+(Edge in-process, or a server); learned answers.
 
 Imports ``config`` only (enforced by import-linter); the router maps ``Hit`` onto its own types.
 """
 
 from knowledge.chunking import ChunkingOptions, chunk_document
-from knowledge.client import make_qdrant_client
+from knowledge.client import make_vector_store, open_vector_store
 from knowledge.embedder import Embedder
 from knowledge.fusion import SEARCH_MODES, SearchMode
 from knowledge.index import DEFAULT_COLLECTION, IndexedDoc, KnowledgeBase, KnowledgeError
+from knowledge.store import StoreError, VectorStore
+from knowledge.store_client import ClientStore
+from knowledge.store_edge import EdgeStore
 from knowledge.types import Chunk, Document, Hit, IngestReport, ProgressFn
 
 __all__ = [
@@ -15,7 +19,9 @@ __all__ = [
     "SEARCH_MODES",
     "Chunk",
     "ChunkingOptions",
+    "ClientStore",
     "Document",
+    "EdgeStore",
     "Embedder",
     "Hit",
     "IndexedDoc",
@@ -24,6 +30,9 @@ __all__ = [
     "KnowledgeError",
     "ProgressFn",
     "SearchMode",
+    "StoreError",
+    "VectorStore",
     "chunk_document",
-    "make_qdrant_client",
+    "make_vector_store",
+    "open_vector_store",
 ]

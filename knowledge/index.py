@@ -1,4 +1,4 @@
-"""The knowledge base: one Qdrant collection of chunks with a dense and a sparse vector.
+"""The knowledge base: one collection of chunks with a dense and a sparse vector.
 
 The ingest manifest (content hash and pipeline signature per document) lives in the chunk
 payloads themselves, so every process and every worker sees the same state as the vectors.
@@ -9,19 +9,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qdrant_client import AsyncQdrantClient, models
-
 from knowledge.chunking import ChunkingOptions
 from knowledge.embedder import Embedder, SparseVec
 from knowledge.fusion import DENSE_WEIGHT, DocScore, ScoredChunk, SearchMode, rank_documents
-from knowledge.ingest import DENSE, SPARSE, ingest_path, sparse_vector
+from knowledge.ingest import DENSE, SPARSE, ingest_path
 from knowledge.spelling import Speller, vocabulary_of
+from knowledge.store import Fused, Nearest, Request, Schema, StoreError, VectorStore, Where
 from knowledge.types import Hit, IngestReport, ProgressFn
 
 log = logging.getLogger(__name__)
@@ -29,13 +27,10 @@ log = logging.getLogger(__name__)
 DEFAULT_COLLECTION = "kb_chunks"
 DEFAULT_MODE: SearchMode = "convex"
 _HIT_FIELDS = ["doc_id", "chunk", "title", "text", "heading_path", "source", "unit"]
-# Candidates carry only what folding chunks into documents needs. Qdrant local mode deep-copies
-# every returned payload in Python, so asking for the text of ~200 candidates cost more than
-# the search itself; the text of the few chunks that become hits is fetched afterwards by id.
-# Candidates come back without payload: Qdrant local mode deep-copies a point's whole payload
-# even to return one field, which was most of a search's cost. Chunk ids map to documents
-# through ``_doc_of`` (a cache filled from payloads on a miss: ids are stable per document).
-_CANDIDATE_FIELDS = False
+# Candidates come back without payload: qdrant-client's local mode deep-copies a point's whole
+# payload even to return one field, and a server sends it over the network. Chunk ids map to
+# documents through ``_doc_of`` (a cache filled from payloads on a miss: ids are stable per
+# document); the text of the few chunks that become hits is fetched afterwards by id.
 # Another process may ingest into the same collection (several workers, a Qdrant server): the
 # vocabulary the keyword search corrects typos against is re-read this often.
 VOCABULARY_TTL_S = 300.0
@@ -63,7 +58,7 @@ class KnowledgeBase:
     def __init__(
         self,
         *,
-        client: AsyncQdrantClient,
+        store: VectorStore,
         embedder: Embedder,
         collection: str = DEFAULT_COLLECTION,
         chunking: ChunkingOptions | None = None,
@@ -72,7 +67,7 @@ class KnowledgeBase:
         candidates: int = 100,
         correct_typos: bool = True,
     ) -> None:
-        self.client = client
+        self.store = store
         self.embedder = embedder
         self.collection = collection
         self.chunking = chunking or ChunkingOptions()
@@ -99,54 +94,24 @@ class KnowledgeBase:
         if self._ready:
             return
         dim = await asyncio.to_thread(lambda: self.embedder.dimension)
-        if await self.client.collection_exists(self.collection):
-            info = await self.client.get_collection(self.collection)
-            vectors = info.config.params.vectors
-            size = vectors[DENSE].size if isinstance(vectors, dict) and DENSE in vectors else None
-            if size != dim:
-                raise KnowledgeError(
-                    f"collection {self.collection!r} holds {size}-d vectors, the model makes "
-                    f"{dim}-d ones; drop it or use another collection"
-                )
-        else:
-            await self.client.create_collection(
-                self.collection,
-                vectors_config={
-                    DENSE: models.VectorParams(size=dim, distance=models.Distance.COSINE)
-                },
-                sparse_vectors_config={
-                    SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)
-                },
-            )
-            with warnings.catch_warnings():
-                # Local mode has no payload indexes and warns about it; servers need them.
-                warnings.simplefilter("ignore")
-                for key, schema in (
-                    ("doc_id", models.PayloadSchemaType.KEYWORD),
-                    ("chunk", models.PayloadSchemaType.INTEGER),
-                ):
-                    await self.client.create_payload_index(self.collection, key, schema)
+        schema = Schema(dense={DENSE: dim}, sparse=(SPARSE,), keywords=("doc_id",),
+                        integers=("chunk",))
+        try:
+            await self.store.ensure(self.collection, schema)
+        except StoreError as exc:
+            raise KnowledgeError(str(exc)) from None
         self._ready = True
 
     async def documents(self) -> list[IndexedDoc]:
         """Every indexed document with its content hash (the ingest manifest)."""
         await self.ensure_collection()
-        first = models.Filter(
-            must=[models.FieldCondition(key="chunk", match=models.MatchValue(value=0))]
-        )
         docs: list[IndexedDoc] = []
-        offset: Any = None
-        while True:
-            points, offset = await self.client.scroll(
-                self.collection,
-                scroll_filter=first,
-                limit=256,
-                offset=offset,
-                with_payload=["doc_id", "title", "source", "content_hash", "pipeline", "chunks"],
-                with_vectors=False,
-            )
-            for p in points:
-                pl = p.payload or {}
+        async for page in self.store.pages(
+            self.collection, where=Where.eq("chunk", 0),
+            fields=["doc_id", "title", "source", "content_hash", "pipeline", "chunks"],
+        ):
+            for p in page:
+                pl = p.payload
                 docs.append(
                     IndexedDoc(
                         str(pl["doc_id"]),
@@ -157,16 +122,18 @@ class KnowledgeBase:
                         str(pl.get("pipeline", "")),
                     )
                 )
-            if offset is None:
-                return sorted(docs, key=lambda d: d.doc_id)
+        return sorted(docs, key=lambda d: d.doc_id)
 
     async def ingest(self, path: Path, *, progress: ProgressFn | None = None) -> IngestReport:
         """Bring the index in line with the files under ``path`` (see ``knowledge.ingest``)."""
         await self.ensure_collection()
         try:
-            return await ingest_path(self, path, progress=progress)
+            report = await ingest_path(self, path, progress=progress)
         finally:
-            self._forget_vocabulary()  # new words, or words of removed documents gone
+            self._forget_vocabulary()
+        if report.changed:
+            await self.store.optimize(self.collection)  # index the new points in one go
+        return report  # new words, or words of removed documents gone
 
     async def search(
         self, query: str, limit: int = 5, *, mode: SearchMode | None = None
@@ -188,7 +155,7 @@ class KnowledgeBase:
         fusion of both as prefetches when asked). Chunks fold into documents by their best.
         """
         if not query.strip() or not (
-            self._ready or await self.client.collection_exists(self.collection)
+            self._ready or await self.store.exists(self.collection)
         ):
             return {m: [] for m in modes}
         dense_vec, sparse_vec = await self.embedder.aquery(query)
@@ -200,36 +167,17 @@ class KnowledgeBase:
                 sparse_vec = await asyncio.to_thread(self._keyword_vector, speller, query,
                                                      sparse_vec)
         n = max(self.candidates, limit * 10)
-        requests = [
-            models.QueryRequest(
-                query=list(dense_vec), using=DENSE, limit=n, with_payload=_CANDIDATE_FIELDS
-            )
-        ]
+        nearest = [Nearest(dense_vec, DENSE, n)]
         if sparse_vec.indices:  # a query of stopwords only has no BM25 terms
-            requests.append(
-                models.QueryRequest(
-                    query=sparse_vector(sparse_vec),
-                    using=SPARSE,
-                    limit=n,
-                    with_payload=_CANDIDATE_FIELDS,
-                )
-            )
-        prefetch = [models.Prefetch(query=r.query, using=r.using, limit=n) for r in requests]
+            nearest.append(Nearest(sparse_vec, SPARSE, n))
         fused_modes = [m for m in ("rrf", "dbsf") if m in modes]
-        for fused_mode in fused_modes:
-            fusion = models.Fusion.RRF if fused_mode == "rrf" else models.Fusion.DBSF
-            requests.append(
-                models.QueryRequest(
-                    prefetch=prefetch,
-                    query=models.FusionQuery(fusion=fusion),
-                    limit=n,
-                    with_payload=_CANDIDATE_FIELDS,
-                )
-            )
-        responses = await self.client.query_batch_points(self.collection, requests=requests)
-        await self._learn_doc_ids({str(p.id) for r in responses for p in r.points})
-        lists = [[ScoredChunk(str(p.id), self._doc_of[str(p.id)], p.score, {})
-                  for p in r.points if str(p.id) in self._doc_of] for r in responses]
+        requests: list[Request] = [*nearest]
+        requests += [Fused("rrf" if m == "rrf" else "dbsf", tuple(nearest), n)
+                     for m in fused_modes]
+        responses = await self.store.query(self.collection, requests)
+        await self._learn_doc_ids({p.id for r in responses for p in r})
+        lists = [[ScoredChunk(p.id, self._doc_of[p.id], p.score, {})
+                  for p in r if p.id in self._doc_of] for r in responses]
         dense, sparse = lists[0], lists[1] if sparse_vec.indices else []
         fused = dict(zip(fused_modes, lists[len(lists) - len(fused_modes) :], strict=True))
         ranked = {
@@ -269,17 +217,9 @@ class KnowledgeBase:
     async def _read_speller(self) -> None:
         generation, started = self._vocabulary_generation, time.monotonic()
         texts: list[str] = []
-        offset: Any = None
-        if await self.client.collection_exists(self.collection):
-            while True:
-                points, offset = await self.client.scroll(
-                    self.collection, limit=1000, offset=offset,
-                    with_payload=["title", "text"], with_vectors=False,
-                )
-                texts.extend(f"{(p.payload or {}).get('title', '')} "
-                             f"{(p.payload or {}).get('text', '')}" for p in points)
-                if offset is None:
-                    break
+        async for page in self.store.pages(self.collection, fields=["title", "text"], size=1000):
+            texts.extend(f"{p.payload.get('title', '')} {p.payload.get('text', '')}"
+                         for p in page)
         speller = await asyncio.to_thread(lambda: Speller(vocabulary_of(texts)))
         if generation == self._vocabulary_generation:
             self._speller, self._speller_read_at = speller, started
@@ -296,25 +236,21 @@ class KnowledgeBase:
         missing = [c for c in chunk_ids if c not in self._doc_of]
         if not missing:
             return
-        points = await self.client.retrieve(self.collection, ids=missing,
-                                            with_payload=["doc_id"], with_vectors=False)
-        for point in points:
-            self._doc_of[str(point.id)] = str((point.payload or {})["doc_id"])
+        for point in await self.store.retrieve(self.collection, missing, fields=["doc_id"]):
+            self._doc_of[point.id] = str(point.payload["doc_id"])
 
     async def _payloads(self, chunk_ids: set[str]) -> dict[str, Mapping[str, Any]]:
         """The displayed fields of a few chunks, by point id, in one call."""
         if not chunk_ids:
             return {}
-        points = await self.client.retrieve(
-            self.collection, ids=sorted(chunk_ids), with_payload=_HIT_FIELDS, with_vectors=False
-        )
-        return {str(p.id): p.payload or {} for p in points}
+        points = await self.store.retrieve(self.collection, sorted(chunk_ids), fields=_HIT_FIELDS)
+        return {p.id: p.payload for p in points}
 
     async def drop(self) -> None:
         """Delete the whole collection (used by isolated evaluation runs)."""
-        if await self.client.collection_exists(self.collection):
-            await self.client.delete_collection(self.collection)
+        await self.store.drop(self.collection)
         self._ready = False
+        self._doc_of.clear()
         self._forget_vocabulary()
 
 

@@ -10,13 +10,12 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from qdrant_client import models
+from typing import TYPE_CHECKING
 
 from knowledge.chunking import chunk_document
 from knowledge.embedder import SparseVec
 from knowledge.loader import DocumentError, iter_kb_files, load_document
+from knowledge.store import Point, VectorValue, Where
 from knowledge.types import Chunk, Document, IngestReport, ProgressFn
 
 if TYPE_CHECKING:
@@ -33,16 +32,9 @@ def point_id(doc_id: str, index: int) -> str:
     return str(uuid.uuid5(_POINT_NS, f"{doc_id}#{index}"))
 
 
-def sparse_vector(vec: SparseVec) -> models.SparseVector:
-    """Our sparse vector as a Qdrant model."""
-    return models.SparseVector(indices=list(vec.indices), values=list(vec.values))
-
-
-def doc_filter(doc_id: str) -> models.Filter:
+def doc_filter(doc_id: str) -> Where:
     """Matches every chunk of one document."""
-    return models.Filter(
-        must=[models.FieldCondition(key="doc_id", match=models.MatchValue(value=doc_id))]
-    )
+    return Where.eq("doc_id", doc_id)
 
 
 def _list_files(path: Path) -> tuple[Path, list[Path], bool]:
@@ -90,7 +82,7 @@ async def ingest_path(
     await _write(kb, pending, known)
     removed = sorted(set(known) - seen) if whole_folder else []
     for doc_id in removed:
-        await kb.client.delete(kb.collection, points_selector=doc_filter(doc_id), wait=True)
+        await kb.store.delete(kb.collection, doc_filter(doc_id))
     total = sum(d.chunks for d in await kb.documents())
     return IngestReport(
         tuple(added), tuple(updated), tuple(unchanged), tuple(removed), total, errors
@@ -111,14 +103,14 @@ async def _write(
     for doc, doc_chunks in batch:
         if doc.doc_id in known:
             # A shorter new version would leave old chunks behind: start the document clean.
-            await kb.client.delete(kb.collection, points_selector=doc_filter(doc.doc_id), wait=True)
+            await kb.store.delete(kb.collection, doc_filter(doc.doc_id))
         # Chunk 0 carries the manifest hash and is written last: after a crash half-way the
         # document still looks changed and is re-indexed on the next run.
         points = [
             _point(kb, doc, c, len(doc_chunks), *vectors[(c.doc_id, c.index)])
             for c in reversed(doc_chunks)
         ]
-        await kb.client.upsert(kb.collection, points=points, wait=True)
+        await kb.store.upsert(kb.collection, points)
 
 
 def _point(
@@ -128,10 +120,10 @@ def _point(
     total: int,
     dense: list[float],
     sparse: SparseVec,
-) -> models.PointStruct:
-    vector: dict[str, Any] = {DENSE: dense}
+) -> Point:
+    vector: dict[str, VectorValue] = {DENSE: dense}
     if sparse.indices:  # a chunk of stopwords only has no BM25 terms
-        vector[SPARSE] = sparse_vector(sparse)
+        vector[SPARSE] = sparse
     payload = {
         "doc_id": doc.doc_id,
         "chunk": chunk.index,
@@ -145,4 +137,4 @@ def _point(
         "pipeline": kb.pipeline,
         "metadata": dict(doc.metadata),
     }
-    return models.PointStruct(id=point_id(doc.doc_id, chunk.index), vector=vector, payload=payload)
+    return Point(point_id(doc.doc_id, chunk.index), vector, payload)

@@ -9,15 +9,15 @@ instead of piling up copies, so the approval count is a usable agreement signal.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from qdrant_client import AsyncQdrantClient, models
-
 from knowledge.embedder import Embedder
+from knowledge.store import Found, Nearest, Point, Schema, VectorStore, VectorValue, Where
 from knowledge.types import Hit
 
 DEFAULT_COLLECTION = "learned_answers"
@@ -66,13 +66,13 @@ class LearnedAnswers:
     def __init__(
         self,
         *,
-        client: AsyncQdrantClient,
+        store: VectorStore,
         embedder: Embedder,
         collection: str = DEFAULT_COLLECTION,
         duplicate_cosine: float = DUPLICATE_COSINE,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.client = client
+        self.store = store
         self.embedder = embedder
         self.collection = collection
         self.duplicate_cosine = duplicate_cosine
@@ -86,12 +86,9 @@ class LearnedAnswers:
         """Create the collection with a question vector and a question+answer vector."""
         if self._ready:
             return
-        if not await self.client.collection_exists(self.collection):
-            dim = await asyncio.to_thread(lambda: self.embedder.dimension)
-            params = models.VectorParams(size=dim, distance=models.Distance.COSINE)
-            await self.client.create_collection(
-                self.collection, vectors_config={QUESTION: params, QA: params}
-            )
+        dim = await asyncio.to_thread(lambda: self.embedder.dimension)
+        await self.store.ensure(self.collection, Schema(dense={QUESTION: dim, QA: dim},
+                                                        keywords=("answer_id", "merged_ids")))
         self._ready = True
 
     async def add(
@@ -112,20 +109,16 @@ class LearnedAnswers:
         q_vec, qa_vec = await self.embedder.adense([question, f"{question}\n{answer}"])
         stamp = self._now().isoformat()
         async with self._lock:
-            same = await self.client.retrieve(self.collection, [_point_id(answer_id)])
+            same = await self.store.retrieve(self.collection, [_point_id(answer_id)])
             existing: Mapping[str, Any] | None = same[0].payload if same else None
             merged = False
             if existing is None:
-                near = await self.client.query_points(
-                    self.collection,
-                    query=q_vec,
-                    using=QUESTION,
-                    limit=1,
-                    score_threshold=self.duplicate_cosine,
-                    with_payload=True,
-                )
-                if near.points:
-                    existing, merged = near.points[0].payload, True
+                (near,) = await self.store.query(self.collection, [
+                    Nearest(q_vec, QUESTION, 1, fields=True,
+                            score_threshold=self.duplicate_cosine)
+                ])
+                if near:
+                    existing, merged = near[0].payload, True
             if existing is None:
                 payload: dict[str, Any] = {
                     "answer_id": answer_id,
@@ -137,7 +130,7 @@ class LearnedAnswers:
                     "updated_at": stamp,
                     "metadata": dict(metadata or {}),
                 }
-                vectors: dict[str, Any] = {QUESTION: q_vec, QA: qa_vec}
+                vectors: dict[str, VectorValue] = {QUESTION: q_vec, QA: qa_vec}
             else:
                 payload = {
                     **existing,
@@ -154,41 +147,35 @@ class LearnedAnswers:
                 vectors = {QA: qa_vec} if merged else {QUESTION: q_vec, QA: qa_vec}
             pid = _point_id(str(payload["answer_id"]))
             if existing is None or not merged:
-                await self.client.upsert(
-                    self.collection, [models.PointStruct(id=pid, vector=vectors, payload=payload)]
-                )
+                await self.store.upsert(self.collection, [Point(pid, vectors, payload)])
             else:
-                await self.client.update_vectors(
-                    self.collection, [models.PointVectors(id=pid, vector=vectors)]
-                )
-                await self.client.overwrite_payload(self.collection, payload, points=[pid])
+                await self.store.update(self.collection, pid, vectors=vectors, payload=payload)
         return _record(payload, merged=merged)
 
     async def search(self, query: str, limit: int = 3) -> list[Hit]:
         """Learned answers closest to ``query`` (best of question and question+answer)."""
-        if not query.strip() or not await self.client.collection_exists(self.collection):
+        if not query.strip() or not (self._ready or await self.store.exists(self.collection)):
             return []
         # The query's vectors, shared (cached) with the KB search of the same message.
-        vec = list((await self.embedder.aquery(query))[0])
-        requests = [
-            models.QueryRequest(query=vec, using=name, limit=limit * 3, with_payload=True)
-            for name in (QUESTION, QA)
-        ]
-        by_question, by_qa = await self.client.query_batch_points(self.collection, requests)
-        question_cos = {str(p.id): p.score for p in by_question.points}
-        best: dict[str, models.ScoredPoint] = {}
-        for p in (*by_question.points, *by_qa.points):
-            if str(p.id) not in best or p.score > best[str(p.id)].score:
-                best[str(p.id)] = p
+        vec = (await self.embedder.aquery(query))[0]
+        by_question, by_qa = await self.store.query(
+            self.collection,
+            [Nearest(vec, name, limit * 3, fields=True) for name in (QUESTION, QA)],
+        )
+        question_cos = {p.id: p.score for p in by_question}
+        best: dict[str, Found] = {}
+        for p in (*by_question, *by_qa):
+            if p.id not in best or p.score > best[p.id].score:
+                best[p.id] = p
         ranked = sorted(best.values(), key=lambda p: -p.score)[:limit]
-        return [self._hit(p, question_cos.get(str(p.id), 0.0)) for p in ranked]
+        return [self._hit(p, question_cos.get(p.id, 0.0)) for p in ranked]
 
     @staticmethod
-    def _hit(point: models.ScoredPoint, question_cos: float) -> Hit:
-        record = _record(point.payload or {})
+    def _hit(point: Found, question_cos: float) -> Hit:
+        record = _record(point.payload)
         return Hit(
             doc_id=record.answer_id,
-            chunk_id=str(point.id),
+            chunk_id=point.id,
             title=record.question,
             text=record.answer,
             score=min(max(point.score, 0.0), 1.0),
@@ -204,30 +191,17 @@ class LearnedAnswers:
 
     async def delete(self, answer_id: str) -> int:
         """Delete the entry of ``answer_id`` (also when it was merged into another entry)."""
-        if not await self.client.collection_exists(self.collection):
-            return 0
-        selector = models.Filter(
-            should=[
-                models.FieldCondition(key=key, match=models.MatchValue(value=answer_id))
-                for key in ("answer_id", "merged_ids")
-            ]
-        )
-        found = await self.client.count(self.collection, count_filter=selector, exact=True)
-        if found.count:
-            await self.client.delete(self.collection, points_selector=selector, wait=True)
-        return found.count
+        selector = Where((("answer_id", answer_id), ("merged_ids", answer_id)))
+        found = await self.store.count(self.collection, selector)
+        if found:
+            await self.store.delete(self.collection, selector)
+        return found
 
     async def list(self, limit: int = 50) -> list[LearnedAnswer]:
         """The most recently updated entries first."""
-        if not await self.client.collection_exists(self.collection):
-            return []
         records: list[LearnedAnswer] = []
-        offset: Any = None
-        while True:
-            points, offset = await self.client.scroll(
-                self.collection, limit=256, offset=offset, with_payload=True, with_vectors=False
-            )
-            records.extend(_record(p.payload or {}) for p in points)
-            if offset is None:
-                break
-        return sorted(records, key=lambda r: r.updated_at, reverse=True)[:limit]
+        async for page in self.store.pages(self.collection, fields=True):
+            # Only the newest ``limit`` are kept while paging: a store may hold 50,000.
+            records = heapq.nlargest(limit, [*records, *(_record(p.payload) for p in page)],
+                                     key=lambda r: r.updated_at)
+        return records

@@ -24,7 +24,7 @@ from bot.pipeline.drafting.base import Drafter
 from bot.pipeline.drafting.offline import OfflineDrafter
 from bot.ports import NullNotifier
 from config import Settings
-from knowledge import Embedder, KnowledgeBase, make_qdrant_client
+from knowledge import Embedder, KnowledgeBase, open_vector_store
 from knowledge.learned import LearnedAnswers
 
 
@@ -86,13 +86,13 @@ async def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     async with db.database(settings):
         cases = await load_cases(since=since, limit=args.limit)
         threshold, paused = await current_auto_policy(settings)
-        client = make_qdrant_client(settings)
+        store = await open_vector_store(settings)
         embedder = Embedder.from_settings(settings)
         drafter: Drafter = make_drafter(settings)
         try:
-            knowledge = KnowledgeBase(client=client, embedder=embedder)
+            knowledge = KnowledgeBase(store=store, embedder=embedder)
             learned = (
-                LearnedAnswers(client=client, embedder=embedder) if args.with_learned else None
+                LearnedAnswers(store=store, embedder=embedder) if args.with_learned else None
             )
             router = Router(
                 settings=settings,
@@ -110,7 +110,7 @@ async def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
             )
         finally:
             await drafter.aclose()
-            await client.close()
+            await store.close()
     summary = summarise(results, auto_send_threshold=threshold)
     print(format_table(results, summary))
     if args.json:

@@ -18,16 +18,17 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from qdrant_client import AsyncQdrantClient
-
 from config import Settings
 from knowledge import (
     SEARCH_MODES,
+    EdgeStore,
     Embedder,
     KnowledgeBase,
     KnowledgeError,
     SearchMode,
-    make_qdrant_client,
+    StoreError,
+    VectorStore,
+    open_vector_store,
 )
 from knowledge.evaluate import EvalError, evaluate, format_table, load_queries
 from knowledge.index import DEFAULT_MODE
@@ -57,19 +58,19 @@ async def _knowledge_base(
     with tempfile.TemporaryDirectory(prefix="supportbot-eval-") as tmp:
         try:
             if isolated and not settings.qdrant_url:
-                client = AsyncQdrantClient(path=tmp)
+                store: VectorStore = EdgeStore(root=Path(tmp))
             else:
-                client = make_qdrant_client(settings)
-        except RuntimeError as exc:  # local mode: the folder is locked by a running worker
+                store = await open_vector_store(settings)
+        except StoreError as exc:  # Edge: the shard is held by a running worker
             raise KnowledgeError(f"cannot open the Qdrant index: {exc}") from None
         collection = f"kb_eval_{uuid.uuid4().hex[:12]}" if isolated else "kb_chunks"
-        kb = KnowledgeBase(client=client, embedder=embedder, collection=collection, mode=mode)
+        kb = KnowledgeBase(store=store, embedder=embedder, collection=collection, mode=mode)
         try:
             yield kb
         finally:
             if isolated:
                 await kb.drop()
-            await client.close()
+            await store.close()
 
 
 async def _cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:

@@ -53,7 +53,7 @@ def _db_label(settings: Settings) -> str:
 async def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_services, create_web_app, serve_http
 
-    # Qdrant local mode admits one process: web processes search only against a server.
+    # A Qdrant Edge shard admits one process: web processes search only against a server.
     async with build_services(settings, with_knowledge=settings.qdrant_url is not None) as services:
         stop = _stop_event()
         host, port = args.host or settings.web_host, args.port or settings.web_port
@@ -103,7 +103,7 @@ def banner(settings: Settings, *, host: str, port: int) -> str:
         "supportbot is running",
         f"  web        {base}   (OpenAPI docs: {base}/docs, metrics: {base}/metrics)",
         f"  database   {_db_label(settings)}",
-        f"  knowledge  {'Qdrant server' if settings.qdrant_url else 'Qdrant local mode'}"
+        f"  knowledge  {'Qdrant server' if settings.qdrant_url else 'Qdrant Edge (in-process)'}"
         f" ← {settings.kb_dir}",
         f"  drafter    {drafter}",
         "  channels   webhook " + ", ".join(sorted(settings.webhooks)) if settings.webhooks
@@ -137,7 +137,7 @@ def banner(settings: Settings, *, host: str, port: int) -> str:
                      "-d '{\"message\": \"I was charged twice this month\"}'")
     lines += [
         "  .venv/bin/supportbot ask \"I was charged twice this month\" --json"
-        + ("   (when this process is stopped: Qdrant local mode admits one process)"
+        + ("   (when this process is stopped: a Qdrant Edge shard admits one process)"
            if not settings.qdrant_url else ""),
         "",
     ]

@@ -25,8 +25,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from qdrant_client import AsyncQdrantClient
-
 from bot.domain import Decision
 from bot.flow.facts import FixedFacts
 from bot.flow.router import Analysis, Router, source_json
@@ -37,7 +35,14 @@ from bot.pipeline.drafting.offline import OfflineDrafter
 from bot.pipeline.learning import grounding_of
 from bot.ports import NullNotifier
 from config import Settings
-from knowledge import Embedder, KnowledgeBase, ProgressFn, make_qdrant_client
+from knowledge import (
+    EdgeStore,
+    Embedder,
+    KnowledgeBase,
+    ProgressFn,
+    VectorStore,
+    make_vector_store,
+)
 from knowledge.jsonlines import json_rows
 from knowledge.learned import LearnedAnswers
 
@@ -120,11 +125,11 @@ def resolve_kbs(rows: Sequence[RoutingRow], *, base: Path, default: Path | None)
 
 
 @asynccontextmanager
-async def _isolated_client(settings: Settings) -> AsyncIterator[AsyncQdrantClient]:
+async def _isolated_client(settings: Settings) -> AsyncIterator[VectorStore]:
     """A local Qdrant in a temp dir, or the configured server (collections are unique)."""
     with tempfile.TemporaryDirectory(prefix="supportbot-routing-") as tmp:
         client = (
-            make_qdrant_client(settings) if settings.qdrant_url else AsyncQdrantClient(path=tmp)
+            make_vector_store(settings) if settings.qdrant_url else EdgeStore(root=Path(tmp))
         )
         try:
             yield client
@@ -154,12 +159,12 @@ async def run_routing(
     async with _isolated_client(settings) as client:
         for name, folder in folders.items():
             run = uuid.uuid4().hex[:12]
-            kb = KnowledgeBase(client=client, embedder=embedder, collection=f"routing_{run}")
+            kb = KnowledgeBase(store=client, embedder=embedder, collection=f"routing_{run}")
             learned = rejected = None
             if learn:
-                learned = LearnedAnswers(client=client, embedder=embedder,
+                learned = LearnedAnswers(store=client, embedder=embedder,
                                          collection=f"routing_learned_{run}")
-                rejected = LearnedAnswers(client=client, embedder=embedder,
+                rejected = LearnedAnswers(store=client, embedder=embedder,
                                           collection=f"routing_rejected_{run}")
             try:
                 report = await kb.ingest(folder)
@@ -188,8 +193,8 @@ async def run_routing(
             finally:
                 await kb.drop()
                 for store in (learned, rejected):
-                    if store is not None and await client.collection_exists(store.collection):
-                        await client.delete_collection(store.collection)
+                    if store is not None:
+                        await client.drop(store.collection)
     return outcomes
 
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.clock import Clock, utcnow
-from bot.domain import Channel, Reply, ReplySender, SendError
+from bot.domain import Channel, Reply, ReplySender, SendError, backoff_seconds
 from bot.ports import ApprovalNotifier
 from bot.store import outbox as outbox_store
 
@@ -28,10 +27,6 @@ log = logging.getLogger(__name__)
 #: park a reply for days (the item still dead-letters after ``max_attempts``).
 MAX_RETRY_AFTER_SECONDS = 3600.0
 
-
-def backoff_seconds(attempts: int, *, base: float, cap: float = 900.0) -> float:
-    """Exponential backoff with full jitter (AWS architecture blog), capped at ``cap``."""
-    return random.uniform(base / 2, min(cap, base * 2 ** max(0, attempts - 1)))
 
 
 class OutboxDispatcher:

@@ -71,7 +71,7 @@ def make_web_app(
         @app.post("/api/ask", tags=["demo"])
         async def ask(question: AskRequest) -> dict[str, Any]:
             """``supportbot ask`` over HTTP (embedded demo only): draft, confidence, decision
-            and sources for a message, without storing or sending anything. Qdrant local mode
+            and sources for a message, without storing or sending anything. A Qdrant Edge shard
             admits one process, so while ``supportbot run`` holds it this is the way to ask."""
             try:
                 analysis = await router.ask(question.message, subject=question.subject,

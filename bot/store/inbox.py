@@ -20,7 +20,7 @@ from tortoise.functions import Min
 from tortoise.transactions import in_transaction
 
 from bot.clock import Clock, utcnow
-from bot.domain import Accepted, AcceptError, Channel, Inbound, Sender
+from bot.domain import Accepted, AcceptError, Channel, Inbound, Sender, backoff_seconds
 from bot.store.models import (
     Conversation,
     ConversationStatus,
@@ -267,7 +267,9 @@ async def fail(
             status=QueueStatus.FAILED, last_error=error[:4000], lease_until=None, done_at=now
         )
         return True
-    backoff = timedelta(seconds=min(300.0, 2.0 ** item.attempts))
+    # Jittered like the outbox's retries, so items that failed together (a Qdrant or LLM
+    # outage) do not all come back in the same second.
+    backoff = timedelta(seconds=backoff_seconds(item.attempts, base=2.0, cap=300.0))
     await InboxItem.filter(id=item.inbox_id, lease_owner=owner).update(
         last_error=error[:4000], lease_owner=None, lease_until=now + backoff
     )

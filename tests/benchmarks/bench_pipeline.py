@@ -1,12 +1,12 @@
 """Pipeline benchmark: webhook messages through accept → inbox → router (offline drafter) →
-outbox, on SQLite and on PostgreSQL, with the real embedding model and Qdrant local mode.
+outbox, on SQLite and on PostgreSQL, with the real embedding model and Qdrant Edge in-process.
 
 Run: .venv/bin/python tests/benchmarks/bench_pipeline.py [--messages N] [--backends sqlite,postgres]
 Prints throughput, accept→decision p50/p99, the per-stage breakdown, the bare embed+search cost
 per message (measured in the same run before and after it, on a cold query cache; the lower is
 kept), the router's overhead outside
 embedding and search, CPU time per message (steadier than wall time on a shared machine) and
-peak RSS (after ingest and after each backend; the Qdrant folder is ingested once and shared).
+peak RSS (after ingest and after each backend; the Edge shards are ingested once and shared).
 Set SUPPORTBOT_EMBED_MODEL_PATH to the int8 folder for the int8 rows, and
 SUPPORTBOT_WORKER_CONCURRENCY to try another number of messages in flight (default 8).
 """
@@ -69,7 +69,7 @@ async def bare_costs(knowledge: KnowledgeBase, queries: list[str]) -> tuple[floa
                     model_path=knowledge.embedder.model_path,
                     sparse_model_path=knowledge.embedder.sparse_model_path,
                     cache_dir=knowledge.embedder.cache_dir, query_cache_size=0)
-    bare = KnowledgeBase(client=knowledge.client, embedder=cold, collection=knowledge.collection)
+    bare = KnowledgeBase(store=knowledge.store, embedder=cold, collection=knowledge.collection)
     t0 = time.perf_counter()
     for q in queries:
         await cold.aquery(q)
@@ -132,9 +132,9 @@ async def run_backend(backend: str, queries: list[str], qdrant_dir: Path) -> dic
         if backend == "postgres":
             url, pg_name = await fresh_pg()
         settings = load_settings(env_for(Path(tmp), url), env_file=None)
-        # Share one ingested Qdrant folder between backends (ingest cost is not the subject).
+        # Share the ingested Edge shards between backends (ingest cost is not the subject).
         settings = settings.model_copy(update={"data_dir": Path(tmp)})
-        (Path(tmp) / "qdrant").symlink_to(qdrant_dir, target_is_directory=True)
+        (Path(tmp) / "edge").symlink_to(qdrant_dir, target_is_directory=True)
         await migrate(settings)
         try:
             async with build_services(settings) as services:
@@ -221,7 +221,7 @@ async def main() -> None:
             results.append(await run_backend(backend, queries, Path(qdrant_home)))
     model = Path(env_for(Path("."), None)["SUPPORTBOT_EMBED_MODEL_PATH"]).name
     print(f"\nPipeline: {args.messages} webhook messages (banking77 queries), offline drafter, "
-          f"{model} + BM25, Qdrant local mode, {os.cpu_count()} cores\n")
+          f"{model} + BM25, Qdrant Edge, {os.cpu_count()} cores\n")
     print("| backend | msgs/s | CPU ms/msg (event loop) | accept p50 / p99 ms | "
           "accept→decision p50 / p99 ms | per msg ms | embed ms | embed+search ms | "
           "overhead outside embed+search | "

@@ -1,8 +1,10 @@
 """Retrieval benchmark on the four labelled dev sets in ../shared/datasets.
 
-Run: ``.venv/bin/python tests/benchmarks/bench_retrieval.py [--models fp32,int8] [--sets a,b]``
+Run: ``.venv/bin/python tests/benchmarks/bench_retrieval.py [--models fp32,int8] [--sets a,b]
+[--engines edge,local]``
 
-For each model and set: ingest ``kb/`` into a throw-away local Qdrant, rank every query of
+For each model, engine (Qdrant Edge in-process, or qdrant-client's local mode: the stand-in for
+the server API) and set: ingest ``kb/`` into a throw-away store, rank every query of
 ``queries.jsonl`` under each search mode (dense, sparse, Qdrant RRF, Qdrant DBSF, our convex
 fusion) from one embedding per query, and a plain BM25 baseline (rank_bm25 over whole
 documents, lowercase word tokens). Prints per-set tables, averages and medians, ratios of
@@ -28,7 +30,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from qdrant_client import AsyncQdrantClient  # noqa: E402
 from rank_bm25 import BM25Okapi  # noqa: E402
 
-from knowledge import SEARCH_MODES, Embedder, KnowledgeBase  # noqa: E402
+from knowledge import (  # noqa: E402
+    SEARCH_MODES,
+    ClientStore,
+    EdgeStore,
+    Embedder,
+    KnowledgeBase,
+    VectorStore,
+)
 from knowledge.evaluate import EvalResult, load_queries, percentile, score_rankings  # noqa: E402
 from knowledge.index import DEFAULT_MODE  # noqa: E402
 from knowledge.loader import iter_kb_files, load_document  # noqa: E402
@@ -54,14 +63,23 @@ def bm25_baseline(kb_dir: Path) -> tuple[list[str], BM25Okapi]:
     return [d.doc_id for d in docs], BM25Okapi([_tokens(f"{d.title}\n{d.body}") for d in docs])
 
 
-async def run_set(embedder: Embedder, name: str) -> tuple[dict[str, EvalResult], dict[str, float]]:
+def open_store(engine: str, folder: str) -> VectorStore:
+    """``edge``: Qdrant Edge shards in ``folder``; ``local``: qdrant-client's local mode."""
+    if engine == "edge":
+        return EdgeStore(root=Path(folder))
+    return ClientStore(client=AsyncQdrantClient(path=folder))
+
+
+async def run_set(
+    embedder: Embedder, name: str, engine: str = "edge"
+) -> tuple[dict[str, EvalResult], dict[str, float]]:
     """Metrics of every method on one dev set, and timings (ingest s, query p50/p95 ms)."""
     kb_dir = SHARED / "datasets" / name / "kb"
     queries = load_queries(SHARED / "datasets" / name / "queries.jsonl")
     ids, bm25 = bm25_baseline(kb_dir)
     with tempfile.TemporaryDirectory() as tmp:
-        client = AsyncQdrantClient(path=tmp)
-        kb = KnowledgeBase(client=client, embedder=embedder)
+        client = open_store(engine, tmp)
+        kb = KnowledgeBase(store=client, embedder=embedder)
         started = time.perf_counter()
         report = await kb.ingest(kb_dir)
         ingest_s = time.perf_counter() - started
@@ -146,9 +164,11 @@ async def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--models", default="fp32,int8")
     parser.add_argument("--sets", default=",".join(SETS))
+    parser.add_argument("--engines", default="edge,local")
     args = parser.parse_args(argv)
     all_ok = True
-    for model in args.models.split(","):
+    for model, engine in [(m, e) for m in args.models.split(",")
+                          for e in args.engines.split(",")]:
         embedder = Embedder(
             model_name="sentence-transformers/all-MiniLM-L6-v2",
             model_path=MODELS[model],
@@ -158,9 +178,9 @@ async def main(argv: list[str] | None = None) -> int:
         per_set: dict[str, dict[str, EvalResult]] = {}
         timing: dict[str, dict[str, float]] = {}
         for name in args.sets.split(","):
-            print(f"[{model}] {name} ...", file=sys.stderr, flush=True)
-            per_set[name], timing[name] = await run_set(embedder, name)
-        all_ok = print_model(model, per_set, timing) and all_ok
+            print(f"[{model} {engine}] {name} ...", file=sys.stderr, flush=True)
+            per_set[name], timing[name] = await run_set(embedder, name, engine)
+        all_ok = print_model(f"{model} {engine}", per_set, timing) and all_ok
     return 0 if all_ok else 1
 
 

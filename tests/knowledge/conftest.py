@@ -1,4 +1,8 @@
-"""Fixtures for knowledge tests: the real (int8) model, a local Qdrant, a small KB on disk."""
+"""Fixtures for knowledge tests: the real (int8) model, both vector stores, a small KB on disk.
+
+``store`` is parametrised: each test that uses it runs on Qdrant Edge (a shard directory in
+``tmp_path``) and on qdrant-client's local mode (the stand-in for a Qdrant server's API).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import pytest
 from qdrant_client import AsyncQdrantClient
 
 from config import Settings
-from knowledge import Embedder, KnowledgeBase
+from knowledge import ClientStore, EdgeStore, Embedder, KnowledgeBase, VectorStore
 from tests.conftest import SHARED_MODELS, SettingsFactory
 
 INT8 = SHARED_MODELS / "all-MiniLM-L6-v2-onnx-int8"
@@ -92,18 +96,28 @@ def embedder(kb_settings: Settings) -> Embedder:
     return Embedder.from_settings(kb_settings)
 
 
-@pytest.fixture
-async def qdrant(tmp_path: Path) -> AsyncIterator[AsyncQdrantClient]:
-    """A Qdrant local-mode client in a fresh folder."""
-    client = AsyncQdrantClient(path=str(tmp_path / "qdrant"))
-    yield client
-    await client.close()
+STORES = ("edge", "client")
+
+
+def open_store(kind: str, folder: Path) -> VectorStore:
+    """A fresh store of ``kind`` ("edge" or "client") in ``folder``."""
+    if kind == "edge":
+        return EdgeStore(root=folder / "edge")
+    return ClientStore(client=AsyncQdrantClient(path=str(folder / "qdrant")))
+
+
+@pytest.fixture(params=STORES)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[VectorStore]:
+    """Each vector store in turn, empty."""
+    opened = open_store(request.param, tmp_path)
+    yield opened
+    await opened.close()
 
 
 @pytest.fixture
-def kb(qdrant: AsyncQdrantClient, embedder: Embedder) -> KnowledgeBase:
-    """An empty knowledge base on the local client."""
-    return KnowledgeBase(client=qdrant, embedder=embedder)
+def kb(store: VectorStore, embedder: Embedder) -> KnowledgeBase:
+    """An empty knowledge base on each store."""
+    return KnowledgeBase(store=store, embedder=embedder)
 
 
 @pytest.fixture

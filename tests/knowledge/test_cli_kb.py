@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import json
-import warnings
 from pathlib import Path
 
 import pytest
@@ -62,7 +60,7 @@ async def test_eval_json_last_line_is_the_contract(
     assert metrics["queries"] == 2 and metrics["recall@1"] == 1.0
     assert any("recall@3" in line for line in out[:-1])  # the table comes first
     # The isolated eval index leaves the configured one untouched.
-    assert not (kb_settings.qdrant_path / "collection" / "kb_chunks").exists()
+    assert not (kb_settings.edge_path / "kb_chunks").exists()
 
 
 async def test_user_errors_exit_2(
@@ -75,18 +73,16 @@ async def test_user_errors_exit_2(
     assert "bad.jsonl:1" in capsys.readouterr().err
 
 
-async def test_locked_local_index_is_a_clear_error(
+async def test_shard_held_by_another_process_is_a_clear_error(
     kb_settings: Settings, small_kb: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from knowledge import make_qdrant_client
+    from knowledge import EdgeStore
+    from knowledge.store import Schema
 
-    holder = make_qdrant_client(kb_settings)  # e.g. the worker holding the data dir
+    holder = EdgeStore(root=kb_settings.edge_path)  # e.g. the worker holding the data dir
+    await holder.ensure("kb_chunks", Schema(dense={"dense": 384}, sparse=("sparse",)))
     try:
-        with warnings.catch_warnings():
-            # qdrant-client leaves the lock file of the refused client open; collect it here.
-            warnings.simplefilter("ignore", ResourceWarning)
-            assert await _run(kb_settings, ["kb", "ingest", str(small_kb)]) == 1
-            gc.collect()
+        assert await _run(kb_settings, ["kb", "ingest", str(small_kb)]) == 1
     finally:
         await holder.close()
-    assert "cannot open the Qdrant index" in capsys.readouterr().err
+    assert "in use by another process" in capsys.readouterr().err

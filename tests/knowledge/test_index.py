@@ -121,7 +121,7 @@ async def test_unreadable_file_is_reported_and_keeps_its_index(
 
 async def test_manifest_is_shared_through_qdrant(kb: KnowledgeBase, small_kb: Path) -> None:
     await kb.ingest(small_kb)
-    other = KnowledgeBase(client=kb.client, embedder=kb.embedder)  # e.g. another worker
+    other = KnowledgeBase(store=kb.store, embedder=kb.embedder)  # e.g. another worker
     report = await other.ingest(small_kb)
     assert len(report.unchanged) == 5 and not report.added
 
@@ -133,12 +133,9 @@ async def test_single_file_ingest_does_not_prune(kb: KnowledgeBase, small_kb: Pa
 
 
 async def test_model_of_another_dimension_is_refused(kb: KnowledgeBase) -> None:
-    from qdrant_client import models
+    from knowledge.store import Schema
 
-    await kb.client.create_collection(
-        "kb_chunks",
-        vectors_config={"dense": models.VectorParams(size=8, distance=models.Distance.COSINE)},
-    )
+    await kb.store.ensure("kb_chunks", Schema(dense={"dense": 8}, sparse=("sparse",)))
     with pytest.raises(KnowledgeError, match="8-d"):
         await kb.ensure_collection()
 

@@ -5,16 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from qdrant_client import AsyncQdrantClient
 
-from knowledge import Embedder
+from knowledge import Embedder, VectorStore
 from knowledge.learned import LearnedAnswers
 
 
 @pytest.fixture
-def learned(qdrant: AsyncQdrantClient, embedder: Embedder) -> LearnedAnswers:
+def learned(store: VectorStore, embedder: Embedder) -> LearnedAnswers:
     clock = iter(datetime(2025, 1, 1, tzinfo=UTC) + timedelta(minutes=i) for i in range(100))
-    return LearnedAnswers(client=qdrant, embedder=embedder, now=lambda: next(clock))
+    return LearnedAnswers(store=store, embedder=embedder, now=lambda: next(clock))
 
 
 async def test_add_then_search_finds_the_answer(learned: LearnedAnswers) -> None:

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from qdrant_client import AsyncQdrantClient
 
 from bot.cli.evaluate import add_eval_parser
 from bot.evaluation.replay import current_auto_policy, load_cases, replay, summarise
@@ -22,7 +21,7 @@ from bot.store.db import migrate
 from bot.store.models import Conversation, Draft, LearningSignal, Message, OutboxItem
 from bot.store.runtime import AUTO_SEND_KEY
 from config import Settings
-from knowledge import Embedder, KnowledgeBase
+from knowledge import EdgeStore, Embedder, KnowledgeBase
 from tests.conftest import SettingsFactory
 
 RETURNS = (
@@ -38,11 +37,11 @@ async def knowledge(tmp_path: Path, sqlite_db: Settings) -> AsyncIterator[Knowle
     kb_dir.mkdir()
     (kb_dir / "returns.md").write_text(RETURNS, encoding="utf-8")
     (kb_dir / "shipping.md").write_text(SHIPPING, encoding="utf-8")
-    client = AsyncQdrantClient(path=str(tmp_path / "qdrant"))
-    kb = KnowledgeBase(client=client, embedder=Embedder.from_settings(sqlite_db))
+    store = EdgeStore(root=tmp_path / "edge")
+    kb = KnowledgeBase(store=store, embedder=Embedder.from_settings(sqlite_db))
     await kb.ingest(kb_dir)
     yield kb
-    await client.close()
+    await store.close()
 
 
 async def conversation(n: int, question: str) -> tuple[Conversation, Message]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from bot.domain import Channel
@@ -93,3 +94,17 @@ async def test_failures_back_off_then_give_up(db: Settings) -> None:
     assert await inbox.fail(item, "w", "boom again", max_attempts=2, clock=lambda: later)
     stored = await InboxItem.get(id=item.inbox_id)
     assert (stored.status, stored.last_error) == (QueueStatus.FAILED, "boom again")
+
+
+async def test_failure_backoff_is_jittered_within_the_exponential_bound(db: Settings) -> None:
+    now = datetime.now(UTC)
+    delays = set()
+    for n in range(8):
+        await inbox.accept(inbound(f"form:j{n}", thread=f"form:c{n}"))
+        item = (await inbox.claim("w", limit=1, lease_seconds=30, clock=lambda: now))[0]
+        item = replace(item, attempts=3)  # the third attempt backs off 1 to 2**3 seconds
+        assert not await inbox.fail(item, "w", "boom", max_attempts=5, clock=lambda: now)
+        lease_until = (await InboxItem.get(id=item.inbox_id)).lease_until
+        assert lease_until is not None
+        delays.add((lease_until - now).total_seconds())
+    assert all(1.0 <= d <= 8.0 for d in delays) and len(delays) > 1
