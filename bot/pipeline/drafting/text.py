@@ -1,18 +1,24 @@
 """Small lexical helpers shared by the offline drafter, confidence and policy.
 
-Deliberately dependency-free: overlap between a question and a passage only needs to be
-explainable ("6 of 10 question words appear in the passage"), not linguistically perfect.
+Overlap between a question and a passage only needs to be explainable ("6 of 10 question
+words appear in the passage"), not linguistically perfect; the Snowball (Porter 2) stemmer
+makes "arrived" meet "arrive" and "billing" meet "bill".
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+
+import snowballstemmer
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
-# Sentence ends: punctuation followed by space, or a line break (markdown lists, headings).
 # A sentence ends at . ! ? followed by a capital, digit or quote ("Click Forgot password? on
-# the sign-in page" is one sentence), or at a line break.
+# the sign-in page" is one sentence), or at a line break (markdown lists, headings).
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“'(\[])|\n+")
+# Within one line: after ? or ! a new sentence may start lower-case ("how? and ..."), not
+# after . (abbreviations); used to split a customer message into its questions.
+_QUESTION_END = re.compile(r"(?<=[?])\s+|(?<=[.!])\s+(?=[A-Z0-9\"“'(\[])|\n+")
 
 STOPWORDS: frozenset[str] = frozenset(
     """
@@ -29,23 +35,41 @@ STOPWORDS: frozenset[str] = frozenset(
     """.split()
 )
 
+_STEMMER = snowballstemmer.stemmer("english")
+
 
 def words(text: str) -> list[str]:
     """Lower-cased word tokens (letters and digits, inner apostrophes kept)."""
     return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    """A deliberately crude English stem so 'refunds' meets 'refund' and 'billing' meets 'bill'."""
-    for suffix in ("ing", "ies", "es", "ed", "s"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return word
+    """The English Snowball stem, so 'refunds' meets 'refund' and 'arrived' meets 'arrive'."""
+    return str(_STEMMER.stemWord(word))
+
+
+# A few words customers use for what articles say otherwise (stems, both ways).
+_SYNONYMS: dict[str, frozenset[str]] = {
+    "differ": frozenset({"compar"}),
+    "vs": frozenset({"compar"}),
+    "versus": frozenset({"compar"}),
+    "cost": frozenset({"price"}),
+    "price": frozenset({"cost"}),
+    "charg": frozenset({"bill", "price"}),
+    "long": frozenset({"time", "day"}),
+    "mani": frozenset({"limit", "up"}),
+}
 
 
 def content_words(text: str) -> set[str]:
     """Stemmed words that carry meaning: no stopwords, no one-letter tokens."""
     return {stem(w) for w in words(text) if w not in STOPWORDS and len(w) > 1}
+
+
+def matched_words(question: set[str], have: set[str] | frozenset[str]) -> set[str]:
+    """The ``question`` words found in ``have``, directly or through a synonym."""
+    return {w for w in question if w in have or _SYNONYMS.get(w, frozenset()) & have}
 
 
 def overlap(question: set[str], text: str) -> float:
@@ -58,3 +82,27 @@ def overlap(question: set[str], text: str) -> float:
 def sentences(text: str) -> list[str]:
     """Split prose and markdown into sentences or list items, dropping empty pieces."""
     return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+
+
+def split_questions(text: str) -> list[str]:
+    """The questions of a customer message, each with the statements that precede it.
+
+    "I upgraded yesterday. When is the charge? And can I add seats?" gives two questions,
+    the first carrying its context sentence. A message with at most one question mark (most
+    messages: a problem described in statements) is one question: the whole text.
+    """
+    pieces = [p.strip() for p in _QUESTION_END.split(text) if p and p.strip()]
+    if sum(p.endswith("?") for p in pieces) < 2:
+        return [text.strip()] if text.strip() else []
+    questions: list[str] = []
+    context: list[str] = []
+    for piece in pieces:
+        context.append(piece)
+        if piece.endswith("?"):
+            questions.append(" ".join(context))
+            context = []
+    if context and questions:  # trailing statements ("Thanks!") belong to the last question
+        trailing = " ".join(context)
+        if content_words(trailing):
+            questions[-1] = f"{questions[-1]} {trailing}"
+    return [q for q in questions if content_words(q)] or [text.strip()]
