@@ -15,6 +15,7 @@ offline drafts (see ``bot.pipeline.confidence``).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,13 +40,14 @@ _SIGN_OFF = re.compile(
 _PROBLEM = re.compile(
     r"(?i)\b(?:not|no|never|unable|cannot|can't|cant|didn't|didnt|don't|dont|doesn't|doesnt"
     r"|isn't|wasn't|won't|haven't|hasn't|failed|fails|failing|error|wrong|missing|stuck"
-    r"|lost|locked|broken)\b"
+    r"|lost|locked|broken|nothing|stopped|still|haven't|hasn't|hasnt|havent)\b"
 )
 _PROBLEM_WORDS = " ".join(re.findall(r"[a-z']+", _PROBLEM.pattern))
 # ... is answered by a section about that situation ("If the reset email doesn't arrive").
 _CONDITION_HEADING = re.compile(
-    r"(?i)^(?:if|when|what if|in case|troubleshoot|problems?|errors?|why)\b|n't\b|\bnot\b"
-    r"|\b(?:fail\w*|error\w*|locked|missing|lost)\b"
+    r"(?i)^(?:if|when|what if|in case|troubleshoot\w*|problems?|errors?|why)\b"
+    r"|\b(?:doesn't|didn't|isn't|won't|hasn't|can't|cannot|fail\w*|error\w*|locked|missing"
+    r"|lost)\b"
 )
 _HOW_TO = re.compile(r"(?i)\bhow (?:do|can|should|would|to)\b|\bsteps?\b|\bwhere (?:do|can)\b")
 _LEAD_IN_AS_IS = re.compile(r"(?i)^(?:if|when|before|after|while|in case|you)\b")
@@ -58,6 +60,8 @@ _IMPERATIVE = frozenset(
 # Sections longer than this are trimmed to the blocks that match the question.
 WHOLE_SECTION_WORDS = 160
 MAX_BODY_WORDS = 260
+BACKGROUND_WEIGHT = 0.3
+LEAD_MAX_WORDS = 120
 CLOSING = "If anything is still unclear, just reply to this message."
 
 
@@ -123,13 +127,17 @@ class OfflineDrafter:
         used: list[Passage] = []
         shown: set[int] = set()
         unanswered: list[str] = []
+        message_words = content_words(f"{request.subject or ''}\n{request.customer_text}")
         for question in questions:
             wanted = content_words(question if len(questions) > 1
                                    else f"{request.subject or ''}\n{question}")
-            chosen = self._choose(question, wanted, candidates)
+            chosen = self._choose(question, wanted, candidates, message_words)
             if not chosen:
                 unanswered.append(question)
                 continue
+            lead = self._lead_for(chosen[0], candidates, wanted)
+            if lead is not None and id(lead.section) not in shown:
+                chosen = [lead, *chosen]
             parts = [_render(c.section, wanted) for c in chosen if id(c.section) not in shown]
             shown.update(id(c.section) for c in chosen)
             used.extend(c.passage for c in chosen if c.passage not in used)
@@ -145,26 +153,44 @@ class OfflineDrafter:
                             + (f"; {len(unanswered)} question(s) unanswered" if unanswered else ""))
 
     def _choose(
-        self, question: str, wanted: set[str], candidates: Sequence[_Candidate]
+        self, question: str, wanted: set[str], candidates: Sequence[_Candidate],
+        background: set[str],
     ) -> list[_Candidate]:
         """The best section for ``question``, and a second one when it covers question words
-        the first lacks."""
+        the first lacks.
+
+        Question words are weighted by their rarity among the candidate sections (IDF), so
+        "arrive" or "VAT" decides more than "account" or "plan", which every section has.
+        """
         if not wanted:
             return []
+        n = len(candidates)
+        # The rest of the message ("How do I reset my password and what is the minimum
+        # length?") tells what a sub-question is about, at a lower weight.
+        background = background - wanted
+        idf = {w: math.log(1 + n / (1 + sum(w in c.words for c in candidates)))
+               * (1.0 if w in wanted else BACKGROUND_WEIGHT) for w in wanted | background}
+        total = sum(idf.values())
+
+        def weight(found: set[str]) -> float:
+            return sum(idf[w] for w in found) / total if total else 0.0
+
         problem = _PROBLEM.search(question) is not None
         how_to = _HOW_TO.search(question) is not None
         scored = []
         for c in candidates:
             found = matched_words(wanted, c.words)
-            match = len(found) / len(wanted)
-            if match < self._min_match or len(found) < min(2, len(wanted)):
+            if len(found) / len(wanted) < self._min_match or (
+                len(found) < min(2, len(wanted)) and weight(found) < 0.4
+            ):
                 continue
+            found |= matched_words(background, c.words)
             # An article's lead is about its title. A heading that names the question
             # (precision) marks the section written for it; one that merely shares a word
             # with it less so.
             heading = content_words(c.section.heading or c.passage.title)
             in_heading = matched_words(wanted, heading)
-            score = match + 0.25 * len(in_heading) / len(wanted)
+            score = weight(found) + 0.25 * weight(in_heading)
             score += 0.35 * len(in_heading) / max(1, len(heading))
             score += 0.5 * retrieval_score(c.passage)
             first = c.section.blocks[0]
@@ -184,10 +210,25 @@ class OfflineDrafter:
         second = max(
             (c for c in scored[1:] if c.score >= 0.6 * best.score
              and len(matched_words(missing, c.words)) >= max(2, round(0.34 * len(wanted)))),
-            key=lambda c: (len(matched_words(missing, c.words)), c.score),
+            key=lambda c: (weight(matched_words(missing, c.words)), c.score),
             default=None,
         )
         return [best] if second is None else [best, second]
+
+    def _lead_for(
+        self, best: _Candidate, candidates: Sequence[_Candidate], wanted: set[str]
+    ) -> _Candidate | None:
+        """The opening of the best section's article, when the section is not that opening
+        and the opening shares the question's words: articles state their key facts first
+        (prices, limits, time frames) and the section alone often lacks them."""
+        if not best.section.heading:
+            return None
+        lead = next((c for c in candidates if c.passage is best.passage
+                     and not c.section.heading), None)
+        if lead is None or lead.section.body_words() > LEAD_MAX_WORDS:
+            return None
+        body = content_words(" ".join(b.text() for b in lead.section.blocks))
+        return lead if len(matched_words(wanted, body)) >= 2 else None
 
     def _result(
         self, request: DraftRequest, blocks: Sequence[str], used: Sequence[Passage], *,

@@ -20,6 +20,17 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“'(\[])|\n+")
 # after . (abbreviations); used to split a customer message into its questions.
 _QUESTION_END = re.compile(r"(?<=[?])\s+|(?<=[.!])\s+(?=[A-Z0-9\"“'(\[])|\n+")
 
+# A comma (or "and") before a new question word starts another question in the same sentence.
+_CLAUSE = re.compile(
+    r"(?:,\s*(?:and\s+|or\s+)?|\s+and\s+)(?=(?:which|what|how|can|could|do|does|is|are|will"
+    r"|when|where|why|who|should)\b)",
+    re.IGNORECASE,
+)
+
+_ASKS = re.compile(
+    r"(?i)\b(?:which|what|how|can|could|do|does|is|are|will|when|where|why|who|should)\b"
+)
+
 STOPWORDS: frozenset[str] = frozenset(
     """
     a about above after again against all am an and any are as at be because been before being
@@ -59,6 +70,12 @@ _SYNONYMS: dict[str, frozenset[str]] = {
     "charg": frozenset({"bill", "price"}),
     "long": frozenset({"time", "day"}),
     "mani": frozenset({"limit", "up"}),
+    "money": frozenset({"refund"}),
+    "down": frozenset({"outag", "status"}),
+    "compens": frozenset({"credit"}),
+    "text": frozenset({"sms"}),
+    "kept": frozenset({"keep"}),
+    "keep": frozenset({"kept"}),
 }
 
 
@@ -93,6 +110,12 @@ def split_questions(text: str) -> list[str]:
     """
     pieces = [p.strip() for p in _QUESTION_END.split(text) if p and p.strip()]
     if sum(p.endswith("?") for p in pieces) < 2:
+        asked = [p for p in pieces if p.endswith("?")]
+        clauses = _CLAUSE.split(asked[0]) if asked else []
+        if (len(clauses) >= 2 and _ASKS.search(clauses[0])
+                and all(len(content_words(c)) >= 2 for c in clauses[1:])):
+            # "which cards do you take, can I get a VAT invoice, and how do I add seats?"
+            return [c.strip(" ,") for c in clauses if content_words(c)]
         return [text.strip()] if text.strip() else []
     questions: list[str] = []
     context: list[str] = []
