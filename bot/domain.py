@@ -125,7 +125,12 @@ class Passage:
 
 @dataclass(frozen=True, slots=True)
 class DraftResult:
-    """A drafter's answer before policy: the reply and its own view of it."""
+    """A drafter's answer before policy: the reply and its own view of it.
+
+    ``error`` set with ``offline`` True and a non-empty ``reply`` is Claude's failure with the
+    offline extractive draft in its place (labelled so on the card, sent to a human).
+    ``cache_read_tokens``/``cache_creation_tokens`` are prompt-cache reads and writes.
+    """
 
     reply: str
     self_confidence: float
@@ -138,6 +143,7 @@ class DraftResult:
     output_tokens: int = 0
     cache_read_tokens: int = 0
     error: str | None = None
+    cache_creation_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
