@@ -79,7 +79,10 @@ def card_fallback(view: CardView) -> str:
 
 
 def _facts(view: CardView) -> SectionBlock:
-    drafted = "offline drafter (no API key)" if view.offline else (view.model or "?")
+    if view.offline and view.error:
+        drafted = "offline drafter (Claude failed: fallback)"
+    else:
+        drafted = "offline drafter (no API key)" if view.offline else (view.model or "?")
     facts = [
         f"*Customer*\n{fit(view.customer, 300)}",
         f"*Channel*\n{view.channel}" + (f" · {view.where}" if view.where else ""),
@@ -126,10 +129,14 @@ def _confidence(view: CardView) -> ContextBlock:
     elements = [MarkdownTextObject(text=text)]
     if view.error:
         elements.append(MarkdownTextObject(text=f"⚠️ Drafting failed: {fit(view.error, 1000)}"))
-    if view.offline:
+    if view.offline and view.error:
         elements.append(MarkdownTextObject(
-            text="Drafted offline (no Claude API key set): extractive reply from the best "
-                 "passage."))
+            text="Claude failed, so this is the offline extractive draft: sections of the "
+                 "best articles quoted as written. Check it before sending."))
+    elif view.offline:
+        elements.append(MarkdownTextObject(
+            text="Drafted offline (no Claude API key set): extractive reply quoting the "
+                 "sections of the best articles that answer the question."))
     return ContextBlock(elements=elements)
 
 

@@ -47,3 +47,12 @@ def test_a_chunk_heading_path_line_becomes_the_path_not_text() -> None:
     assert section.path == ("Billing", "Refunds")
     assert section.heading == "Refunds"
     assert render_block(section.blocks[0]) == "Refunds take 5 days."
+
+
+def test_an_assembled_passage_heads_sections_with_their_path() -> None:
+    text = ("Intro line.\n\n## Billing > Refunds\n1. Open Billing.\n2. Click Refund.\n\n"
+            "## Billing > Refunds > Cards\nCard refunds take 5 days. The bank then …")
+    sections = parse_sections(text, title="Help")
+    assert [s.heading for s in sections] == ["", "Refunds", "Cards"]
+    assert sections[2].path == ("Billing", "Refunds", "Cards")
+    assert render_block(sections[2].blocks[0]) == "Card refunds take 5 days."

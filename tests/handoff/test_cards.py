@@ -151,3 +151,17 @@ def test_customer_text_is_escaped_not_interpreted() -> None:
     rendered = str(cards.as_dicts(blocks))
     assert "<!channel>" not in rendered
     assert "&lt;!channel&gt;" in rendered
+
+
+@pytest.mark.parametrize(("error", "label"), [
+    (None, "Drafted offline (no Claude API key set): extractive reply"),
+    ("the Anthropic API is overloaded (529)", "Claude failed, so this is the offline extractive"),
+])
+def test_an_offline_draft_says_whether_it_stands_in_for_claude(
+    error: str | None, label: str
+) -> None:
+    view = longest_view(question="Q?", draft="Hi,\n\nAnswer.", subject="S", reasons=[],
+                        error=error, offline=True, model="offline-extractive")
+    text = str(cards.as_dicts(cards.draft_card(view)[0]))
+    assert label in text
+    assert ("Claude failed: fallback" in text) is (error is not None)

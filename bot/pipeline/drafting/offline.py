@@ -100,7 +100,9 @@ class OfflineDrafter:
     def compose(self, request: DraftRequest) -> DraftResult:
         """The synchronous body of ``draft`` (Claude's fallback calls it directly)."""
         ranked = sorted(request.passages, key=retrieval_score, reverse=True)
-        questions = split_questions(request.customer_text) or [request.subject or ""]
+        asked = [q for q in getattr(request, "questions", ()) if q.strip()]
+        questions = (asked if len(asked) > 1 else split_questions(request.customer_text)
+                     or [request.subject or ""])
         learned = next((p for p in ranked if p.kind == "learned"), None)
         if (learned is not None and len(questions) == 1
                 and retrieval_score(learned) >= self._learned_reuse_score):

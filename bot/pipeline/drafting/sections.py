@@ -127,12 +127,14 @@ def parse_sections(
             continue
         heading = _HEADING.match(line)
         if heading:
-            name = clean_inline(heading.group(2))
+            # Assembled passages head each section with its path ("## Billing > Refunds").
+            trail = [clean_inline(p).strip() for p in heading.group(2).split(" > ")]
+            name = trail[-1]
             level = len(heading.group(1))
             if level == 1 and name.casefold() == title.casefold():
                 continue  # the article's title: what follows is its lead
             if level <= 2 or (not sections[-1].blocks and not sections[-1].heading):
-                sections.append(Section(name, [], (*base, name)))
+                sections.append(Section(name, [], (*base, *trail)))
             else:  # a ### inside a section stays with it, as a label
                 sections[-1].blocks.append(Block("subheading", [name]))
             block = None
@@ -177,7 +179,7 @@ def render_block(block: Block) -> str:
     """A block as plain reply text: lists keep their markers and numbering, a table becomes
     one line per row ("Price: Free $0; Plus $8/user/month")."""
     if block.kind == "paragraph":
-        return undangle(" ".join(block.lines))
+        return undangle(_whole_sentences(" ".join(block.lines)))
     if block.kind == "subheading":
         return f"{block.lines[0].rstrip(':')}:"
     if block.kind == "code":
@@ -213,3 +215,11 @@ def render_block(block: Block) -> str:
 def undangle(text: str) -> str:
     """Drop references to text the reply does not carry ("(see Refund policy)", "as above")."""
     return _DANGLING.sub("", text).strip()
+
+
+def _whole_sentences(text: str) -> str:
+    """A paragraph cut short ("… and the unused part …") back to its last whole sentence."""
+    if not text.rstrip().endswith("…"):
+        return text
+    end = max(text.rfind(". "), text.rfind("? "), text.rfind("! "))
+    return text[: end + 1] if end > 0 else ""
