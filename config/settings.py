@@ -68,6 +68,10 @@ class Settings(BaseModel):
     llm_model: str = Field(DEFAULT_LLM_MODEL, alias="SUPPORTBOT_LLM_MODEL")
     llm_max_attempts: int = Field(4, ge=1, le=10, alias="SUPPORTBOT_LLM_MAX_ATTEMPTS")
     llm_timeout_seconds: float = Field(60.0, gt=0, alias="SUPPORTBOT_LLM_TIMEOUT")
+    # Output budget of a draft, and the larger one asked for once when a reply is cut there.
+    llm_max_tokens: int = Field(1024, ge=64, le=64000, alias="SUPPORTBOT_LLM_MAX_TOKENS")
+    llm_retry_max_tokens: int = Field(4096, ge=64, le=64000,
+                                      alias="SUPPORTBOT_LLM_RETRY_MAX_TOKENS")
     brand_name: str = Field("Acme Cloud", alias="SUPPORTBOT_BRAND_NAME")
 
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")

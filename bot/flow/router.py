@@ -27,7 +27,12 @@ from bot.flow.facts import (
     WhatIfFacts,
     conversation_facts,
 )
-from bot.pipeline.confidence import Calibration, Confidence, score_confidence
+from bot.pipeline.confidence import (
+    Calibration,
+    Confidence,
+    precedent_agreement,
+    score_confidence,
+)
 from bot.pipeline.decide import (
     DecisionFacts,
     EarningRule,
@@ -250,23 +255,22 @@ class Router:
             draft = await self._drafter.draft(request)
         telemetry.LLM_LATENCY.labels(draft.model).observe(timings.ms["draft"] / 1000)
         for kind, count in (("input", draft.input_tokens), ("output", draft.output_tokens),
-                            ("cache_read", draft.cache_read_tokens)):
+                            ("cache_read", draft.cache_read_tokens),
+                            ("cache_creation", draft.cache_creation_tokens)):
             if count:
                 telemetry.LLM_TOKENS.labels(draft.model, kind).inc(count)
-        # How close the nearest question agents answered is to this one ...
-        nearest = max((p for p in passages if p.kind == "learned"), key=_cosine, default=None)
-        agreement = None if nearest is None else _cosine(nearest)
-        if rejection is not None and (nearest is None or _cosine(rejection) >= _cosine(nearest)):
-            # ... unless the nearest precedent agents decided was a rejection: the strongest
-            # disagreement the learned-agreement part can express.
-            agreement = 0.0
+        # Only precedents about the same topic speak to this draft: an unrelated approved
+        # answer changes nothing, a close rejection is the strongest disagreement.
+        same_topic = self._settings.topic_cosine
+        agreement = precedent_agreement([p for p in passages if p.kind == "learned"],
+                                        rejection, same_topic=same_topic)
         close_rejection = (rejection if rejection is not None
                            and _cosine(rejection) >= self._settings.topic_cosine else None)
         with timings.stage("score"):
             confidence = score_confidence(
                 passages=passages, draft=draft, learned_agreement=agreement, triage=flags,
                 question=text, calibration=self._calibration.current if self._calibration
-                else None,
+                else None, same_topic=same_topic,
             )
         if close_rejection is not None:
             why = rejection_reason(close_rejection)

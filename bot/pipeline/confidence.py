@@ -287,7 +287,7 @@ def precedent_agreement(
 ) -> float | None:
     """Learned agreement from precedents about the same topic as this question.
 
-    ``approved`` are learned answers (their ``dense_score`` is the similarity of their
+    ``approved`` are learned answers (their ``similarity`` is that of their
     question to this one), ``rejection`` the nearest rejected draft's question. Only those at
     least ``same_topic`` close count: None when there is none (nothing changes), 0 when the
     closest is a rejection (the strongest disagreement), else the closest approval's
@@ -303,8 +303,7 @@ def precedent_agreement(
 
 
 def _cosine(passage: Passage) -> float:
-    value = passage.metadata.get("dense_score", passage.score)
-    return float(value) if isinstance(value, int | float) else passage.score
+    return passage.similarity
 
 
 def draft_parts(

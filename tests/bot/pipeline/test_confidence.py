@@ -235,7 +235,7 @@ def test_an_approved_answer_and_its_article_are_not_rivals() -> None:
 
 PAYMENT = Passage("payment-methods", "Payment methods and failed payments",
                   "You can pay with Visa, Mastercard or PayPal. If a payment fails, we retry "
-                  "on days 3, 5 and 7.", 0.72, metadata={"dense_score": 0.72})
+                  "on days 3, 5 and 7.", 0.72, cosine=0.72)
 
 
 def _payment_score(learned: Sequence[Passage] = (), rejection: Passage | None = None) -> float:
@@ -255,7 +255,7 @@ def _payment_score(learned: Sequence[Passage] = (), rejection: Passage | None = 
 
 def _learned(source: str, cosine: float, text: str) -> Passage:
     return Passage(source, "a question", text, cosine, "learned",
-                   metadata={"dense_score": cosine})
+                   cosine=cosine)
 
 
 def test_an_unrelated_approved_answer_changes_nothing() -> None:

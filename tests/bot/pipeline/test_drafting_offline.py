@@ -112,7 +112,7 @@ def article(name: str, score: float = 0.7) -> Passage:
     """A whole sample article as one passage, as section assembly hands it over."""
     post = frontmatter.load(SAMPLES / f"{name}.md")
     return Passage(name, str(post["title"]), post.content, score,
-                   metadata={"dense_score": score})
+                   cosine=score)
 
 
 async def ask(text: str, *names: str) -> str:
