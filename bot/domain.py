@@ -111,8 +111,24 @@ class Decision(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class PassageSection:
+    """One section (or part of a long one) of a KB article, in Markdown, with its heading path
+    (article title first) and its place in the article."""
+
+    heading_path: tuple[str, ...]
+    text: str
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
 class Passage:
-    """A retrieved piece of knowledge: a KB chunk or a learned (agent-approved) answer."""
+    """A retrieved piece of knowledge: a KB chunk or a learned (agent-approved) answer.
+
+    ``text`` is what the drafter reads. For a KB article, ``sections`` are the sections its
+    matching chunks belong to, best first, as retrieved; once passages are assembled
+    (``bot.pipeline.passages``) they are the sections the text was built from, in article
+    order.
+    """
 
     source_id: str
     title: str
@@ -121,6 +137,7 @@ class Passage:
     kind: str = "kb"  # "kb" | "learned"
     url: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    sections: tuple[PassageSection, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
