@@ -115,6 +115,12 @@ def retrieval_query(text: str, history: Sequence[tuple[str, str]]) -> str:
     return "\n".join(" ".join(p.split())[:TURN_CHARS] for p in parts)
 
 
+def contextual_question(text: str, history: Sequence[tuple[str, str]]) -> str:
+    """The question as a learned answer should remember it: a follow-up with its conversation
+    folded in (what a later search will match), any other message as written."""
+    return retrieval_query(text, history) if is_followup(text, history) else text
+
+
 def plan_retrieval(
     text: str, *, subject: str | None = None, history: Sequence[tuple[str, str]] = ()
 ) -> RetrievalPlan:

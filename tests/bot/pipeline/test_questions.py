@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.pipeline.questions import (
+    contextual_question,
     is_followup,
     plan_retrieval,
     retrieval_query,
@@ -70,3 +71,11 @@ def test_plans_search_the_conversation_first_then_the_text_then_each_question() 
         "how much does it cost? How long does shipping to Canada take?",
     )
     assert len(multi.questions) == 2
+
+
+def test_a_learned_follow_up_is_remembered_with_its_conversation() -> None:
+    history = [("in", "How do I downgrade from Business to Plus?"), ("out", "Use Change plan.")]
+    assert contextual_question("will we lose anything?", history) == (
+        "will we lose anything?\nHow do I downgrade from Business to Plus?\nUse Change plan.")
+    standalone = "How do I add a VAT number to the invoices of our company?"
+    assert contextual_question(standalone, history) == standalone
