@@ -26,22 +26,26 @@ class Retriever(Protocol):
 
 
 def passage_from_hit(hit: Hit) -> Passage:
-    """A knowledge hit as the core's passage; the raw scores travel in its metadata."""
+    """A knowledge hit (KB article or learned answer) as the core's passage."""
+    grounded_in = hit.metadata.get("grounded_in")
     return Passage(
         source_id=hit.doc_id,
         title=hit.title,
         text=hit.text,
         score=hit.score,
         kind=hit.kind,
-        metadata={**hit.metadata, "dense_score": hit.dense_score,
-                  "sparse_score": hit.sparse_score, "chunk_id": hit.chunk_id},
+        cosine=hit.dense_score,
+        keyword=hit.sparse_score,
+        chunk_id=hit.chunk_id,
+        grounded_in=str(grounded_in) if grounded_in else None,
+        metadata=dict(hit.metadata),
         sections=hit_sections(hit),
     )
 
 
 def cosine(passage: Passage) -> float:
     """The cosine between the message and the passage's best chunk (or stored question)."""
-    return float(passage.metadata.get("dense_score", passage.score))
+    return passage.similarity
 
 
 def merge_sources(kb: list[Passage], learned: list[Passage]) -> list[Passage]:
