@@ -122,6 +122,10 @@ class Settings(BaseModel):
     earn_min_rate: float = Field(0.9, ge=0, le=1, alias="SUPPORTBOT_EARN_MIN_RATE")
     earn_window: int = Field(30, ge=1, alias="SUPPORTBOT_EARN_WINDOW")
     topic_cosine: float = Field(0.8, ge=0, le=1, alias="SUPPORTBOT_TOPIC_COSINE")
+    # What the drafter is given: the sections of the top articles' hits, up to this many
+    # tokens in all (about 4 characters a token), from this many articles.
+    context_tokens: int = Field(2400, ge=200, le=50_000, alias="SUPPORTBOT_CONTEXT_TOKENS")
+    context_articles: int = Field(3, ge=1, le=10, alias="SUPPORTBOT_CONTEXT_ARTICLES")
     outbox_max_attempts: int = Field(8, ge=1, le=50, alias="SUPPORTBOT_OUTBOX_MAX_ATTEMPTS")
     outbox_backoff_seconds: float = Field(2.0, gt=0, alias="SUPPORTBOT_OUTBOX_BACKOFF")
     lease_seconds: float = Field(120.0, gt=0, alias="SUPPORTBOT_LEASE_SECONDS")

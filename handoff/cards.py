@@ -115,12 +115,22 @@ def _sources(view: CardView) -> list[Block]:
         kind = "learned answer" if source.get("kind") == "learned" else "KB"
         score = source.get("score")
         score_text = f"{float(score):.2f}" if isinstance(score, int | float) else "?"
-        lines.append(f"• {title} — {kind}, score {score_text}")
+        lines.append(f"• {title} — {kind}, score {score_text}{_sections_given(source)}")
     more = len(view.sources) - MAX_SOURCES
     if more > 0:
         lines.append(f"…and {more} more")
     return [SectionBlock(text=MarkdownTextObject(text=fit("\n".join(lines), SECTION_TEXT,
                                                          mrkdwn=False)))]
+
+
+def _sections_given(source: dict[str, Any]) -> str:
+    """The sections of an article the drafter was given, by heading (the intro has none)."""
+    sections = source.get("sections")
+    if not isinstance(sections, list) or not sections:
+        return ""
+    names = [" > ".join(str(h) for h in s.get("heading_path", [])[1:]) or "introduction"
+             for s in sections if isinstance(s, dict)]
+    return fit(f" · given: {'; '.join(names)}", 400)
 
 
 def _confidence(view: CardView) -> ContextBlock:

@@ -165,3 +165,13 @@ def test_an_offline_draft_says_whether_it_stands_in_for_claude(
     text = str(cards.as_dicts(cards.draft_card(view)[0]))
     assert label in text
     assert ("Claude failed: fallback" in text) is (error is not None)
+
+
+def test_sources_name_the_sections_the_drafter_was_given() -> None:
+    source = {"source_id": "shipping", "title": "Shipping", "score": 0.81, "kind": "kb",
+              "sections": [{"heading_path": ["Shipping"], "position": 0},
+                           {"heading_path": ["Shipping", "Times & costs"], "position": 1}]}
+    view = longest_view(sources=[source, {"source_id": "old", "title": "Old", "score": 0.2}])
+    text = str(cards.as_dicts(cards.draft_card(view)[0]))
+    assert "• Shipping — KB, score 0.81 · given: introduction; Times &amp; costs" in text
+    assert text.count("given:") == 1  # a source stored without sections names none
