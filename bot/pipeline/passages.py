@@ -135,7 +135,10 @@ def assemble(
         sections = chosen.get(passage.source_id)
         if sections:
             ordered = tuple(sorted(sections, key=lambda s: s.position))
-            result.append(replace(passage, text=render_sections(ordered), sections=ordered))
+            # The section of the best hit, which the offline drafter prefers to answer from.
+            best = {**passage.metadata, "best_section": list(sections[0].heading_path[1:])}
+            result.append(replace(passage, text=render_sections(ordered), sections=ordered,
+                                  metadata=best))
         elif passage.kind == "kb" and len(passage.text) > OTHER_SOURCE_CHARS:
             result.append(replace(passage, text=_cut(passage.text, OTHER_SOURCE_CHARS),
                                   sections=()))

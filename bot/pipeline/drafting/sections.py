@@ -21,6 +21,7 @@ _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _LINK = re.compile(r"!?\[([^\]]*)\]\(([^)\s]*)[^)]*\)")
 _EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1|(?<![\w*])\*(?!\s)([^*\n]+?)\*(?!\w)")
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
 # A hard line break ("text\" or two trailing spaces) in Markdown.
 _HARD_BREAK = re.compile(r"\\$|\s{2,}$")
 # References into text the reply does not carry: "(see Refund policy)", "as above".
@@ -78,6 +79,7 @@ def clean_inline(text: str) -> str:
 
     text = _LINK.sub(link, text)
     text = _EMPHASIS.sub(lambda m: m.group(2) or m.group(3) or "", text)
+    text = _CODE_SPAN.sub(lambda m: m.group(1), text)
     return _HARD_BREAK.sub("", text).rstrip()
 
 

@@ -16,21 +16,6 @@ _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 # A sentence ends at . ! ? followed by a capital, digit or quote ("Click Forgot password? on
 # the sign-in page" is one sentence), or at a line break (markdown lists, headings).
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“'(\[])|\n+")
-# Within one line: after ? or ! a new sentence may start lower-case ("how? and ..."), not
-# after . (abbreviations); used to split a customer message into its questions.
-_QUESTION_END = re.compile(r"(?<=[?])\s+|(?<=[.!])\s+(?=[A-Z0-9\"“'(\[])|\n+")
-
-# A comma (or "and") before a new question word starts another question in the same sentence.
-_CLAUSE = re.compile(
-    r"(?:,\s*(?:and\s+|or\s+)?|\s+and\s+)(?=(?:which|what|how|can|could|do|does|is|are|will"
-    r"|when|where|why|who|should)\b)",
-    re.IGNORECASE,
-)
-
-_ASKS = re.compile(
-    r"(?i)\b(?:which|what|how|can|could|do|does|is|are|will|when|where|why|who|should)\b"
-)
-
 STOPWORDS: frozenset[str] = frozenset(
     """
     a about above after again against all am an and any are as at be because been before being
@@ -99,33 +84,3 @@ def overlap(question: set[str], text: str) -> float:
 def sentences(text: str) -> list[str]:
     """Split prose and markdown into sentences or list items, dropping empty pieces."""
     return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
-
-
-def split_questions(text: str) -> list[str]:
-    """The questions of a customer message, each with the statements that precede it.
-
-    "I upgraded yesterday. When is the charge? And can I add seats?" gives two questions,
-    the first carrying its context sentence. A message with at most one question mark (most
-    messages: a problem described in statements) is one question: the whole text.
-    """
-    pieces = [p.strip() for p in _QUESTION_END.split(text) if p and p.strip()]
-    if sum(p.endswith("?") for p in pieces) < 2:
-        asked = [p for p in pieces if p.endswith("?")]
-        clauses = _CLAUSE.split(asked[0]) if asked else []
-        if (len(clauses) >= 2 and _ASKS.search(clauses[0])
-                and all(len(content_words(c)) >= 2 for c in clauses[1:])):
-            # "which cards do you take, can I get a VAT invoice, and how do I add seats?"
-            return [c.strip(" ,") for c in clauses if content_words(c)]
-        return [text.strip()] if text.strip() else []
-    questions: list[str] = []
-    context: list[str] = []
-    for piece in pieces:
-        context.append(piece)
-        if piece.endswith("?"):
-            questions.append(" ".join(context))
-            context = []
-    if context and questions:  # trailing statements ("Thanks!") belong to the last question
-        trailing = " ".join(context)
-        if content_words(trailing):
-            questions[-1] = f"{questions[-1]} {trailing}"
-    return [q for q in questions if content_words(q)] or [text.strip()]
