@@ -59,25 +59,31 @@ PARTS: tuple[str, ...] = (
     "frustration",
 )
 
-# Placeholder weights until the answer-benchmark fit below replaces them.
+# Fitted on the answer benchmark (tests/benchmarks/fit_confidence.py: 105 offline drafts over
+# knowledge/samples and the Mastodon help center, "correct" = every required fact present;
+# ridge L2 = 1 towards 0, HAND_SET held): AUROC 0.858 in sample, 0.833 5-fold. The benchmark
+# never shows a reported problem met by a plain how-to, so negation_mismatch keeps the weight
+# fitted on HINT3 routing; self_rating, learned_agreement and frustration are hand-set.
 DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType(
     {
-        "top_score": 3.46,
-        "margin": 1.12,
-        "coverage": 0.37,
-        "sparse_strength": 2.09,
-        "rank_agreement": 0.26,
-        "answer_coverage": 0.0,
-        "grounding": 0.0,
+        "top_score": 0.79,
+        "margin": 1.07,
+        "coverage": 0.44,
+        "sparse_strength": 0.94,
+        "rank_agreement": 0.84,
+        "answer_coverage": 1.96,
+        "grounding": 0.60,
         "negation_mismatch": -0.82,
         "self_rating": 1.0,
-        "learned_agreement": 1.5,
+        "learned_agreement": 1.0,
         "frustration": -1.0,
     }
 )
-DEFAULT_BIAS = -4.42
+DEFAULT_BIAS = -4.50
 # Weights a benchmark cannot fit (no model self-rating offline, no learned answers, no anger).
-HAND_SET: frozenset[str] = frozenset({"self_rating", "learned_agreement", "frustration"})
+HAND_SET: frozenset[str] = frozenset(
+    {"negation_mismatch", "self_rating", "learned_agreement", "frustration"}
+)
 # Question similarity from which a precedent (approved or rejected answer) is about the same
 # topic; below it a precedent says nothing about this draft (setting SUPPORTBOT_TOPIC_COSINE).
 SAME_TOPIC = 0.8

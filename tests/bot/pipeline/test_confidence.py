@@ -28,7 +28,8 @@ def passage(
     return Passage(source_id=source, title=source, text=text, score=score)
 
 
-def draft(self_confidence: float = 0.9, reply: str = "Open Settings.", **kw: str) -> DraftResult:
+def draft(self_confidence: float = 0.9, reply: str = "To reset your password, open Settings.",
+          **kw: str) -> DraftResult:
     return DraftResult(
         reply=reply,
         self_confidence=self_confidence,
@@ -307,4 +308,5 @@ def test_grounding_and_coverage_judge_the_draft_against_the_passages_it_used() -
                                                  "555 0100 within 90 minutes.\n\nBest regards"))
     assert grounded.parts["grounding"] == 1.0
     assert invented.parts["grounding"] is not None and invented.parts["grounding"] < 0.3
+    assert invented.value < grounded.value
     assert grounded.parts["answer_coverage"] == 1.0
