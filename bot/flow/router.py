@@ -57,8 +57,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HISTORY_TURNS = 6
-# A rejected question at least this close (MiniLM cosine: the same subject, not yet the same
-# question) is a precedent: when it is nearer than any approved answer, learned agreement is 0.
+# A decided question at least this close (MiniLM cosine: the same subject, not yet the same
+# question) is a precedent for learned agreement; a farther one changes nothing. A rejection
+# nearer than any approved answer makes learned agreement 0.
 # Only from ``topic_cosine`` on is it named on the card and does it block auto-send. Chosen with
 # the prequential routing eval (``supportbot eval routing --learn``): 0.5 and 0.6 score alike.
 RELATED_COSINE = 0.5
@@ -259,9 +260,9 @@ class Router:
                             ("cache_creation", draft.cache_creation_tokens)):
             if count:
                 telemetry.LLM_TOKENS.labels(draft.model, kind).inc(count)
-        # Only precedents about the same topic speak to this draft: an unrelated approved
+        # Only precedents about the same subject speak to this draft: an unrelated approved
         # answer changes nothing, a close rejection is the strongest disagreement.
-        same_topic = self._settings.topic_cosine
+        same_topic = RELATED_COSINE
         agreement = precedent_agreement([p for p in passages if p.kind == "learned"],
                                         rejection, same_topic=same_topic)
         close_rejection = (rejection if rejection is not None

@@ -84,9 +84,10 @@ DEFAULT_BIAS = -4.50
 HAND_SET: frozenset[str] = frozenset(
     {"negation_mismatch", "self_rating", "learned_agreement", "frustration"}
 )
-# Question similarity from which a precedent (approved or rejected answer) is about the same
-# topic; below it a precedent says nothing about this draft (setting SUPPORTBOT_TOPIC_COSINE).
-SAME_TOPIC = 0.8
+# Question similarity (MiniLM cosine) from which a precedent (approved or rejected answer) is
+# about the same subject; below it a precedent says nothing about this draft (the router
+# passes its RELATED_COSINE, tuned with the prequential routing eval).
+SAME_TOPIC = 0.5
 
 
 @dataclass(frozen=True, slots=True)

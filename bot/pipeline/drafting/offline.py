@@ -352,6 +352,8 @@ def _from_the_answer(paragraph: str, wanted: set[str]) -> str:
 
 
 def strip_salutations(text: str) -> str:
-    """A stored answer without its leading greeting line and trailing sign-off."""
+    """A stored answer without its leading greeting line, trailing sign-off and our closing
+    line ("If anything is still unclear, ...")."""
     text = _GREETING.sub("", text.strip(), count=1)
-    return _SIGN_OFF.sub("", text).strip()
+    text = _SIGN_OFF.sub("", text).strip()
+    return text.removesuffix(CLOSING).strip()
