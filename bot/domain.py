@@ -183,12 +183,27 @@ class Direction(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class PassageSection:
+    """One section (or part of a long one) of a KB article, in Markdown, with its heading path
+    (article title first) and its place in the article."""
+
+    heading_path: tuple[str, ...]
+    text: str
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
 class Passage:
     """A retrieved piece of knowledge: a KB chunk or a learned (agent-approved) answer.
 
     ``score`` is the fused retrieval score; ``cosine`` the dense similarity between the
     customer's message and the passage's question or chunk; ``keyword`` the BM25 score;
     ``grounded_in`` the KB article a learned answer rests on.
+
+    ``text`` is what the drafter reads. For a KB article, ``sections`` are the sections its
+    matching chunks belong to, best first, as retrieved; once passages are assembled
+    (``bot.pipeline.passages``) they are the sections the text was built from, in article
+    order.
     """
 
     source_id: str
@@ -202,6 +217,7 @@ class Passage:
     chunk_id: str | None = None
     grounded_in: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    sections: tuple[PassageSection, ...] = ()
 
     @property
     def similarity(self) -> float:
@@ -211,7 +227,12 @@ class Passage:
 
 @dataclass(frozen=True, slots=True)
 class DraftResult:
-    """A drafter's answer before policy: the reply and its own view of it."""
+    """A drafter's answer before policy: the reply and its own view of it.
+
+    ``error`` set with ``offline`` True and a non-empty ``reply`` is Claude's failure with the
+    offline extractive draft in its place (labelled so on the card, sent to a human).
+    ``cache_read_tokens``/``cache_creation_tokens`` are prompt-cache reads and writes.
+    """
 
     reply: str
     self_confidence: float
@@ -224,6 +245,7 @@ class DraftResult:
     output_tokens: int = 0
     cache_read_tokens: int = 0
     error: str | None = None
+    cache_creation_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)

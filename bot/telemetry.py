@@ -15,3 +15,6 @@ LLM_LATENCY = Histogram("supportbot_llm_seconds", "Drafting latency", ["model"],
                         registry=REGISTRY)
 LLM_TOKENS = Counter("supportbot_llm_tokens_total", "LLM tokens", ["model", "kind"],
                      registry=REGISTRY)
+DRAFTER_ERRORS = Counter("supportbot_drafter_errors_total",
+                         "Drafts the LLM failed to write (the offline draft stood in)",
+                         ["model", "kind"], registry=REGISTRY)

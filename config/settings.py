@@ -68,6 +68,10 @@ class Settings(BaseModel):
     llm_model: str = Field(DEFAULT_LLM_MODEL, alias="SUPPORTBOT_LLM_MODEL")
     llm_max_attempts: int = Field(4, ge=1, le=10, alias="SUPPORTBOT_LLM_MAX_ATTEMPTS")
     llm_timeout_seconds: float = Field(60.0, gt=0, alias="SUPPORTBOT_LLM_TIMEOUT")
+    # Output budget of a draft, and the larger one asked for once when a reply is cut there.
+    llm_max_tokens: int = Field(1024, ge=64, le=64000, alias="SUPPORTBOT_LLM_MAX_TOKENS")
+    llm_retry_max_tokens: int = Field(4096, ge=64, le=64000,
+                                      alias="SUPPORTBOT_LLM_RETRY_MAX_TOKENS")
     brand_name: str = Field("Acme Cloud", alias="SUPPORTBOT_BRAND_NAME")
 
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
@@ -113,11 +117,18 @@ class Settings(BaseModel):
     demo: bool | None = Field(None, alias="SUPPORTBOT_DEMO")
 
     auto_send_threshold: float | None = Field(None, alias="SUPPORTBOT_AUTO_SEND_THRESHOLD")
-    human_threshold: float = Field(0.44, ge=0, le=1, alias="SUPPORTBOT_HUMAN_THRESHOLD")
+    # Confidence below which a draft goes to a human (the answer benchmark's trade-off between
+    # out-of-scope questions to humans and answerable ones not: tests/benchmarks/
+    # fit_confidence.py prints it per threshold).
+    human_threshold: float = Field(0.4, ge=0, le=1, alias="SUPPORTBOT_HUMAN_THRESHOLD")
     earn_min_approvals: int = Field(5, ge=0, alias="SUPPORTBOT_EARN_MIN_APPROVALS")
     earn_min_rate: float = Field(0.9, ge=0, le=1, alias="SUPPORTBOT_EARN_MIN_RATE")
     earn_window: int = Field(30, ge=1, alias="SUPPORTBOT_EARN_WINDOW")
     topic_cosine: float = Field(0.8, ge=0, le=1, alias="SUPPORTBOT_TOPIC_COSINE")
+    # What the drafter is given: the sections of the top articles' hits, up to this many
+    # tokens in all (about 4 characters a token), from this many articles.
+    context_tokens: int = Field(2400, ge=200, le=50_000, alias="SUPPORTBOT_CONTEXT_TOKENS")
+    context_articles: int = Field(3, ge=1, le=10, alias="SUPPORTBOT_CONTEXT_ARTICLES")
     outbox_max_attempts: int = Field(8, ge=1, le=50, alias="SUPPORTBOT_OUTBOX_MAX_ATTEMPTS")
     outbox_backoff_seconds: float = Field(2.0, gt=0, alias="SUPPORTBOT_OUTBOX_BACKOFF")
     lease_seconds: float = Field(120.0, gt=0, alias="SUPPORTBOT_LEASE_SECONDS")

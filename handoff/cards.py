@@ -79,7 +79,10 @@ def card_fallback(view: CardView) -> str:
 
 
 def _facts(view: CardView) -> SectionBlock:
-    drafted = "offline drafter (no API key)" if view.offline else (view.model or "?")
+    if view.offline and view.error:
+        drafted = "offline drafter (Claude failed: fallback)"
+    else:
+        drafted = "offline drafter (no API key)" if view.offline else (view.model or "?")
     facts = [
         f"*Customer*\n{fit(view.customer, 300)}",
         f"*Channel*\n{view.channel}" + (f" · {view.where}" if view.where else ""),
@@ -112,12 +115,22 @@ def _sources(view: CardView) -> list[Block]:
         kind = "learned answer" if source.get("kind") == "learned" else "KB"
         score = source.get("score")
         score_text = f"{float(score):.2f}" if isinstance(score, int | float) else "?"
-        lines.append(f"• {title} — {kind}, score {score_text}")
+        lines.append(f"• {title} — {kind}, score {score_text}{_sections_given(source)}")
     more = len(view.sources) - MAX_SOURCES
     if more > 0:
         lines.append(f"…and {more} more")
     return [SectionBlock(text=MarkdownTextObject(text=fit("\n".join(lines), SECTION_TEXT,
                                                          mrkdwn=False)))]
+
+
+def _sections_given(source: dict[str, Any]) -> str:
+    """The sections of an article the drafter was given, by heading (the intro has none)."""
+    sections = source.get("sections")
+    if not isinstance(sections, list) or not sections:
+        return ""
+    names = [" > ".join(str(h) for h in s.get("heading_path", [])[1:]) or "introduction"
+             for s in sections if isinstance(s, dict)]
+    return fit(f" · given: {'; '.join(names)}", 400)
 
 
 def _confidence(view: CardView) -> ContextBlock:
@@ -126,10 +139,14 @@ def _confidence(view: CardView) -> ContextBlock:
     elements = [MarkdownTextObject(text=text)]
     if view.error:
         elements.append(MarkdownTextObject(text=f"⚠️ Drafting failed: {fit(view.error, 1000)}"))
-    if view.offline:
+    if view.offline and view.error:
         elements.append(MarkdownTextObject(
-            text="Drafted offline (no Claude API key set): extractive reply from the best "
-                 "passage."))
+            text="Claude failed, so this is the offline extractive draft: sections of the "
+                 "best articles quoted as written. Check it before sending."))
+    elif view.offline:
+        elements.append(MarkdownTextObject(
+            text="Drafted offline (no Claude API key set): extractive reply quoting the "
+                 "sections of the best articles that answer the question."))
     return ContextBlock(elements=elements)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 SearchMode = Literal["dense", "sparse", "rrf", "dbsf", "convex"]
@@ -18,6 +18,9 @@ SEARCH_MODES: tuple[SearchMode, ...] = ("dense", "sparse", "rrf", "dbsf", "conve
 # chunk cosines (0.05: a second phrasing within ~0.05 of the best adds up to ~0.035).
 DENSE_WEIGHT = 0.8
 POOL_TEMPERATURE = 0.05
+# Besides its best chunk, a document hit brings this many more of its matching chunks, whose
+# sections the drafter is also given (a question's facts often sit in a neighbouring section).
+SUPPORT_CHUNKS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,13 +35,15 @@ class ScoredChunk:
 
 @dataclass(frozen=True, slots=True)
 class DocScore:
-    """A document's fused score, its best raw scores and the chunk that represents it."""
+    """A document's fused score, its best raw scores and the chunk that represents it;
+    ``support`` are its next best chunks (dense and keyword matches in turn)."""
 
     doc_id: str
     score: float
     dense: float
     sparse: float
     best: ScoredChunk
+    support: tuple[ScoredChunk, ...] = ()
 
 
 def best_per_doc(chunks: Iterable[ScoredChunk]) -> dict[str, ScoredChunk]:
@@ -49,6 +54,22 @@ def best_per_doc(chunks: Iterable[ScoredChunk]) -> dict[str, ScoredChunk]:
         if current is None or chunk.score > current.score:
             best[chunk.doc_id] = chunk
     return best
+
+
+def supporting_chunks(
+    doc_id: str, best: ScoredChunk, *ranked: list[ScoredChunk], limit: int = SUPPORT_CHUNKS
+) -> tuple[ScoredChunk, ...]:
+    """The document's next best chunks after ``best``: the first of each ranked list in turn
+    (each list best first), without repeats."""
+    own = [[c for c in chunks if c.doc_id == doc_id] for chunks in ranked]
+    chosen: dict[str, ScoredChunk] = {}
+    for rank in range(max((len(o) for o in own), default=0)):
+        for chunks in own:
+            if rank < len(chunks) and chunks[rank].chunk_id != best.chunk_id:
+                chosen.setdefault(chunks[rank].chunk_id, chunks[rank])
+            if len(chosen) >= limit:
+                return tuple(chosen.values())
+    return tuple(chosen.values())
 
 
 def pooled_dense(
@@ -131,3 +152,10 @@ def rank_documents(
         )
         for d in ranked
     ]
+
+
+def with_support(docs: list[DocScore], dense: list[ScoredChunk],
+                 sparse: list[ScoredChunk]) -> list[DocScore]:
+    """``docs`` with their supporting chunks (see ``supporting_chunks``) filled in."""
+    by_score = [sorted(chunks, key=lambda c: -c.score) for chunks in (dense, sparse)]
+    return [replace(d, support=supporting_chunks(d.doc_id, d.best, *by_score)) for d in docs]

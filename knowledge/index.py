@@ -16,21 +16,29 @@ from typing import Any
 
 from knowledge.chunking import ChunkingOptions
 from knowledge.embedder import Embedder, SparseVec
-from knowledge.fusion import DENSE_WEIGHT, DocScore, ScoredChunk, SearchMode, rank_documents
+from knowledge.fusion import (
+    DENSE_WEIGHT,
+    DocScore,
+    ScoredChunk,
+    SearchMode,
+    rank_documents,
+    with_support,
+)
 from knowledge.ingest import DENSE, SPARSE, ingest_path
 from knowledge.spelling import Speller, vocabulary_of
 from knowledge.store import Fused, Nearest, Request, Schema, StoreError, VectorStore, Where
-from knowledge.types import Hit, IngestReport, ProgressFn
+from knowledge.types import Hit, HitSection, IngestReport, ProgressFn
 
 log = logging.getLogger(__name__)
 
 DEFAULT_COLLECTION = "kb_chunks"
 DEFAULT_MODE: SearchMode = "convex"
-_HIT_FIELDS = ["doc_id", "chunk", "title", "text", "heading_path", "source", "unit"]
+_HIT_FIELDS = ["doc_id", "chunk", "title", "text", "heading_path", "source", "unit", "section",
+               "position"]
 # Candidates come back without payload: qdrant-client's local mode deep-copies a point's whole
 # payload even to return one field, and a server sends it over the network. Chunk ids map to
 # documents through ``_doc_of`` (a cache filled from payloads on a miss: ids are stable per
-# document); the text of the few chunks that become hits is fetched afterwards by id.
+# document); the text and sections of the few chunks that become hits are fetched afterwards.
 # Another process may ingest into the same collection (several workers, a Qdrant server): the
 # vocabulary the keyword search corrects typos against is re-read this often.
 VOCABULARY_TTL_S = 300.0
@@ -181,16 +189,16 @@ class KnowledgeBase:
         dense, sparse = lists[0], lists[1] if sparse_vec.indices else []
         fused = dict(zip(fused_modes, lists[len(lists) - len(fused_modes) :], strict=True))
         ranked = {
-            m: rank_documents(m, dense, sparse, fused.get(m), dense_weight=self.dense_weight)[
-                :limit
-            ]
+            m: with_support(rank_documents(m, dense, sparse, fused.get(m),
+                                           dense_weight=self.dense_weight)[:limit], dense, sparse)
             for m in modes
         }
-        payloads = await self._payloads({d.best.chunk_id for docs in ranked.values() for d in docs})
+        payloads = await self._payloads({c.chunk_id for docs in ranked.values() for d in docs
+                                         for c in (d.best, *d.support)})
         # A chunk deleted between the two calls (its document re-ingested meanwhile) is
         # dropped rather than shown without text; the next search sees the new version.
         return {
-            m: [_hit(d, m, payloads[d.best.chunk_id]) for d in docs if d.best.chunk_id in payloads]
+            m: [_hit(d, m, payloads) for d in docs if d.best.chunk_id in payloads]
             for m, docs in ranked.items()
         }
 
@@ -254,7 +262,8 @@ class KnowledgeBase:
         self._forget_vocabulary()
 
 
-def _hit(doc: DocScore, mode: SearchMode, payload: Mapping[str, Any]) -> Hit:
+def _hit(doc: DocScore, mode: SearchMode, payloads: Mapping[str, Mapping[str, Any]]) -> Hit:
+    payload = payloads[doc.best.chunk_id]
     return Hit(
         doc_id=doc.doc_id,
         chunk_id=doc.best.chunk_id,
@@ -270,7 +279,21 @@ def _hit(doc: DocScore, mode: SearchMode, payload: Mapping[str, Any]) -> Hit:
             "unit": payload.get("unit"),
             "mode": mode,
         },
+        sections=section_of_chunks([payloads[c.chunk_id] for c in (doc.best, *doc.support)
+                                    if c.chunk_id in payloads]),
     )
+
+
+def section_of_chunks(payloads: Sequence[Mapping[str, Any]]) -> tuple[HitSection, ...]:
+    """The sections of some chunks (best first), each once; none for chunks indexed before
+    chunks carried their section."""
+    sections: dict[int, HitSection] = {}
+    for pl in payloads:
+        if pl.get("section"):
+            position = int(pl.get("position", 0))
+            sections.setdefault(position, HitSection(
+                tuple(pl.get("heading_path", ())), str(pl["section"]), position))
+    return tuple(sections.values())
 
 
 def _log_refresh_failure(task: asyncio.Task[None]) -> None:

@@ -132,6 +132,8 @@ def _point(
         "title": doc.title,
         "text": chunk.text,
         "heading_path": list(chunk.heading_path),
+        "section": chunk.section,
+        "position": chunk.position,
         "source": doc.source,
         "content_hash": doc.content_hash,
         "pipeline": kb.pipeline,

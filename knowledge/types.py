@@ -20,7 +20,8 @@ class Hit:
     ``score`` is the fused score of the search mode in [0, 1]; ``dense_score`` is the raw
     cosine of the best-matching chunk (what confidence uses for top score and margin);
     ``sparse_score`` the BM25 score of the best chunk (unbounded, 0 when no term matched).
-    ``text`` is the best-matching chunk, ``chunk_id`` its point id.
+    ``text`` is the best-matching chunk, ``chunk_id`` its point id. ``sections`` are the
+    sections of the document's best-matching chunks (the best chunk's first), for the drafter.
     """
 
     doc_id: str
@@ -32,6 +33,7 @@ class Hit:
     dense_score: float = 0.0
     sparse_score: float = 0.0
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    sections: tuple[HitSection, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +41,9 @@ class Chunk:
     """A retrieval unit of a document: a FAQ question, a list item or a section window.
 
     ``embed_text`` is what gets embedded (the unit, with enough heading context to stand on
-    its own); ``text`` is what a drafter or a human is shown.
+    its own); ``text`` is the unit as shown. ``section`` is the Markdown of the section (or,
+    for a long one, the part of it) the unit belongs to, and ``position`` that section part's
+    place in the document: what a drafter is given around a hit.
     """
 
     doc_id: str
@@ -48,6 +52,17 @@ class Chunk:
     embed_text: str
     heading_path: tuple[str, ...]
     unit: Literal["item", "section"]
+    section: str = ""
+    position: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class HitSection:
+    """A section (part) of a hit's document that holds one of its matching chunks."""
+
+    heading_path: tuple[str, ...]
+    text: str
+    position: int
 
 
 @dataclass(frozen=True, slots=True)

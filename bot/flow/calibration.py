@@ -83,12 +83,14 @@ def fit_calibration(
     w = prior_mean.copy()
     w[0] = base.bias
     for _ in range(100):
-        p = 1.0 / (1.0 + np.exp(-(design @ w + offset)))
+        # Clipped: a Newton step from a far prior may overshoot before it settles.
+        p = 1.0 / (1.0 + np.exp(-np.clip(design @ w + offset, -50.0, 50.0)))
         gradient = design.T @ (p - labels) + penalty * (w - prior_mean)
         hessian = (
             design.T @ (design * (p * (1 - p))[:, None]) + np.diag(penalty) + 1e-9 * np.eye(len(w))
         )
         step = np.linalg.solve(hessian, gradient)
+        step *= min(1.0, 5.0 / max(float(np.max(np.abs(step))), 1e-12))  # damped
         w -= step
         if float(np.max(np.abs(step))) < 1e-8:
             break

@@ -27,7 +27,12 @@ from bot.flow.facts import (
     StoredFacts,
     conversation_facts,
 )
-from bot.pipeline.confidence import Calibration, Confidence, score_confidence
+from bot.pipeline.confidence import (
+    Calibration,
+    Confidence,
+    precedent_agreement,
+    score_confidence,
+)
 from bot.pipeline.decide import (
     DecisionFacts,
     EarningRule,
@@ -52,8 +57,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HISTORY_TURNS = 6
-# A rejected question at least this close (MiniLM cosine: the same subject, not yet the same
-# question) is a precedent: when it is nearer than any approved answer, learned agreement is 0.
+# A decided question at least this close (MiniLM cosine: the same subject, not yet the same
+# question) is a precedent for learned agreement; a farther one changes nothing. A rejection
+# nearer than any approved answer makes learned agreement 0.
 # Only from ``topic_cosine`` on is it named on the card and does it block auto-send. Chosen with
 # the prequential routing eval (``supportbot eval routing --learn``): 0.5 and 0.6 score alike.
 RELATED_COSINE = 0.5
@@ -263,23 +269,22 @@ class Router:
             draft = await self._drafter.draft(request)
         telemetry.LLM_LATENCY.labels(draft.model).observe(timings.ms["draft"] / 1000)
         for kind, count in (("input", draft.input_tokens), ("output", draft.output_tokens),
-                            ("cache_read", draft.cache_read_tokens)):
+                            ("cache_read", draft.cache_read_tokens),
+                            ("cache_creation", draft.cache_creation_tokens)):
             if count:
                 telemetry.LLM_TOKENS.labels(draft.model, kind).inc(count)
-        # How close the nearest question agents answered is to this one ...
-        nearest = max((p for p in passages if p.kind == "learned"), key=_cosine, default=None)
-        agreement = None if nearest is None else _cosine(nearest)
-        if rejection is not None and (nearest is None or _cosine(rejection) >= _cosine(nearest)):
-            # ... unless the nearest precedent agents decided was a rejection: the strongest
-            # disagreement the learned-agreement part can express.
-            agreement = 0.0
+        # Only precedents about the same subject speak to this draft: an unrelated approved
+        # answer changes nothing, a close rejection is the strongest disagreement.
+        same_topic = RELATED_COSINE
+        agreement = precedent_agreement([p for p in passages if p.kind == "learned"],
+                                        rejection, same_topic=same_topic)
         close_rejection = (rejection if rejection is not None
                            and _cosine(rejection) >= self._settings.topic_cosine else None)
         with timings.stage("score"):
             confidence = score_confidence(
                 passages=passages, draft=draft, learned_agreement=agreement, triage=flags,
                 question=text, calibration=self._calibration.current if self._calibration
-                else None,
+                else None, same_topic=same_topic,
             )
         if close_rejection is not None:
             why = rejection_reason(close_rejection)

@@ -21,7 +21,6 @@ Rules (DESIGN.md, "Confidence and policy"):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -29,15 +28,8 @@ from bot.domain import Decision, DraftResult, Passage
 from bot.pipeline.confidence import Confidence
 from bot.pipeline.drafting.base import retrieval_score
 from bot.pipeline.earning import TopicRecord
+from bot.pipeline.grounding import ungrounded_tokens
 from bot.pipeline.triage import Flag, Triage
-
-_URL = re.compile(r"(?i)\b(?:https?://|www\.)[^\s<>()\"']+")
-_EMAIL = re.compile(r"(?i)\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
-# Numbers, with thousands separators and decimals ("1,299.00", "4.5", "24"), optionally a
-# currency sign or percent, which are ignored when comparing.
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
-# "1." or "2)" at the start of a line is list numbering that the drafter may add itself.
-_LIST_MARKER = re.compile(r"(?m)^\s*\d{1,2}[.)]\s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,45 +68,6 @@ class PolicyDecision:
 
     decision: Decision
     reasons: list[str] = field(default_factory=list)
-
-
-def _normalise_url(url: str) -> str:
-    url = url.rstrip(".,;:!?").lower()
-    url = re.sub(r"^https?://", "", url)
-    return url.removeprefix("www.").rstrip("/")
-
-
-def _normalise_number(number: str) -> str:
-    # "1,299.00" and "1299.00" are the same amount; "1.299,00" (European) becomes "1299.00".
-    digits = re.sub(r"[.,](?=\d{3}(?:\D|$))", "", number)
-    return digits.replace(",", ".")
-
-
-def _mentions(text: str) -> tuple[set[str], set[str], set[str]]:
-    urls = {_normalise_url(u) for u in _URL.findall(text)}
-    rest = _URL.sub(" ", text)
-    emails = {e.lower() for e in _EMAIL.findall(rest)}
-    rest = _EMAIL.sub(" ", rest)
-    numbers = {_normalise_number(n) for n in _NUMBER.findall(rest)}
-    return urls, emails, numbers
-
-
-def ungrounded_tokens(draft_text: str, passages: Sequence[Passage]) -> list[str]:
-    """URLs, e-mail addresses and numbers in the draft that no passage contains.
-
-    A URL is grounded when a passage text contains it or it is a passage's own ``url``
-    (compared without scheme, ``www.`` and trailing slash); numbers are compared after
-    removing thousands separators. List numbering at line starts is ignored.
-    """
-    source = "\n".join(p.text + "\n" + p.title for p in passages)
-    grounded_urls, grounded_emails, grounded_numbers = _mentions(source)
-    grounded_urls |= {_normalise_url(p.url) for p in passages if p.url}
-    urls, emails, numbers = _mentions(_LIST_MARKER.sub("", draft_text))
-    missing: list[str] = []
-    missing += sorted(u for u in urls if u not in grounded_urls)
-    missing += sorted(e for e in emails if e not in grounded_emails)
-    missing += sorted(n for n in numbers if n not in grounded_numbers)
-    return missing
 
 
 def decide(

@@ -6,7 +6,9 @@
 
 Each ``POST /v1/messages`` consumes the next queued ``Scenario`` (a successful tool call
 when the queue is empty) and is recorded with its headers, raw body and parsed JSON, so
-tests assert on exactly what went over the wire. Listens on 127.0.0.1, random port.
+tests assert on exactly what went over the wire. ``GET /v1/models/{id}`` answers 401 for a
+key in ``server.rejected_keys`` and 404 for an id not in ``server.models`` (when that is
+set). Listens on 127.0.0.1, random port.
 """
 
 from __future__ import annotations
@@ -89,6 +91,23 @@ class Scenario:
         return cls(raw=b'{"id": "msg_broken", "content": [', headers={})
 
     @classmethod
+    def cut_at_max_tokens(cls) -> Scenario:
+        """The reply ran out of output tokens inside the tool call (its input incomplete)."""
+        return cls(body={
+            "content": [{"type": "tool_use", "id": "toolu_cut", "name": "submit_draft",
+                         "input": {"reply": "Hi,\n\nTo reset your pass"}}],
+            "stop_reason": "max_tokens",
+        })
+
+    @classmethod
+    def unauthorized(cls) -> Scenario:
+        return cls.error(401, "authentication_error", "invalid x-api-key")
+
+    @classmethod
+    def unknown_model(cls, model: str = "claude-nope") -> Scenario:
+        return cls.error(404, "not_found_error", f"model: {model}")
+
+    @classmethod
     def text_only(cls, text: str = "Sure! Here is my answer.") -> Scenario:
         """A well-formed message that ignores the forced tool (no tool_use block)."""
         return cls(body={"content": [{"type": "text", "text": text}], "stop_reason": "end_turn"})
@@ -112,6 +131,10 @@ class FakeAnthropicServer:
         self._scenarios: deque[Scenario] = deque()
         self._closing = asyncio.Event()
         self.url = ""
+        #: Model ids ``GET /v1/models/{id}`` knows; None knows every id.
+        self.models: set[str] | None = None
+        #: API keys answered with 401.
+        self.rejected_keys: set[str] = {"sk-bad"}
 
     def queue(self, *scenarios: Scenario) -> None:
         """Answer the next requests with these scenarios, in order."""
@@ -148,6 +171,19 @@ class FakeAnthropicServer:
             return web.json_response(scenario.body, status=scenario.status, headers=reply_headers)
         return web.json_response(self._message(body, scenario), headers=reply_headers)
 
+    async def handle_model(self, request: web.Request) -> web.StreamResponse:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        self.requests.append(RecordedRequest(request.path, headers, b"", None))
+        model = request.match_info["model"]
+        key = headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ")
+        if key in self.rejected_keys:
+            body = Scenario.unauthorized().body
+            return web.json_response(body, status=401)
+        if self.models is not None and model not in self.models:
+            return web.json_response(Scenario.unknown_model(model).body, status=404)
+        return web.json_response({"type": "model", "id": model, "display_name": model,
+                                  "created_at": "2026-01-01T00:00:00Z"})
+
     def _message(self, request_body: Any, scenario: Scenario) -> dict[str, Any]:
         model = request_body.get("model", "claude-test") if isinstance(request_body, dict) else ""
         usage = {**DEFAULT_USAGE, **(scenario.usage or {})}
@@ -178,6 +214,7 @@ async def fake_anthropic_server() -> AsyncIterator[FakeAnthropicServer]:
     server = FakeAnthropicServer()
     app = web.Application()
     app.router.add_post("/v1/messages", server.handle_messages)
+    app.router.add_get("/v1/models/{model}", server.handle_model)
     runner = web.AppRunner(app, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

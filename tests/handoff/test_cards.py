@@ -151,3 +151,27 @@ def test_customer_text_is_escaped_not_interpreted() -> None:
     rendered = str(cards.as_dicts(blocks))
     assert "<!channel>" not in rendered
     assert "&lt;!channel&gt;" in rendered
+
+
+@pytest.mark.parametrize(("error", "label"), [
+    (None, "Drafted offline (no Claude API key set): extractive reply"),
+    ("the Anthropic API is overloaded (529)", "Claude failed, so this is the offline extractive"),
+])
+def test_an_offline_draft_says_whether_it_stands_in_for_claude(
+    error: str | None, label: str
+) -> None:
+    view = longest_view(question="Q?", draft="Hi,\n\nAnswer.", subject="S", reasons=[],
+                        error=error, offline=True, model="offline-extractive")
+    text = str(cards.as_dicts(cards.draft_card(view)[0]))
+    assert label in text
+    assert ("Claude failed: fallback" in text) is (error is not None)
+
+
+def test_sources_name_the_sections_the_drafter_was_given() -> None:
+    source = {"source_id": "shipping", "title": "Shipping", "score": 0.81, "kind": "kb",
+              "sections": [{"heading_path": ["Shipping"], "position": 0},
+                           {"heading_path": ["Shipping", "Times & costs"], "position": 1}]}
+    view = longest_view(sources=[source, {"source_id": "old", "title": "Old", "score": 0.2}])
+    text = str(cards.as_dicts(cards.draft_card(view)[0]))
+    assert "• Shipping — KB, score 0.81 · given: introduction; Times &amp; costs" in text
+    assert text.count("given:") == 1  # a source stored without sections names none

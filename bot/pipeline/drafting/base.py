@@ -17,6 +17,8 @@ class DraftRequest:
     with direction ``"in"`` (customer), ``"out"`` (us) or ``"note"``. ``passages`` are the
     retrieved KB chunks and learned answers, best first. ``language`` is triage's guess
     (ISO 639-1 or ``"und"``), so the reply can be written in the customer's language.
+    ``questions`` are the separate questions the message asks when it asks several (the reply
+    answers each, or says which it cannot); empty or one when it asks one.
     """
 
     customer_text: str
@@ -27,6 +29,7 @@ class DraftRequest:
     channel: str = "webhook"
     brand_name: str = "Acme Cloud"
     language: str | None = None
+    questions: Sequence[str] = ()
 
 
 def retrieval_score(passage: Passage) -> float:

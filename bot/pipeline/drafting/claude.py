@@ -10,8 +10,14 @@ Owning the loop lets us:
 * retry a malformed structured answer, which the SDK sees as a successful response;
 * log every retry with its cause, and add up tokens spent on failed attempts.
 
+A reply cut at ``max_tokens`` is asked for once more with ``retry_max_tokens``, at once
+(the same budget would be cut again); cut again, drafting has failed.
+
 Whatever happens, ``draft`` returns a ``DraftResult``: on final failure ``error`` is set,
-``needs_human`` is True and ``reply`` is empty, so the router shows the error to an agent.
+``needs_human`` is True, ``supportbot_drafter_errors_total`` rises, and the reply is the
+``fallback`` drafter's (the offline extract, labelled on the card) or empty without one.
+
+``check_model`` is the start-up check: one cheap call naming a bad key or an unknown model.
 """
 
 from __future__ import annotations
@@ -21,21 +27,22 @@ import json
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import cast
 
 import anthropic
 from anthropic.types import Message, MessageParam, TextBlockParam, ToolChoiceParam, ToolParam
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
+from bot import telemetry
 from bot.domain import DraftResult
 from bot.domain import retry_after_seconds as retry_after_seconds_of
-from bot.pipeline.drafting.base import DraftRequest
+from bot.pipeline.drafting.base import Drafter, DraftRequest
 from bot.pipeline.drafting.prompt import (
-    DRAFT_TOOL,
     TOOL_CHOICE,
     TOOL_NAME,
     DraftOutputError,
+    draft_tools,
     parse_tool_input,
     system_blocks,
     user_message,
@@ -52,11 +59,52 @@ class _Tokens:
     input: int = 0
     output: int = 0
     cache_read: int = 0
+    cache_creation: int = 0
 
     def add(self, message: Message) -> None:
         self.input += message.usage.input_tokens
         self.output += message.usage.output_tokens
         self.cache_read += message.usage.cache_read_input_tokens or 0
+        self.cache_creation += message.usage.cache_creation_input_tokens or 0
+
+
+class DraftTruncatedError(Exception):
+    """The reply did not fit the output budget even after it was raised once."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCheck:
+    """The answer of ``check_model``: ``problem`` is None when key and model work."""
+
+    model: str
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the key was accepted and the model exists."""
+        return self.problem is None
+
+
+async def check_model(client: anthropic.AsyncAnthropic, model: str) -> ModelCheck:
+    """One cheap call (``GET /v1/models/{model}``, no tokens) that names what is wrong:
+    a rejected key (401), a key without access (403), an unknown model id (404), or an API
+    that cannot be reached. For ``supportbot doctor`` and start-up."""
+    try:
+        await client.with_options(max_retries=0).models.retrieve(model)
+    except anthropic.AuthenticationError:
+        return ModelCheck(model, "the Anthropic API rejected the key (401): check "
+                                 "ANTHROPIC_API_KEY")
+    except anthropic.PermissionDeniedError:
+        return ModelCheck(model, "the API key may not use this model or API (403)")
+    except anthropic.NotFoundError:
+        return ModelCheck(model, f"unknown model {model!r} (404): check SUPPORTBOT_LLM_MODEL")
+    except anthropic.APIStatusError as exc:
+        return ModelCheck(model, redact(f"the Anthropic API answered {exc.status_code}: "
+                                        f"{exc.api_message or exc.message}"))
+    except anthropic.APIConnectionError:
+        return ModelCheck(model, "could not connect to the Anthropic API (check "
+                                 "ANTHROPIC_BASE_URL and the network)")
+    return ModelCheck(model)
 
 
 def retry_after_seconds(exc: BaseException) -> float | None:
@@ -92,6 +140,8 @@ def describe_error(exc: BaseException, timeout: float) -> str:
         text = "could not connect to the Anthropic API"
     elif isinstance(exc, DraftOutputError):
         text = f"malformed draft from the model: {exc}"
+    elif isinstance(exc, DraftTruncatedError):
+        text = str(exc)
     else:
         text = f"unexpected drafter error: {type(exc).__name__}: {exc}"
     return redact(text)
@@ -108,6 +158,8 @@ class ClaudeDrafter:
         max_attempts: int = 4,
         timeout: float = 60.0,
         max_tokens: int = 1024,
+        retry_max_tokens: int = 4096,
+        fallback: Drafter | None = None,
         backoff_base: float = 1.0,
         backoff_max: float = 20.0,
         max_retry_after: float = 30.0,
@@ -121,6 +173,8 @@ class ClaudeDrafter:
         self._max_attempts = max(1, max_attempts)
         self._timeout = timeout
         self._max_tokens = max_tokens
+        self._retry_max_tokens = max(retry_max_tokens, max_tokens)
+        self._fallback = fallback
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
         self._max_retry_after = max_retry_after
@@ -136,6 +190,7 @@ class ClaudeDrafter:
     async def draft(self, request: DraftRequest) -> DraftResult:
         """Draft a reply; never raises for API or model trouble (see module docstring)."""
         tokens = _Tokens()
+        budget = [self._max_tokens]  # raised once, for every later attempt, on max_tokens
         attempts = 0
         retrying = AsyncRetrying(
             stop=self._should_stop,
@@ -149,17 +204,29 @@ class ClaudeDrafter:
             async for attempt in retrying:
                 with attempt:
                     attempts += 1
-                    return await self._attempt(request, tokens)
+                    return await self._attempt(request, tokens, budget)
         except Exception as exc:  # every failure must become a visible state, not a drop
-            return self._failure(exc, attempts, tokens)
+            return await self._failure(request, exc, attempts, tokens)
         raise AssertionError("unreachable: tenacity either returns or reraises")
 
-    async def _attempt(self, request: DraftRequest, tokens: _Tokens) -> DraftResult:
-        try:
-            message = await self._create(request)
-        except json.JSONDecodeError as exc:  # a 200 with a broken body (proxy, truncation)
-            raise DraftOutputError(f"the API answered with invalid JSON ({exc.msg})") from exc
-        tokens.add(message)
+    async def _attempt(
+        self, request: DraftRequest, tokens: _Tokens, budget: list[int]
+    ) -> DraftResult:
+        message = await self._call(request, tokens, budget[0])
+        if message.stop_reason == "max_tokens":
+            if budget[0] >= self._retry_max_tokens:
+                raise DraftTruncatedError(
+                    f"the reply did not fit in {budget[0]} output tokens (stop_reason max_tokens)"
+                )
+            log.warning("draft cut at max_tokens=%d; asking once more with %d",
+                        budget[0], self._retry_max_tokens)
+            budget[0] = self._retry_max_tokens
+            message = await self._call(request, tokens, budget[0])
+            if message.stop_reason == "max_tokens":
+                raise DraftTruncatedError(
+                    f"the reply did not fit in {budget[0]} output tokens, even after one "
+                    "retry with a larger budget (stop_reason max_tokens)"
+                )
         tool_input = next(
             (
                 block.input
@@ -181,17 +248,24 @@ class ClaudeDrafter:
             input_tokens=tokens.input,
             output_tokens=tokens.output,
             cache_read_tokens=tokens.cache_read,
+            cache_creation_tokens=tokens.cache_creation,
         )
 
-    async def _create(self, request: DraftRequest) -> Message:
+    async def _call(self, request: DraftRequest, tokens: _Tokens, max_tokens: int) -> Message:
+        try:
+            message = await self._create(request, max_tokens)
+        except json.JSONDecodeError as exc:  # a 200 with a broken body (proxy, truncation)
+            raise DraftOutputError(f"the API answered with invalid JSON ({exc.msg})") from exc
+        tokens.add(message)
+        return message
+
+    async def _create(self, request: DraftRequest, max_tokens: int) -> Message:
         return await self._client.messages.create(
             model=self.model,
-            max_tokens=self._max_tokens,
-            system=cast(
-                "list[TextBlockParam]", system_blocks(request.brand_name, request.passages)
-            ),
+            max_tokens=max_tokens,
+            system=cast("list[TextBlockParam]", system_blocks(request.brand_name)),
             messages=[cast(MessageParam, user_message(request))],
-            tools=[cast(ToolParam, DRAFT_TOOL)],
+            tools=cast("list[ToolParam]", draft_tools(self.model)),
             tool_choice=cast(ToolChoiceParam, TOOL_CHOICE),
             timeout=self._timeout,
         )
@@ -223,15 +297,20 @@ class ClaudeDrafter:
             wait,
         )
 
-    def _failure(self, exc: Exception, attempts: int, tokens: _Tokens) -> DraftResult:
+    async def _failure(
+        self, request: DraftRequest, exc: Exception, attempts: int, tokens: _Tokens
+    ) -> DraftResult:
         error = describe_error(exc, self._timeout)
         requested = retry_after_seconds(exc)
         if requested is not None and requested > self._max_retry_after:
             error += f"; retry-after {requested:g}s exceeds the {self._max_retry_after:g}s budget"
         error += f" (after {attempts} attempt{'s' if attempts != 1 else ''})"
-        expected = is_retryable(exc) or isinstance(exc, anthropic.APIStatusError)
+        expected = is_retryable(exc) or isinstance(
+            exc, anthropic.APIStatusError | DraftTruncatedError
+        )
         log.error("drafting failed: %s", error, exc_info=not expected)
-        return DraftResult(
+        telemetry.DRAFTER_ERRORS.labels(self.model, _error_kind(exc)).inc()
+        failed = DraftResult(
             reply="",
             self_confidence=0.0,
             needs_human=True,
@@ -241,5 +320,36 @@ class ClaudeDrafter:
             input_tokens=tokens.input,
             output_tokens=tokens.output,
             cache_read_tokens=tokens.cache_read,
+            cache_creation_tokens=tokens.cache_creation,
             error=error,
         )
+        if self._fallback is None:
+            return failed
+        offline = await self._fallback.draft(request)
+        if not offline.reply.strip():
+            return replace(failed, reason=f"the drafter failed and {offline.reason}")
+        return replace(
+            offline,
+            needs_human=True,
+            reason=f"Claude failed, so this is the offline extractive draft ({offline.reason})",
+            input_tokens=tokens.input,
+            output_tokens=tokens.output,
+            cache_read_tokens=tokens.cache_read,
+            cache_creation_tokens=tokens.cache_creation,
+            error=error,
+        )
+
+
+def _error_kind(exc: BaseException) -> str:
+    """A small label set for the error counter."""
+    if isinstance(exc, anthropic.APIStatusError):
+        return str(exc.status_code)
+    if isinstance(exc, anthropic.APITimeoutError):
+        return "timeout"
+    if isinstance(exc, anthropic.APIConnectionError):
+        return "connection"
+    if isinstance(exc, DraftTruncatedError):
+        return "max_tokens"
+    if isinstance(exc, DraftOutputError):
+        return "malformed"
+    return "other"

@@ -51,5 +51,8 @@ def make_drafter(settings: Settings, *, client: anthropic.AsyncAnthropic | None 
         model=settings.llm_model,
         max_attempts=settings.llm_max_attempts,
         timeout=settings.llm_timeout_seconds,
+        max_tokens=settings.llm_max_tokens,
+        retry_max_tokens=settings.llm_retry_max_tokens,
+        fallback=OfflineDrafter(),  # a failed draft still puts an extract on the card
         owns_client=owns_client,
     )

@@ -1,19 +1,21 @@
 """Small lexical helpers shared by the offline drafter, confidence and policy.
 
-Deliberately dependency-free: overlap between a question and a passage only needs to be
-explainable ("6 of 10 question words appear in the passage"), not linguistically perfect.
+Overlap between a question and a passage only needs to be explainable ("6 of 10 question
+words appear in the passage"), not linguistically perfect; the Snowball (Porter 2) stemmer
+makes "arrived" meet "arrive" and "billing" meet "bill".
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+
+import snowballstemmer
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
-# Sentence ends: punctuation followed by space, or a line break (markdown lists, headings).
 # A sentence ends at . ! ? followed by a capital, digit or quote ("Click Forgot password? on
-# the sign-in page" is one sentence), or at a line break.
+# the sign-in page" is one sentence), or at a line break (markdown lists, headings).
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“'(\[])|\n+")
-
 STOPWORDS: frozenset[str] = frozenset(
     """
     a about above after again against all am an and any are as at be because been before being
@@ -29,23 +31,47 @@ STOPWORDS: frozenset[str] = frozenset(
     """.split()
 )
 
+_STEMMER = snowballstemmer.stemmer("english")
+
 
 def words(text: str) -> list[str]:
     """Lower-cased word tokens (letters and digits, inner apostrophes kept)."""
     return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    """A deliberately crude English stem so 'refunds' meets 'refund' and 'billing' meets 'bill'."""
-    for suffix in ("ing", "ies", "es", "ed", "s"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return word
+    """The English Snowball stem, so 'refunds' meets 'refund' and 'arrived' meets 'arrive'."""
+    return str(_STEMMER.stemWord(word))
+
+
+# A few words customers use for what articles say otherwise (stems, both ways).
+_SYNONYMS: dict[str, frozenset[str]] = {
+    "differ": frozenset({"compar"}),
+    "vs": frozenset({"compar"}),
+    "versus": frozenset({"compar"}),
+    "cost": frozenset({"price"}),
+    "price": frozenset({"cost"}),
+    "charg": frozenset({"bill", "price"}),
+    "long": frozenset({"time", "day"}),
+    "mani": frozenset({"limit", "up"}),
+    "money": frozenset({"refund"}),
+    "down": frozenset({"outag", "status"}),
+    "compens": frozenset({"credit"}),
+    "text": frozenset({"sms"}),
+    "kept": frozenset({"keep"}),
+    "keep": frozenset({"kept"}),
+}
 
 
 def content_words(text: str) -> set[str]:
     """Stemmed words that carry meaning: no stopwords, no one-letter tokens."""
     return {stem(w) for w in words(text) if w not in STOPWORDS and len(w) > 1}
+
+
+def matched_words(question: set[str], have: set[str] | frozenset[str]) -> set[str]:
+    """The ``question`` words found in ``have``, directly or through a synonym."""
+    return {w for w in question if w in have or _SYNONYMS.get(w, frozenset()) & have}
 
 
 def overlap(question: set[str], text: str) -> float:

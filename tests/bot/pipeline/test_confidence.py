@@ -28,7 +28,8 @@ def passage(
     return Passage(source_id=source, title=source, text=text, score=score)
 
 
-def draft(self_confidence: float = 0.9, reply: str = "Open Settings.", **kw: str) -> DraftResult:
+def draft(self_confidence: float = 0.9, reply: str = "To reset your password, open Settings.",
+          **kw: str) -> DraftResult:
     return DraftResult(
         reply=reply,
         self_confidence=self_confidence,
@@ -231,3 +232,81 @@ def test_an_approved_answer_and_its_article_are_not_rivals() -> None:
     unrelated = Passage(source_id="answer-2", title="t", text="x", score=0.9, kind="learned",
                         cosine=0.9)
     assert retrieval_parts(question, [unrelated, article, other])["margin"] < 0.2
+
+
+PAYMENT = Passage("payment-methods", "Payment methods and failed payments",
+                  "You can pay with Visa, Mastercard or PayPal. If a payment fails, we retry "
+                  "on days 3, 5 and 7.", 0.72, cosine=0.72)
+
+
+def _payment_score(learned: Sequence[Passage] = (), rejection: Passage | None = None) -> float:
+    from bot.pipeline.confidence import precedent_agreement
+
+    question = "What payment methods do you accept?"
+    return score_confidence(
+        passages=[PAYMENT, *learned],
+        draft=DraftResult(reply="Hi,\n\nYou can pay with Visa, Mastercard or PayPal.\n\nBest",
+                          self_confidence=0.0, needs_human=False, reason="",
+                          cited_sources=("payment-methods",), model="offline", offline=True),
+        learned_agreement=precedent_agreement(learned, rejection),
+        triage=triage(question),
+        question=question,
+    ).value
+
+
+def _learned(source: str, cosine: float, text: str) -> Passage:
+    return Passage(source, "a question", text, cosine, "learned",
+                   cosine=cosine)
+
+
+def test_an_unrelated_approved_answer_changes_nothing() -> None:
+    alone = _payment_score()
+    rma = _learned("learned:rma", 0.31, "Create an RMA under Settings → Orders.")
+    assert _payment_score([rma]) == alone
+    assert _payment_score(rejection=_learned("rejected:1", 0.3, "x")) == alone
+
+
+def test_a_close_approval_raises_and_a_close_rejection_lowers() -> None:
+    alone = _payment_score()
+    close = _learned("learned:cards", 0.93, "We accept Visa, Mastercard and PayPal.")
+    assert _payment_score([close]) > alone
+    rejected = _learned("rejected:7", 0.9, "We accept cheques.")
+    assert _payment_score(rejection=rejected) < alone
+    # A rejection closer than the approval wins: agents said no to this very question.
+    assert _payment_score([_learned("learned:x", 0.85, "Visa.")], rejected) < alone
+
+
+def test_negation_fires_only_on_a_problem_meeting_a_plain_how_to() -> None:
+    from bot.pipeline.confidence import negation_mismatch
+
+    assert not negation_mismatch("What payment methods do you accept?", PAYMENT.text)
+    assert not negation_mismatch("My payment failed, what now?", PAYMENT.text)
+    assert negation_mismatch("The reset email never arrived",
+                             "Open the email and click Reset password within 60 minutes.")
+    assert not negation_mismatch(
+        "The reset email never arrived",
+        "If the reset email doesn't arrive, wait up to 10 minutes and check spam.")
+
+
+def test_an_offline_draft_has_no_self_rating() -> None:
+    offline = DraftResult(reply="Hi,\n\nOpen Settings.\n\nBest", self_confidence=0.9,
+                          needs_human=False, reason="", cited_sources=("a",), model="offline",
+                          offline=True)
+    result = score([passage("a", 0.7)], drafted=offline)
+    assert result.parts["self_rating"] is None
+    assert result.contributions["self_rating"] == 0.0
+    assert any("no self-rating" in r for r in result.reasons)
+
+
+def test_grounding_and_coverage_judge_the_draft_against_the_passages_it_used() -> None:
+    used = passage("a", 0.7, "To reset your password, open Settings → Security. "
+                             "The link is valid for 60 minutes.")
+    grounded = score([used], drafted=draft(reply="Hi,\n\nTo reset your password, open "
+                                                 "Settings → Security. The link is valid for "
+                                                 "60 minutes.\n\nBest regards,\nAcme"))
+    invented = score([used], drafted=draft(reply="Hi,\n\nTo reset your password, call us at "
+                                                 "555 0100 within 90 minutes.\n\nBest regards"))
+    assert grounded.parts["grounding"] == 1.0
+    assert invented.parts["grounding"] is not None and invented.parts["grounding"] < 0.3
+    assert invented.value < grounded.value
+    assert grounded.parts["answer_coverage"] == 1.0

@@ -14,9 +14,9 @@ from bot.pipeline.decide import (
     EarningRule,
     PolicyDecision,
     decide,
-    ungrounded_tokens,
 )
 from bot.pipeline.earning import TopicRecord
+from bot.pipeline.grounding import ungrounded_tokens
 from bot.pipeline.triage import Triage, triage
 
 REFUND = Passage(
