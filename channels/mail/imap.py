@@ -22,6 +22,7 @@ from imapclient import SEEN, IMAPClient
 from bot.domain import AcceptError, AcceptFn
 from bot.store import kv
 from channels.mail.imap_connect import ImapAccount, ImapConnect, TokenProvider, imap_connector
+from channels.mail.imap_start import StartPolicy, rescan_criteria
 from channels.mail.inbound import MailOptions, to_inbound
 from channels.mail.parse import MailRejected, OwnMail
 from config import Settings
@@ -60,6 +61,7 @@ class ImapPoller:
         options: MailOptions,
         cursor_key: str,
         folder: str = "INBOX",
+        start: StartPolicy | None = None,
         processed_folder: str | None = None,
         use_idle: bool = True,
         idle_renew_seconds: float = IDLE_RENEW_SECONDS,
@@ -79,6 +81,7 @@ class ImapPoller:
         self._options = options
         self._key = cursor_key
         self._folder = folder
+        self._start = start or StartPolicy()
         self._processed_folder = processed_folder
         self._use_idle = use_idle
         self._idle_renew = idle_renew_seconds
@@ -110,6 +113,7 @@ class ImapPoller:
         account = ImapAccount.from_settings(settings, oauth2_token=oauth2_token)
         kwargs: dict[str, Any] = {
             "processed_folder": settings.imap_processed_folder,
+            "start": StartPolicy.from_settings(settings),
             **overrides,
         }
         return cls(
@@ -227,31 +231,56 @@ class ImapPoller:
     # --- fetching -------------------------------------------------------------------------
 
     async def _sync(self, client: IMAPClient) -> tuple[int, int]:
-        """One pass over the UIDs above the cursor: (messages accepted, UIDs looked at)."""
-        cursor = await self._get_value(self._key, None)
-        last = 0
-        if isinstance(cursor, dict) and cursor.get("uidvalidity") == self._uidvalidity:
-            last = int(cursor.get("last_uid", 0))
-        elif cursor:
-            # RFC 3501 2.3.1.1: old UIDs mean nothing now. Re-scan; Message-ID dedupe in
-            # accept keeps messages we already stored from being stored again.
-            log.warning("IMAP %s: UIDVALIDITY changed, re-scanning the folder", self._folder)
-        if not isinstance(cursor, dict) or cursor.get("uidvalidity") != self._uidvalidity:
-            await self._save_cursor(last)
+        """One pass: the backlog of a first start, then the UIDs above the cursor.
+        Returns (messages accepted, UIDs looked at)."""
+        last, backlog = await self._cursor(client)
         # "UID n:*" always matches the highest UID even when it is below n (RFC 3501 6.4.8).
         found = await asyncio.to_thread(client.search, ["UID", f"{last + 1}:*"])
-        uids = sorted(int(uid) for uid in found if int(uid) > last)
+        todo = [*backlog, *sorted(int(uid) for uid in found if int(uid) > last)]
         handled = 0
-        for start in range(0, len(uids), self._batch_size):
-            batch = uids[start : start + self._batch_size]
+        for start in range(0, len(todo), self._batch_size):
+            batch = todo[start : start + self._batch_size]
             fetched = await asyncio.to_thread(client.fetch, batch, ["BODY.PEEK[]"])
             for uid in batch:
                 raw = fetched.get(uid, {}).get(b"BODY[]")
                 if isinstance(raw, bytes) and await self._ingest(raw, uid):
                     await self._mark_processed(client, uid)
                     handled += 1
-                await self._save_cursor(uid)
-        return handled, len(uids)
+                if backlog and uid == backlog[0]:
+                    backlog.pop(0)
+                else:
+                    last = max(last, uid)
+                await self._save_cursor(last, backlog)
+        return handled, len(todo)
+
+    async def _cursor(self, client: IMAPClient) -> tuple[int, list[int]]:
+        """(last UID taken, backlog UIDs still to take); set up on a first start or after a
+        UIDVALIDITY change without ever taking mail that was already read (unless asked)."""
+        cursor = await self._get_value(self._key, None)
+        if isinstance(cursor, dict) and cursor.get("uidvalidity") == self._uidvalidity:
+            backlog = [int(uid) for uid in cursor.get("backlog") or []]
+            return int(cursor.get("last_uid", 0)), backlog
+        highest = await self._highest_uid(client)
+        if cursor:
+            criteria: list[Any] | None = rescan_criteria()
+            log.warning("IMAP %s: UIDVALIDITY changed; taking the unseen mail again, "
+                        "read mail is left alone", self._folder)
+        else:
+            criteria = self._start.backlog_criteria(self._now().date())
+            log.info("IMAP %s: first start (IMAP_START=%s): %s", self._folder,
+                     self._start.mode, self._start.describe())
+        taken: list[int] = []
+        if criteria is not None:
+            found = await asyncio.to_thread(client.search, criteria)
+            taken = sorted(int(uid) for uid in found if int(uid) <= highest)
+        log.info("IMAP %s: cursor at UID %s, %s earlier message(s) to take", self._folder,
+                 highest, len(taken))
+        await self._save_cursor(highest, taken)
+        return highest, taken
+
+    async def _highest_uid(self, client: IMAPClient) -> int:
+        found = await asyncio.to_thread(client.search, ["ALL"])
+        return max((int(uid) for uid in found), default=0)
 
     async def _ingest(self, raw: bytes, uid: int) -> bool:
         """Accept one message; False for mail we skip. AcceptError propagates (no cursor move)."""
@@ -284,5 +313,6 @@ class ImapPoller:
             else:
                 await asyncio.to_thread(client.expunge)
 
-    async def _save_cursor(self, last_uid: int) -> None:
-        await self._put_value(self._key, {"uidvalidity": self._uidvalidity, "last_uid": last_uid})
+    async def _save_cursor(self, last_uid: int, backlog: list[int] | None = None) -> None:
+        await self._put_value(self._key, {"uidvalidity": self._uidvalidity, "last_uid": last_uid,
+                                          "backlog": list(backlog or [])})

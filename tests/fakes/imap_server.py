@@ -21,6 +21,7 @@ from pymap.backend.dict.mailbox import MailboxData, MailboxSet
 from pymap.config import BackendCapability
 from pymap.imap import IMAPServer
 from pymap.parsing.message import AppendMessage
+from pymap.parsing.specials.flag import Seen
 
 T = TypeVar("T")
 
@@ -86,9 +87,17 @@ class FakeImapServer:
 
     # --- mailbox access -------------------------------------------------------------------
 
-    def deliver(self, raw: bytes, folder: str = "INBOX") -> None:
-        """Put a message into a folder server-side (works while the server is stopped)."""
-        self._call(self._append(raw, folder))
+    def deliver(
+        self,
+        raw: bytes,
+        folder: str = "INBOX",
+        *,
+        seen: bool = False,
+        when: datetime | None = None,
+    ) -> None:
+        """Put a message into a folder server-side (works while the server is stopped);
+        ``seen`` delivers it already read, ``when`` sets its internal (arrival) date."""
+        self._call(self._append(raw, folder, seen=seen, when=when))
 
     def flags(self, folder: str = "INBOX") -> dict[int, set[str]]:
         """UID → flags of every message in ``folder``."""
@@ -149,9 +158,12 @@ class FakeImapServer:
             await mailbox_set.add_mailbox(folder)
         return await mailbox_set.get_mailbox(folder)
 
-    async def _append(self, raw: bytes, folder: str) -> None:
+    async def _append(
+        self, raw: bytes, folder: str, *, seen: bool, when: datetime | None
+    ) -> None:
         mailbox = await self._mailbox(folder)
-        await mailbox.append(AppendMessage(raw, datetime.now(UTC), frozenset()), recent=True)
+        flags = frozenset({Seen}) if seen else frozenset()
+        await mailbox.append(AppendMessage(raw, when or datetime.now(UTC), flags), recent=True)
 
     async def _flags(self, folder: str) -> dict[int, set[str]]:
         mailbox = await self._mailbox(folder)

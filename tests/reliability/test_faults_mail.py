@@ -75,7 +75,7 @@ async def test_imap_dropped_mid_idle_reconnects_and_loses_nothing(
         stack = await make_stack(
             IMAP_HOST=imap.host, IMAP_PORT=imap.port, IMAP_USER=imap.user,
             IMAP_PASSWORD=imap.password, IMAP_SSL="false", IMAP_STARTTLS="false",
-            smtp_in=False,
+            IMAP_START="unseen", smtp_in=False,
         )
         imap.deliver(mail_bytes("<before@example.com>"))
         await wait_for(db_true(lambda: Message.filter(channel_message_id="<before@example.com>")

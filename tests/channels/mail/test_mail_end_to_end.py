@@ -15,6 +15,7 @@ from bot.flow.inbox import accept
 from bot.store.models import Conversation, Message
 from channels.mail.imap import ImapPoller
 from channels.mail.imap_connect import ImapAccount, imap_connector
+from channels.mail.imap_start import StartPolicy
 from channels.mail.inbound import MailOptions
 from channels.mail.sender import SmtpSender, smtp_connector
 from channels.mail.smtp_server import InboundSmtpHandler, start_smtp_server
@@ -228,6 +229,7 @@ async def test_imap_and_smtp_copies_of_one_mail_are_stored_once(
             accept=accept,
             options=options,
             cursor_key=f"imap:{account.cursor_name}/INBOX",
+            start=StartPolicy(mode="unseen"),
         )
         try:
             assert await poller.poll_once() == 2
