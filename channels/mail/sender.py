@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from bot.domain import Reply, SendError, SendResult
 from channels.mail.compose import ComposeError, build_reply, references_chain
+from channels.mail.tls import client_context
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,9 @@ class SmtpSender:
             password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
             starttls=settings.smtp_starttls,
             use_ssl=settings.smtp_ssl,
+            ssl_context=client_context(ca_file=settings.smtp_ca_file,
+                                       cert_file=settings.smtp_client_cert,
+                                       key_file=settings.smtp_client_key),
         )
         return cls(
             connect=connect,

@@ -7,6 +7,7 @@ it is down, and start it again on the same port, exactly like a mail server rest
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from argparse import Namespace
 from collections.abc import Coroutine
@@ -35,16 +36,23 @@ class _NoIdleConfig(Config):
 
 
 class FakeImapServer:
-    """pymap on 127.0.0.1:<random port>; ``user``/``password`` log in, plain (no TLS)."""
+    """pymap on 127.0.0.1:<random port>; ``user``/``password`` log in; plain unless an
+    ``ssl_context`` (server side) is given."""
 
     def __init__(
-        self, *, user: str = "support", password: str = "secret", idle: bool = True
+        self,
+        *,
+        user: str = "support",
+        password: str = "secret",
+        idle: bool = True,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.user = user
         self.password = password
         self.host = "127.0.0.1"
         self.port = 0
         self._idle = idle
+        self._ssl = ssl_context  # implicit TLS (port 993 style) when set
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="fake-imap", daemon=True
@@ -136,7 +144,7 @@ class FakeImapServer:
             IMAPServer(self._login, self._config)
         )
 
-        self._server = await asyncio.start_server(handler, self.host, self.port)
+        self._server = await asyncio.start_server(handler, self.host, self.port, ssl=self._ssl)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _stop(self) -> None:
