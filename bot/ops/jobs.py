@@ -18,6 +18,7 @@ from bot.domain import Decision
 from bot.ops.stats import Stats, compute_stats
 from bot.ports import ApprovalNotifier
 from bot.store import kv, leases
+from bot.store import mail as mail_store
 from bot.store.models import (
     Conversation,
     ConversationStatus,
@@ -184,6 +185,8 @@ def purge_retention(*, days: int) -> JobFn:
         signals = await LearningSignal.filter(
             created_at__lt=cutoff, original_text__not_isnull=True
         ).update(original_text=None, final_text=None)
-        return f"purged {messages} messages, {drafts} drafts, {signals} signals"
+        raw = await mail_store.purge_raw_mail(cutoff)
+        return (f"purged {messages} messages, {drafts} drafts, {signals} signals, "
+                f"{raw} raw mails")
 
     return job

@@ -21,11 +21,13 @@ from imapclient import SEEN, IMAPClient
 
 from bot.domain import AcceptError, AcceptFn
 from bot.store import kv
+from bot.store import mail as mail_store
 from channels.mail.imap_connect import ImapAccount, ImapConnect, TokenProvider, imap_connector
 from channels.mail.imap_health import Alert, MailboxHealth, MailboxStalled
 from channels.mail.imap_start import StartPolicy, rescan_criteria
-from channels.mail.inbound import MailOptions, to_inbound
+from channels.mail.inbound import MailOptions, keep_raw_copy, prepare_mail
 from channels.mail.parse import MailRejected, OwnMail
+from channels.mail.raw import KeepRaw
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,7 @@ class ImapPoller:
         idle_renew_seconds: float = KEEPALIVE_SECONDS,
         timeout_seconds: float = 30.0,
         alert: Alert | None = None,
+        keep_raw: KeepRaw | None = None,
         idle_check_seconds: float = 5.0,
         poll_seconds: float = 60.0,
         backoff_initial: float = 1.0,
@@ -92,6 +95,7 @@ class ImapPoller:
         self._use_idle = use_idle
         self._idle_renew = idle_renew_seconds
         self._timeout = timeout_seconds
+        self._keep_raw = keep_raw
         self._idle_check = idle_check_seconds
         self._poll_seconds = poll_seconds
         self._backoff_initial = backoff_initial
@@ -124,6 +128,7 @@ class ImapPoller:
             "processed_folder": settings.imap_processed_folder,
             "idle_renew_seconds": settings.imap_keepalive_seconds,
             "timeout_seconds": settings.imap_timeout_seconds,
+            "keep_raw": mail_store.keep_raw_mail,
             "start": StartPolicy.from_settings(settings),
             **overrides,
         }
@@ -333,8 +338,8 @@ class ImapPoller:
     async def _ingest(self, raw: bytes, uid: int) -> bool:
         """Accept one message; False for mail we skip. AcceptError propagates (no cursor move)."""
         try:
-            inbound = await asyncio.to_thread(
-                to_inbound,
+            inbound, copy = await asyncio.to_thread(
+                prepare_mail,
                 raw,
                 options=self._options,
                 received_at=self._now(),
@@ -345,6 +350,7 @@ class ImapPoller:
         except MailRejected as exc:
             log.warning("IMAP %s: skipped UID %s: %s", self._folder, uid, exc.reason)
             return False
+        await keep_raw_copy(self._keep_raw, copy)
         await self._accept(inbound)
         return True
 

@@ -15,9 +15,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bot.domain import Channel, Inbound, Sender
+from bot.domain import AcceptError, Channel, Inbound, Sender
 from channels.mail.headers import find_token, split_address
 from channels.mail.parse import Attachment, ParsedMail, parse_mail
+from channels.mail.raw import KeepRaw, RawCopy
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,11 @@ def store_attachments(
 
 
 def reply_metadata(
-    mail: ParsedMail, token: str | None, attachments: list[dict[str, Any]], source: str
+    mail: ParsedMail,
+    token: str | None,
+    attachments: list[dict[str, Any]],
+    source: str,
+    raw: RawCopy | None = None,
 ) -> dict[str, Any]:
     """The JSON metadata kept with the message; ``SmtpSender`` reads it back to reply."""
     return {
@@ -103,6 +108,7 @@ def reply_metadata(
         "thread_index": mail.thread_index,
         "conversation_token": token,
         "source": source,
+        "raw": raw.describe() if raw is not None else None,
     }
 
 
@@ -113,6 +119,7 @@ def to_inbound(
     received_at: datetime,
     source: str,
     envelope_recipients: Sequence[str] = (),
+    raw_copy: RawCopy | None = None,
 ) -> Inbound:
     """Parse ``raw`` and build the ``Inbound`` the core accepts.
 
@@ -137,5 +144,32 @@ def to_inbound(
         subject=mail.subject or None,
         related_message_ids=mail.related_message_ids,
         suppress_reply=mail.suppress_reply,
-        metadata=reply_metadata(mail, token, attachments, source),
+        metadata=reply_metadata(mail, token, attachments, source, raw_copy),
     )
+
+
+def prepare_mail(
+    raw: bytes,
+    *,
+    options: MailOptions,
+    received_at: datetime,
+    source: str,
+    envelope_recipients: Sequence[str] = (),
+) -> tuple[Inbound, RawCopy]:
+    """``to_inbound`` plus the compressed original (CPU work: call it in a worker thread)."""
+    copy = RawCopy.of(raw)
+    inbound = to_inbound(raw, options=options, received_at=received_at, source=source,
+                         envelope_recipients=envelope_recipients, raw_copy=copy)
+    return inbound, copy
+
+
+async def keep_raw_copy(keep: KeepRaw | None, copy: RawCopy) -> None:
+    """Store the original before the message is accepted; failing to is a system error
+    (``AcceptError``: the edge answers 451 / leaves the IMAP message for the next pass)."""
+    if keep is None:
+        return
+    try:
+        await keep(copy.sha256, copy.size, copy.compressed)
+    except Exception as exc:
+        log.exception("could not keep the raw copy %s", copy.sha256)
+        raise AcceptError(f"could not keep the raw mail: {type(exc).__name__}") from exc

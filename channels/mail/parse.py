@@ -248,8 +248,9 @@ def _parse(msg: EmailMessage, our_domains: frozenset[str]) -> ParsedMail:
     body = body_text(msg)
     # RFC 5322 2.1.1: 998 characters is the longest line a header may have.
     subject = " ".join((header_text(msg, "Subject") or "").split())[:998]
-    full_text = body.text
-    text = full_text if _forwarded(subject) else strip_quoted(full_text)
+    own_text = body.text if _forwarded(subject) else strip_quoted(body.text)
+    full_text = "\n\n".join(filter(None, (body.text, body.forwarded)))
+    text = "\n\n".join(filter(None, (own_text, body.forwarded)))
     own_id = message_ids(header_text(msg, "Message-ID"))
     message_id = own_id[0] if own_id else _synthetic_id(msg, full_text)
     attachments = _attachments(msg, body.part_ids)

@@ -17,9 +17,11 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, AuthenticatorType, Envelope, Session
 
 from bot.domain import AcceptError, AcceptFn
+from bot.store import mail as mail_store
 from channels.mail.headers import split_address
-from channels.mail.inbound import MailOptions, to_inbound
+from channels.mail.inbound import MailOptions, keep_raw_copy, prepare_mail
 from channels.mail.parse import MailRejected, OwnMail
+from channels.mail.raw import KeepRaw
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -41,9 +43,11 @@ class InboundSmtpHandler:
         accept: AcceptFn,
         domains: Iterable[str],
         options: MailOptions,
+        keep_raw: KeepRaw | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._accept = accept
+        self._keep_raw = keep_raw
         self._domains = frozenset(d.lower().rstrip(".") for d in domains)
         self._options = options
         self._clock = clock
@@ -72,8 +76,8 @@ class InboundSmtpHandler:
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
         try:
-            inbound = await asyncio.to_thread(
-                to_inbound,
+            inbound, copy = await asyncio.to_thread(
+                prepare_mail,
                 raw,
                 options=self._options,
                 received_at=self._clock(),
@@ -91,6 +95,7 @@ class InboundSmtpHandler:
             log.exception("could not parse mail from %s", _redact(envelope.mail_from or ""))
             return "451 4.3.0 Temporary failure while reading the message, please retry"
         try:
+            await keep_raw_copy(self._keep_raw, copy)
             accepted = await self._accept(inbound)
         except AcceptError as exc:
             log.warning("accept failed for %s: %s", inbound.channel_message_id, exc)
@@ -147,7 +152,8 @@ async def serve_smtp(
     if not settings.mail_domains:
         raise ValueError("SUPPORTBOT_MAIL_DOMAINS is required when SUPPORTBOT_SMTP_LISTEN is set")
     handler = InboundSmtpHandler(
-        accept=accept, domains=settings.mail_domains, options=MailOptions.from_settings(settings)
+        accept=accept, domains=settings.mail_domains, options=MailOptions.from_settings(settings),
+        keep_raw=mail_store.keep_raw_mail,
     )
     host, port = address
     server = await start_smtp_server(
