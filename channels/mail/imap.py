@@ -25,7 +25,13 @@ from bot.store import mail as mail_store
 from channels.mail.imap_connect import ImapAccount, ImapConnect, TokenProvider, imap_connector
 from channels.mail.imap_health import Alert, MailboxHealth, MailboxStalled
 from channels.mail.imap_start import StartPolicy, rescan_criteria
-from channels.mail.inbound import MailOptions, keep_raw_copy, prepare_mail
+from channels.mail.inbound import (
+    MailOptions,
+    OnBounce,
+    keep_raw_copy,
+    prepare_mail,
+    report_bounce,
+)
 from channels.mail.parse import MailRejected, OwnMail
 from channels.mail.raw import KeepRaw
 from config import Settings
@@ -74,6 +80,7 @@ class ImapPoller:
         timeout_seconds: float = 30.0,
         alert: Alert | None = None,
         keep_raw: KeepRaw | None = None,
+        on_bounce: OnBounce | None = None,
         idle_check_seconds: float = 5.0,
         poll_seconds: float = 60.0,
         backoff_initial: float = 1.0,
@@ -96,6 +103,7 @@ class ImapPoller:
         self._idle_renew = idle_renew_seconds
         self._timeout = timeout_seconds
         self._keep_raw = keep_raw
+        self._on_bounce = on_bounce
         self._idle_check = idle_check_seconds
         self._poll_seconds = poll_seconds
         self._backoff_initial = backoff_initial
@@ -338,7 +346,7 @@ class ImapPoller:
     async def _ingest(self, raw: bytes, uid: int) -> bool:
         """Accept one message; False for mail we skip. AcceptError propagates (no cursor move)."""
         try:
-            inbound, copy = await asyncio.to_thread(
+            prepared = await asyncio.to_thread(
                 prepare_mail,
                 raw,
                 options=self._options,
@@ -350,8 +358,10 @@ class ImapPoller:
         except MailRejected as exc:
             log.warning("IMAP %s: skipped UID %s: %s", self._folder, uid, exc.reason)
             return False
-        await keep_raw_copy(self._keep_raw, copy)
-        await self._accept(inbound)
+        await keep_raw_copy(self._keep_raw, prepared.raw)
+        if await report_bounce(self._on_bounce, prepared.bounce):
+            return True  # recorded against our reply; no new conversation
+        await self._accept(prepared.inbound)
         return True
 
     async def _mark_processed(self, client: IMAPClient, uid: int) -> None:

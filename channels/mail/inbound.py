@@ -9,19 +9,24 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from bot.domain import AcceptError, Channel, Inbound, Sender
+from bot.ports import ApprovalNotifier
+from bot.store import mail as mail_store
+from channels.mail.bounces import Bounce
 from channels.mail.headers import find_token, split_address
 from channels.mail.parse import Attachment, ParsedMail, parse_mail
 from channels.mail.raw import KeepRaw, RawCopy
 from config import Settings
 
 log = logging.getLogger(__name__)
+
+OnBounce = Callable[[Bounce], Awaitable[bool]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +36,7 @@ class MailOptions:
 
     our_domains: frozenset[str]
     support_local: str | None = None
+    own_addresses: frozenset[str] = frozenset()
     attachments_dir: Path | None = None
     max_attachment_bytes: int = 10 * 1024 * 1024
     max_stored_bytes_per_message: int = 25 * 1024 * 1024
@@ -44,9 +50,14 @@ class MailOptions:
             support_local, support_domain = split_address(settings.support_address)
             if support_domain:
                 domains.add(support_domain)
+        own = {a.lower() for a in settings.own_addresses}
+        for address in (settings.support_address, settings.imap_user, settings.smtp_user):
+            if address and split_address(address)[1]:
+                own.add(address.lower())
         return cls(
             our_domains=frozenset(domains),
             support_local=support_local or None,
+            own_addresses=frozenset(own),
             attachments_dir=settings.data_dir / "attachments",
         )
 
@@ -109,6 +120,7 @@ def reply_metadata(
         "conversation_token": token,
         "source": source,
         "raw": raw.describe() if raw is not None else None,
+        "bounce": mail.bounce.describe() if mail.bounce is not None else None,
     }
 
 
@@ -125,7 +137,8 @@ def to_inbound(
 
     Raises ``MailRejected`` (or its ``OwnMail`` subclass) for mail that must not be ingested.
     """
-    mail = parse_mail(raw, our_domains=options.our_domains)
+    mail = parse_mail(raw, our_domains=options.our_domains, own_addresses=options.own_addresses,
+                      support_local=options.support_local)
     token = find_token(
         [*envelope_recipients, *mail.delivered_to, *mail.to, *mail.cc],
         support_local=options.support_local,
@@ -148,6 +161,16 @@ def to_inbound(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedMail:
+    """One parsed mail, ready for the edge: the ``Inbound``, its original, and the failed
+    delivery of ours it reports (if it is a bounce)."""
+
+    inbound: Inbound
+    raw: RawCopy
+    bounce: Bounce | None
+
+
 def prepare_mail(
     raw: bytes,
     *,
@@ -155,12 +178,14 @@ def prepare_mail(
     received_at: datetime,
     source: str,
     envelope_recipients: Sequence[str] = (),
-) -> tuple[Inbound, RawCopy]:
+) -> PreparedMail:
     """``to_inbound`` plus the compressed original (CPU work: call it in a worker thread)."""
     copy = RawCopy.of(raw)
     inbound = to_inbound(raw, options=options, received_at=received_at, source=source,
                          envelope_recipients=envelope_recipients, raw_copy=copy)
-    return inbound, copy
+    found = inbound.metadata.get("bounce")
+    bounce = Bounce(**found) if isinstance(found, dict) else None
+    return PreparedMail(inbound, copy, bounce)
 
 
 async def keep_raw_copy(keep: KeepRaw | None, copy: RawCopy) -> None:
@@ -173,3 +198,37 @@ async def keep_raw_copy(keep: KeepRaw | None, copy: RawCopy) -> None:
     except Exception as exc:
         log.exception("could not keep the raw copy %s", copy.sha256)
         raise AcceptError(f"could not keep the raw mail: {type(exc).__name__}") from exc
+
+
+def bounce_recorder(
+    notifier: ApprovalNotifier,
+    *,
+    record: Callable[[str, str], Awaitable[int | None]] = mail_store.record_bounce,
+) -> OnBounce:
+    """The edges' ``on_bounce``: mark the delivery failed and show it on the card. Returns
+    False when the report concerns no reply of ours (the mail is then stored as usual)."""
+
+    async def on_bounce(bounce: Bounce) -> bool:
+        item_id = await record(bounce.message_id, bounce.reason)
+        if item_id is None:
+            return False
+        log.warning("reply %s bounced: %s", bounce.message_id, bounce.reason)
+        try:
+            await notifier.delivery_failed(item_id)
+        except Exception:  # the failure is recorded; the card catches up on the next refresh
+            log.exception("could not show the bounce of outbox item %s", item_id)
+        return True
+
+    return on_bounce
+
+
+async def report_bounce(on_bounce: OnBounce | None, bounce: Bounce | None) -> bool:
+    """True when ``bounce`` was recorded against a reply of ours (then nothing is accepted);
+    a storage failure is an ``AcceptError`` like any other."""
+    if on_bounce is None or bounce is None:
+        return False
+    try:
+        return await on_bounce(bounce)
+    except Exception as exc:
+        log.exception("could not record the bounce of %s", bounce.message_id)
+        raise AcceptError(f"could not record a bounce: {type(exc).__name__}") from exc

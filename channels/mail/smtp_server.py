@@ -19,7 +19,13 @@ from aiosmtpd.smtp import SMTP, AuthenticatorType, Envelope, Session
 from bot.domain import AcceptError, AcceptFn
 from bot.store import mail as mail_store
 from channels.mail.headers import split_address
-from channels.mail.inbound import MailOptions, keep_raw_copy, prepare_mail
+from channels.mail.inbound import (
+    MailOptions,
+    OnBounce,
+    keep_raw_copy,
+    prepare_mail,
+    report_bounce,
+)
 from channels.mail.parse import MailRejected, OwnMail
 from channels.mail.raw import KeepRaw
 from config import Settings
@@ -44,10 +50,12 @@ class InboundSmtpHandler:
         domains: Iterable[str],
         options: MailOptions,
         keep_raw: KeepRaw | None = None,
+        on_bounce: OnBounce | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._accept = accept
         self._keep_raw = keep_raw
+        self._on_bounce = on_bounce
         self._domains = frozenset(d.lower().rstrip(".") for d in domains)
         self._options = options
         self._clock = clock
@@ -76,7 +84,7 @@ class InboundSmtpHandler:
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
         try:
-            inbound, copy = await asyncio.to_thread(
+            prepared = await asyncio.to_thread(
                 prepare_mail,
                 raw,
                 options=self._options,
@@ -94,8 +102,11 @@ class InboundSmtpHandler:
         except Exception:
             log.exception("could not parse mail from %s", _redact(envelope.mail_from or ""))
             return "451 4.3.0 Temporary failure while reading the message, please retry"
+        inbound = prepared.inbound
         try:
-            await keep_raw_copy(self._keep_raw, copy)
+            await keep_raw_copy(self._keep_raw, prepared.raw)
+            if await report_bounce(self._on_bounce, prepared.bounce):
+                return "250 2.0.0 Delivery report recorded against our reply"
             accepted = await self._accept(inbound)
         except AcceptError as exc:
             log.warning("accept failed for %s: %s", inbound.channel_message_id, exc)
@@ -144,8 +155,13 @@ async def serve_smtp(
     accept: AcceptFn,
     tls_context: ssl.SSLContext | None = None,
     authenticator: AuthenticatorType | None = None,
+    keep_raw: KeepRaw | None = mail_store.keep_raw_mail,
+    on_bounce: OnBounce | None = None,
 ) -> asyncio.Server | None:
-    """Start the inbound SMTP server from settings; ``None`` without SUPPORTBOT_SMTP_LISTEN."""
+    """Start the inbound SMTP server from settings; ``None`` without SUPPORTBOT_SMTP_LISTEN.
+
+    ``keep_raw`` stores the original of each accepted mail (the database by default);
+    ``on_bounce`` records bounces of our replies (``inbound.bounce_recorder``)."""
     address = settings.smtp_listen_address
     if address is None:
         return None
@@ -153,7 +169,7 @@ async def serve_smtp(
         raise ValueError("SUPPORTBOT_MAIL_DOMAINS is required when SUPPORTBOT_SMTP_LISTEN is set")
     handler = InboundSmtpHandler(
         accept=accept, domains=settings.mail_domains, options=MailOptions.from_settings(settings),
-        keep_raw=mail_store.keep_raw_mail,
+        keep_raw=keep_raw, on_bounce=on_bounce,
     )
     host, port = address
     server = await start_smtp_server(
