@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.clock import utcnow
-from bot.flow.inbox import accept
 from bot.ports import NullNotifier
 from bot.store import mail as mail_store
+from bot.store.inbox import accept
 from bot.store.models import Conversation, Customer, Message, OutboxItem, QueueStatus
 from channels.mail.inbound import MailOptions, bounce_recorder
 from channels.mail.smtp_server import InboundSmtpHandler, start_smtp_server

@@ -11,9 +11,9 @@ from datetime import timedelta
 import pytest
 
 from bot.clock import utcnow
-from bot.flow.inbox import accept
 from bot.ops.jobs import purge_retention
 from bot.store import mail as mail_store
+from bot.store.inbox import accept
 from bot.store.models import Message, RawMail
 from channels.mail.inbound import MailOptions
 from channels.mail.smtp_server import InboundSmtpHandler, start_smtp_server
