@@ -37,6 +37,8 @@ class MailOptions:
     our_domains: frozenset[str]
     support_local: str | None = None
     own_addresses: frozenset[str] = frozenset()
+    # Customer text as the card, the triage and the LLM see it; the original stays whole.
+    text_max_chars: int = 20_000
     attachments_dir: Path | None = None
     max_attachment_bytes: int = 10 * 1024 * 1024
     max_stored_bytes_per_message: int = 25 * 1024 * 1024
@@ -58,8 +60,20 @@ class MailOptions:
             our_domains=frozenset(domains),
             support_local=support_local or None,
             own_addresses=frozenset(own),
+            text_max_chars=settings.mail_text_max_chars,
             attachments_dir=settings.data_dir / "attachments",
         )
+
+
+def cut_text(text: str, limit: int) -> str:
+    """``text`` up to ``limit`` characters, cut at a line or word end, with a note saying so."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    cut = max(head.rfind("\n"), head.rfind(" "))
+    head = head[:cut] if cut > limit // 2 else head
+    return (f"{head.rstrip()}\n\n[… cut at {limit:,} of {len(text):,} characters; "
+            "the original mail is kept whole]")
 
 
 def store_attachments(
@@ -145,11 +159,16 @@ def to_inbound(
         domains=options.our_domains,
     )
     attachments = store_attachments(mail.attachments, options)
+    metadata = reply_metadata(mail, token, attachments, source, raw_copy)
+    text = cut_text(mail.text, options.text_max_chars)
+    if len(mail.full_text) > 5 * options.text_max_chars:
+        metadata["full_text"] = cut_text(mail.full_text, 5 * options.text_max_chars)
+    metadata["text_cut"] = text != mail.text
     return Inbound(
         channel=Channel.EMAIL,
         thread_key=mail.thread_key,
         channel_message_id=mail.message_id,
-        text=mail.text,
+        text=text,
         sender=Sender(
             id=mail.customer_address, email=mail.customer_address, name=mail.customer_name
         ),
@@ -157,7 +176,7 @@ def to_inbound(
         subject=mail.subject or None,
         related_message_ids=mail.related_message_ids,
         suppress_reply=mail.suppress_reply,
-        metadata=reply_metadata(mail, token, attachments, source, raw_copy),
+        metadata=metadata,
     )
 
 

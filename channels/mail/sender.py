@@ -14,7 +14,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bot.domain import Reply, SendError, SendResult
-from channels.mail.compose import ComposeError, build_reply, references_chain
+from channels.mail.compose import (
+    ComposeError,
+    build_reply,
+    cc_participants,
+    recipient,
+    references_chain,
+)
+from channels.mail.headers import split_address
+from channels.mail.inbound import MailOptions
 from channels.mail.tls import client_context
 from config import Settings
 
@@ -89,8 +97,15 @@ class SmtpSender:
         support_address: str,
         sender_name: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        cc_participants: bool = False,
+        own_addresses: frozenset[str] = frozenset(),
+        our_domains: frozenset[str] = frozenset(),
     ) -> None:
         self._connect = connect
+        self._cc = cc_participants
+        self._own = {a.lower() for a in own_addresses} | {support_address.lower()}
+        self._support_local = split_address(support_address)[0].split("+", 1)[0].lower()
+        self._domains = {d.lower() for d in our_domains} | {split_address(support_address)[1]}
         self._support_address = support_address
         self._sender_name = sender_name
         self._clock = clock
@@ -111,25 +126,40 @@ class SmtpSender:
                                        cert_file=settings.smtp_client_cert,
                                        key_file=settings.smtp_client_key),
         )
+        options = MailOptions.from_settings(settings)
         return cls(
             connect=connect,
             support_address=settings.support_address,
             sender_name=settings.brand_name,
+            cc_participants=settings.mail_cc_participants,
+            own_addresses=options.own_addresses,
+            our_domains=options.our_domains,
         )
+
+    def _ours(self, address: str) -> bool:
+        """Our own address: the support address or any plus-address of it in our domains, or
+        a configured own address. Colleagues in our domain stay on CC."""
+        local, domain = split_address(address)
+        base = local.split("+", 1)[0].lower()
+        return address.lower() in self._own or (base == self._support_local
+                                                and domain in self._domains)
 
     async def send(self, reply: Reply) -> SendResult:
         """Send one reply; ``SendError`` is ``permanent`` for 5xx and unaddressable replies."""
         try:
+            to = recipient(reply)
+            cc = cc_participants(reply, to=to, ours=self._ours) if self._cc else []
             msg = build_reply(
                 reply,
                 support_address=self._support_address,
                 sender_name=self._sender_name,
                 now=self._clock(),
+                cc=cc,
             )
         except ComposeError as exc:
             raise SendError(str(exc), permanent=True) from exc
         to = msg["To"].addresses[0].addr_spec
-        await asyncio.to_thread(self._deliver, msg, to)
+        await asyncio.to_thread(self._deliver, msg, [to, *cc])
         message_id = str(msg["Message-ID"])
         return SendResult(
             channel_message_id=message_id,
@@ -138,16 +168,17 @@ class SmtpSender:
                 "references": references_chain(reply.thread_metadata, reply.related_message_ids),
                 "subject": str(msg["Subject"]),
                 "to": [to],
+                "cc": cc,
             },
         )
 
-    def _deliver(self, msg: object, to: str) -> None:
+    def _deliver(self, msg: object, to: list[str]) -> None:
         try:
             client = self._connect()
         except (smtplib.SMTPException, OSError) as exc:
             raise classify(exc) from exc
         try:
-            client.send_message(msg, from_addr=self._support_address, to_addrs=[to])  # type: ignore[arg-type]
+            client.send_message(msg, from_addr=self._support_address, to_addrs=to)  # type: ignore[arg-type]
         except (smtplib.SMTPException, OSError) as exc:
             raise classify(exc) from exc
         finally:

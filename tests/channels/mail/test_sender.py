@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from bot.domain import Channel, Reply, Sender, SendError
+from channels.mail.compose import references_chain
 from channels.mail.parse import OwnMail, parse_mail
 from channels.mail.sender import SmtpSender, smtp_connector
 from tests.channels.mail.conftest import DOMAIN
@@ -153,3 +154,52 @@ def test_from_settings(make_settings: SettingsFactory) -> None:
         make_settings(SMTP_HOST="127.0.0.1", SUPPORTBOT_SUPPORT_ADDRESS=f"support@{DOMAIN}")
     )
     assert isinstance(sender, SmtpSender)
+
+
+def test_references_are_the_parents_then_the_parent_per_rfc_5322() -> None:
+    meta = {"message_id": "<c2@example.com>", "in_reply_to": ["<supportbot.r-1@acme.example>"]}
+    related = ("<c1@example.com>", "<supportbot.r-1@acme.example>", "<c2@example.com>")
+    # The customer's client sent no References: its In-Reply-To stands in, the parent is last.
+    assert references_chain(meta, related) == [
+        "<c1@example.com>", "<supportbot.r-1@acme.example>", "<c2@example.com>"]
+    meta = {"message_id": "<c3@example.com>", "references": ["<a@example.com>", "<b@example.com>"]}
+    assert references_chain(meta, ("<a@example.com>", "<b@example.com>", "<c3@example.com>")) \
+        == ["<a@example.com>", "<b@example.com>", "<c3@example.com>"]
+    assert references_chain({"message_id": "<solo@example.com>"}, ()) == ["<solo@example.com>"]
+
+
+async def test_no_in_reply_to_when_the_customer_mail_had_no_message_id(
+    smtp_relay: SmtpRelay,
+) -> None:
+    synthetic = "<0123abcd@synthesized.supportbot.invalid>"
+    meta = {**META, "message_id": synthetic, "synthesized_message_id": True, "references": []}
+    await sender_for(smtp_relay).send(make_reply(thread_metadata=meta, in_reply_to=synthetic,
+                                                 related_message_ids=(synthetic,)))
+    msg = smtp_relay.messages[0].message
+    assert msg["In-Reply-To"] is None and msg["References"] is None
+
+
+async def test_reply_all_keeps_participants_on_cc_minus_our_addresses(
+    smtp_relay: SmtpRelay,
+) -> None:
+    meta = {**META, "to": [f"support@{DOMAIN}", "carol@example.org"],
+            "cc": [f"bob@{DOMAIN}", f"support+tok12345@{DOMAIN}", "Jane.Doe@gmail.com",
+                   f"billing@{DOMAIN}"]}
+    sender = SmtpSender(
+        connect=smtp_connector(host=smtp_relay.host, port=smtp_relay.port, starttls=False),
+        support_address=f"support@{DOMAIN}", clock=lambda: NOW, cc_participants=True,
+        own_addresses=frozenset({f"billing@{DOMAIN}"}), our_domains=frozenset({DOMAIN}),
+    )
+    result = await sender.send(make_reply(thread_metadata=meta))
+    [relayed] = smtp_relay.messages
+    assert relayed.message["To"] == "Jane Doe <jane.doe@gmail.com>"
+    assert relayed.message["Cc"] == f"carol@example.org, bob@{DOMAIN}"
+    assert relayed.rcpt_tos == ("jane.doe@gmail.com", "carol@example.org", f"bob@{DOMAIN}")
+    assert result.metadata["cc"] == ["carol@example.org", f"bob@{DOMAIN}"]
+
+
+async def test_cc_is_off_unless_configured(smtp_relay: SmtpRelay) -> None:
+    meta = {**META, "cc": ["carol@example.org"]}
+    await sender_for(smtp_relay).send(make_reply(thread_metadata=meta))
+    assert smtp_relay.messages[0].message["Cc"] is None
+    assert smtp_relay.messages[0].rcpt_tos == ("jane.doe@gmail.com",)
