@@ -8,7 +8,7 @@ from datetime import datetime
 
 from tortoise.exceptions import IntegrityError
 
-from bot.store.models import Conversation, OutboxItem, QueueStatus, RawMail
+from bot.store.models import Conversation, Message, OutboxItem, QueueStatus, RawMail
 
 
 async def keep_raw_mail(sha256: str, size: int, compressed: bytes) -> None:
@@ -43,10 +43,21 @@ async def record_bounce(message_id: str, reason: str) -> int | None:
     return item.id
 
 
-async def conversation_customer_email(channel: str, token: str) -> str | None:
-    """The customer's address of the conversation with reply token ``token``, if any."""
-    conversation = await Conversation.get_or_none(channel=channel, token=token).select_related(
-        "customer")
+async def thread_customer_email(channel: str, related_ids: list[str], token: str | None
+                                ) -> str | None:
+    """The customer's address of the conversation an inbound mail will join (threaded as
+    ``bot.store.inbox.accept`` does: a known related message first, then the reply token)."""
+    conversation_id: int | None = None
+    if related_ids:
+        rows = await Message.filter(channel=channel, channel_message_id__in=related_ids).values(
+            "channel_message_id", "conversation_id")
+        by_id = {r["channel_message_id"]: r["conversation_id"] for r in rows}
+        conversation_id = next((by_id[i] for i in related_ids if i in by_id), None)
+    query = (Conversation.filter(id=conversation_id) if conversation_id is not None
+             else Conversation.filter(channel=channel, token=token) if token else None)
+    if query is None:
+        return None
+    conversation = await query.first().select_related("customer")
     if conversation is None or conversation.customer is None:
         return None
     return conversation.customer.email

@@ -26,9 +26,12 @@ from channels.mail.imap_connect import ImapAccount, ImapConnect, TokenProvider, 
 from channels.mail.imap_health import Alert, MailboxHealth, MailboxStalled
 from channels.mail.imap_start import StartPolicy, rescan_criteria
 from channels.mail.inbound import (
+    CustomerOf,
     MailOptions,
     OnBounce,
+    email_customer_of,
     keep_raw_copy,
+    mark_participant,
     prepare_mail,
     report_bounce,
 )
@@ -81,6 +84,7 @@ class ImapPoller:
         alert: Alert | None = None,
         keep_raw: KeepRaw | None = None,
         on_bounce: OnBounce | None = None,
+        customer_of: CustomerOf | None = None,
         idle_check_seconds: float = 5.0,
         poll_seconds: float = 60.0,
         backoff_initial: float = 1.0,
@@ -104,6 +108,7 @@ class ImapPoller:
         self._timeout = timeout_seconds
         self._keep_raw = keep_raw
         self._on_bounce = on_bounce
+        self._customer_of = customer_of
         self._idle_check = idle_check_seconds
         self._poll_seconds = poll_seconds
         self._backoff_initial = backoff_initial
@@ -137,6 +142,7 @@ class ImapPoller:
             "idle_renew_seconds": settings.imap_keepalive_seconds,
             "timeout_seconds": settings.imap_timeout_seconds,
             "keep_raw": mail_store.keep_raw_mail,
+            "customer_of": email_customer_of,
             "start": StartPolicy.from_settings(settings),
             **overrides,
         }
@@ -361,7 +367,7 @@ class ImapPoller:
         await keep_raw_copy(self._keep_raw, prepared.raw)
         if await report_bounce(self._on_bounce, prepared.bounce):
             return True  # recorded against our reply; no new conversation
-        await self._accept(prepared.inbound)
+        await self._accept(await mark_participant(prepared.inbound, self._customer_of))
         return True
 
     async def _mark_processed(self, client: IMAPClient, uid: int) -> None:

@@ -10,7 +10,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,8 @@ from config import Settings
 log = logging.getLogger(__name__)
 
 OnBounce = Callable[[Bounce], Awaitable[bool]]
+# (related Message-IDs, reply token) → the address of the customer of the conversation joined.
+CustomerOf = Callable[[list[str], str | None], Awaitable[str | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,3 +253,39 @@ async def report_bounce(on_bounce: OnBounce | None, bounce: Bounce | None) -> bo
     except Exception as exc:
         log.exception("could not record the bounce of %s", bounce.message_id)
         raise AcceptError(f"could not record a bounce: {type(exc).__name__}") from exc
+
+
+async def email_customer_of(related_ids: list[str], token: str | None) -> str | None:
+    """The production ``CustomerOf``: reads the conversation an inbound mail will join."""
+    return await mail_store.thread_customer_email(Channel.EMAIL.value, related_ids, token)
+
+
+async def mark_participant(inbound: Inbound, customer_of: CustomerOf | None) -> Inbound:
+    """``inbound`` flagged as a third party's when its sender is not the customer of the
+    conversation it joins (a CC'd colleague, a forward recipient, an attacker who learnt the
+    plus-address): shown as itself, reviewed by a person, never answered automatically."""
+    if customer_of is None:
+        return inbound
+    token = inbound.metadata.get("conversation_token")
+    try:
+        customer = await customer_of(list(inbound.related_message_ids),
+                                     token if isinstance(token, str) and token else None)
+    except Exception as exc:
+        log.exception("could not look up the conversation of %s", inbound.channel_message_id)
+        raise AcceptError(f"could not look up the conversation: {type(exc).__name__}") from exc
+    sender = (inbound.sender.email or "").lower()
+    if not customer or not sender or customer.lower() == sender:
+        return inbound
+    return third_party(inbound, customer)
+
+
+def third_party(inbound: Inbound, customer: str) -> Inbound:
+    """``inbound`` marked as written by someone other than the conversation's ``customer``."""
+    sender = inbound.sender.email or inbound.sender.id
+    why = (f"written by {sender}, not by the conversation's customer {customer}: "
+           "a person reviews it before anything is sent")
+    existing = inbound.metadata.get("review_reasons")
+    reasons = [why, *(existing if isinstance(existing, list) else [])]
+    return replace(inbound, metadata={**inbound.metadata, "participant": "third_party",
+                                      "conversation_customer": customer,
+                                      "review_reasons": reasons})

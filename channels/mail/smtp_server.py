@@ -20,9 +20,12 @@ from bot.domain import AcceptError, AcceptFn
 from bot.store import mail as mail_store
 from channels.mail.headers import split_address
 from channels.mail.inbound import (
+    CustomerOf,
     MailOptions,
     OnBounce,
+    email_customer_of,
     keep_raw_copy,
+    mark_participant,
     prepare_mail,
     report_bounce,
 )
@@ -51,11 +54,13 @@ class InboundSmtpHandler:
         options: MailOptions,
         keep_raw: KeepRaw | None = None,
         on_bounce: OnBounce | None = None,
+        customer_of: CustomerOf | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._accept = accept
         self._keep_raw = keep_raw
         self._on_bounce = on_bounce
+        self._customer_of = customer_of
         self._domains = frozenset(d.lower().rstrip(".") for d in domains)
         self._options = options
         self._clock = clock
@@ -107,6 +112,7 @@ class InboundSmtpHandler:
             await keep_raw_copy(self._keep_raw, prepared.raw)
             if await report_bounce(self._on_bounce, prepared.bounce):
                 return "250 2.0.0 Delivery report recorded against our reply"
+            inbound = await mark_participant(inbound, self._customer_of)
             accepted = await self._accept(inbound)
         except AcceptError as exc:
             log.warning("accept failed for %s: %s", inbound.channel_message_id, exc)
@@ -157,11 +163,13 @@ async def serve_smtp(
     authenticator: AuthenticatorType | None = None,
     keep_raw: KeepRaw | None = mail_store.keep_raw_mail,
     on_bounce: OnBounce | None = None,
+    customer_of: CustomerOf | None = email_customer_of,
 ) -> asyncio.Server | None:
     """Start the inbound SMTP server from settings; ``None`` without SUPPORTBOT_SMTP_LISTEN.
 
     ``keep_raw`` stores the original of each accepted mail (the database by default);
-    ``on_bounce`` records bounces of our replies (``inbound.bounce_recorder``)."""
+    ``on_bounce`` records bounces of our replies (``inbound.bounce_recorder``);
+    ``customer_of`` finds the customer of the conversation a mail joins (the database)."""
     address = settings.smtp_listen_address
     if address is None:
         return None
@@ -170,6 +178,7 @@ async def serve_smtp(
     handler = InboundSmtpHandler(
         accept=accept, domains=settings.mail_domains, options=MailOptions.from_settings(settings),
         keep_raw=keep_raw, on_bounce=on_bounce,
+        customer_of=customer_of,
     )
     host, port = address
     server = await start_smtp_server(

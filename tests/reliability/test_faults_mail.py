@@ -9,7 +9,7 @@ import logging
 
 import pytest
 
-from bot.store.models import Message, OutboxItem, QueueStatus
+from bot.store.models import Draft, Message, OutboxItem, QueueStatus
 from tests.fakes.http import wait_for
 from tests.fakes.imap_server import FakeImapServer
 from tests.fakes.smtp_relay import SmtpRelay
@@ -142,3 +142,24 @@ async def test_a_bounce_of_our_reply_marks_it_failed_on_its_card(
     assert "bounced" in (item.last_error or "") and "5.1.1" in (item.last_error or "")
     assert await Message.filter(channel_message_id="<dsn-b1@mx.example.net>").count() == 0
     await wait_for(lambda: "5.1.1" in stack.card_text(), timeout=30)
+
+
+async def test_a_third_party_in_the_thread_is_never_answered_automatically(
+    make_stack: StackFactory,
+) -> None:
+    stack = await make_stack(**AUTO)
+    assert stack.smtp_port is not None
+    await asyncio.to_thread(smtp_send, stack.smtp_port, mail_bytes("<jane-1@example.com>"))
+    await wait_for(lambda: len(stack.relay.messages) == 1, timeout=30)
+    await stack.wait_settled()
+    token_address = str(stack.relay.messages[0].message["Reply-To"])
+    carol = mail_bytes("<carol-1@example.org>", sender="carol@example.org", name="Carol")
+    await asyncio.to_thread(smtp_send, stack.smtp_port, carol, rcpt=token_address,
+                            mail_from="carol@example.org")
+    await wait_for(db_true(lambda: Draft.filter(message__channel_message_id="<carol-1@example.org>")
+                           .exists()), timeout=30)
+    await stack.wait_settled()
+    draft = await Draft.get(message__channel_message_id="<carol-1@example.org>")
+    assert draft.decision == "review", draft.reasons
+    assert any("carol@example.org" in r for r in draft.reasons)
+    assert len(stack.relay.messages) == 1  # only Jane was answered

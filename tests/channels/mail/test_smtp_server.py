@@ -123,7 +123,7 @@ async def test_serve_smtp_from_settings(
         SUPPORTBOT_MAIL_DOMAINS=DOMAIN,
         SUPPORTBOT_SUPPORT_ADDRESS=f"support@{DOMAIN}",
     )
-    server = await serve_smtp(settings, accept=recording_accept, keep_raw=None)
+    server = await serve_smtp(settings, accept=recording_accept, keep_raw=None, customer_of=None)
     assert server is not None
     try:
         await send(server.sockets[0].getsockname()[1], eml("inline_image_attachment.eml"))
