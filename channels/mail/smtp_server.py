@@ -65,6 +65,13 @@ class InboundSmtpHandler:
         self._options = options
         self._clock = clock
 
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope,
+                          hostname: str, responses: list[str]) -> list[str]:
+        """Offer PIPELINING (RFC 2920): aiosmtpd reads commands one line at a time from the
+        stream, so a client may send MAIL, RCPT and DATA without waiting for each answer."""
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
     async def handle_RCPT(
         self,
         server: SMTP,
@@ -73,8 +80,11 @@ class InboundSmtpHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
-        """Refuse recipients outside our domains early (RFC 3463 5.1.1: bad destination)."""
+        """Refuse recipients outside our domains early (RFC 3463 5.1.1: bad destination);
+        ``postmaster`` is always accepted (RFC 5321 4.5.1), with or without a domain."""
         _, domain = split_address(address)
+        if address.strip("<>").lower() == "postmaster":
+            domain = next(iter(sorted(self._domains)), "")
         if domain not in self._domains:
             return f"550 5.1.1 <{address}>: recipient not handled here (no relaying)"
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
