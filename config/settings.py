@@ -151,6 +151,9 @@ class Settings(BaseModel):
     own_addresses: list[str] = Field(default_factory=list, alias="SUPPORTBOT_OWN_ADDRESSES")
     mail_text_max_chars: int = Field(20_000, ge=500, alias="SUPPORTBOT_MAIL_TEXT_MAX_CHARS")
     mail_cc_participants: bool = Field(True, alias="SUPPORTBOT_MAIL_CC_PARTICIPANTS")
+    # authserv-ids whose Authentication-Results we trust; set, unauthenticated mail is reviewed.
+    mail_authserv_ids: list[str] = Field(default_factory=list,
+                                         alias="SUPPORTBOT_MAIL_AUTHSERV_IDS")
 
     @field_validator("imap_start", mode="before")
     @classmethod
@@ -159,7 +162,7 @@ class Settings(BaseModel):
             raise ValueError("must be new, unseen or all")
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("own_addresses", mode="before")
+    @field_validator("own_addresses", "mail_authserv_ids", mode="before")
     @classmethod
     def _own_addresses(cls, value: Any) -> Any:
         value = _split_csv(value)

@@ -18,6 +18,7 @@ from typing import Any
 from bot.domain import AcceptError, Channel, Inbound, Sender
 from bot.ports import ApprovalNotifier
 from bot.store import mail as mail_store
+from channels.mail.auth_results import read_verdict, review_reason
 from channels.mail.bounces import Bounce
 from channels.mail.headers import find_token, split_address
 from channels.mail.parse import Attachment, ParsedMail, parse_mail
@@ -41,6 +42,7 @@ class MailOptions:
     own_addresses: frozenset[str] = frozenset()
     # Customer text as the card, the triage and the LLM see it; the original stays whole.
     text_max_chars: int = 20_000
+    trusted_authserv_ids: frozenset[str] = frozenset()
     attachments_dir: Path | None = None
     max_attachment_bytes: int = 10 * 1024 * 1024
     max_stored_bytes_per_message: int = 25 * 1024 * 1024
@@ -63,6 +65,7 @@ class MailOptions:
             support_local=support_local or None,
             own_addresses=frozenset(own),
             text_max_chars=settings.mail_text_max_chars,
+            trusted_authserv_ids=frozenset(a.lower() for a in settings.mail_authserv_ids),
             attachments_dir=settings.data_dir / "attachments",
         )
 
@@ -166,6 +169,11 @@ def to_inbound(
     if len(mail.full_text) > 5 * options.text_max_chars:
         metadata["full_text"] = cut_text(mail.full_text, 5 * options.text_max_chars)
     metadata["text_cut"] = text != mail.text
+    verdict = read_verdict(mail.authentication_results, options.trusted_authserv_ids)
+    metadata["authentication"] = verdict.describe() if verdict is not None else None
+    unauthenticated = review_reason(verdict, options.trusted_authserv_ids)
+    if unauthenticated is not None:
+        metadata["review_reasons"] = [unauthenticated]
     return Inbound(
         channel=Channel.EMAIL,
         thread_key=mail.thread_key,

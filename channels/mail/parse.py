@@ -91,6 +91,7 @@ class ParsedMail:
     suppress_reply: str | None
     thread_index: str | None = None
     bounce: Bounce | None = None
+    authentication_results: tuple[str, ...] = ()
 
     @property
     def related_message_ids(self) -> tuple[str, ...]:
@@ -311,7 +312,12 @@ def _parse(
         suppress_reply=suppress,
         thread_index=header_text(msg, "Thread-Index"),
         bounce=bounce,
+        authentication_results=_all_headers(msg, "Authentication-Results"),
     )
+
+
+def _all_headers(msg: EmailMessage, name: str) -> tuple[str, ...]:
+    return tuple(str(v) for k, v in msg.raw_items() if k.lower() == name.lower())[:20]
 
 
 def _forwarded(subject: str) -> bool:
