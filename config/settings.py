@@ -151,6 +151,9 @@ class Settings(BaseModel):
     own_addresses: list[str] = Field(default_factory=list, alias="SUPPORTBOT_OWN_ADDRESSES")
     mail_text_max_chars: int = Field(20_000, ge=500, alias="SUPPORTBOT_MAIL_TEXT_MAX_CHARS")
     mail_cc_participants: bool = Field(True, alias="SUPPORTBOT_MAIL_CC_PARTICIPANTS")
+    # Copy replies to this IMAP folder and flag the answered mail \Answered (off when unset:
+    # providers such as Gmail already keep what their SMTP relay sent).
+    imap_sent_folder: str | None = Field(None, alias="IMAP_SENT_FOLDER")
     # authserv-ids whose Authentication-Results we trust; set, unauthenticated mail is reviewed.
     mail_authserv_ids: list[str] = Field(default_factory=list,
                                          alias="SUPPORTBOT_MAIL_AUTHSERV_IDS")

@@ -14,14 +14,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bot.domain import Reply, SendError, SendResult
+from channels.mail.archive import SentArchive
 from channels.mail.compose import (
     ComposeError,
     build_reply,
     cc_participants,
+    parent_id,
     recipient,
     references_chain,
 )
 from channels.mail.headers import split_address
+from channels.mail.imap_connect import ImapAccount, imap_connector
 from channels.mail.inbound import MailOptions
 from channels.mail.tls import client_context
 from config import Settings
@@ -100,8 +103,10 @@ class SmtpSender:
         cc_participants: bool = False,
         own_addresses: frozenset[str] = frozenset(),
         our_domains: frozenset[str] = frozenset(),
+        archive: SentArchive | None = None,
     ) -> None:
         self._connect = connect
+        self._archive = archive
         self._cc = cc_participants
         self._own = {a.lower() for a in own_addresses} | {support_address.lower()}
         self._support_local = split_address(support_address)[0].split("+", 1)[0].lower()
@@ -127,6 +132,11 @@ class SmtpSender:
                                        key_file=settings.smtp_client_key),
         )
         options = MailOptions.from_settings(settings)
+        archive = None
+        if settings.imap_sent_folder and settings.imap_enabled:
+            archive = SentArchive(connect=imap_connector(ImapAccount.from_settings(settings)),
+                                  sent_folder=settings.imap_sent_folder,
+                                  inbox_folder=settings.imap_folder)
         return cls(
             connect=connect,
             support_address=settings.support_address,
@@ -134,6 +144,7 @@ class SmtpSender:
             cc_participants=settings.mail_cc_participants,
             own_addresses=options.own_addresses,
             our_domains=options.our_domains,
+            archive=archive,
         )
 
     def _ours(self, address: str) -> bool:
@@ -161,6 +172,13 @@ class SmtpSender:
         to = msg["To"].addresses[0].addr_spec
         await asyncio.to_thread(self._deliver, msg, [to, *cc])
         message_id = str(msg["Message-ID"])
+        if self._archive is not None:
+            try:
+                await self._archive.record(msg.as_bytes(),
+                                           parent_id(reply.thread_metadata, reply.in_reply_to))
+            except Exception as exc:  # delivered is delivered: the copy is a courtesy
+                log.warning("reply %s sent, but the Sent copy / \\Answered flag failed: %s",
+                            message_id, exc)
         return SendResult(
             channel_message_id=message_id,
             metadata={

@@ -6,13 +6,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from imapclient import IMAPClient
 
 from bot.domain import Channel, Reply, Sender, SendError
+from channels.mail.archive import SentArchive
 from channels.mail.compose import references_chain
+from channels.mail.imap_connect import ImapAccount, imap_connector
 from channels.mail.parse import OwnMail, parse_mail
 from channels.mail.sender import SmtpSender, smtp_connector
-from tests.channels.mail.conftest import DOMAIN
+from tests.channels.mail.conftest import DOMAIN, simple_mail
 from tests.conftest import SettingsFactory
+from tests.fakes.imap_server import FakeImapServer
 from tests.fakes.smtp_relay import SmtpRelay
 
 NOW = datetime(2025, 3, 4, 17, 1, tzinfo=UTC)
@@ -153,7 +157,11 @@ def test_from_settings(make_settings: SettingsFactory) -> None:
     sender = SmtpSender.from_settings(
         make_settings(SMTP_HOST="127.0.0.1", SUPPORTBOT_SUPPORT_ADDRESS=f"support@{DOMAIN}")
     )
-    assert isinstance(sender, SmtpSender)
+    assert isinstance(sender, SmtpSender) and sender._archive is None
+    archiving = SmtpSender.from_settings(make_settings(
+        SMTP_HOST="127.0.0.1", SUPPORTBOT_SUPPORT_ADDRESS=f"support@{DOMAIN}",
+        IMAP_HOST="127.0.0.1", IMAP_USER="support", IMAP_SENT_FOLDER="Sent"))
+    assert isinstance(archiving._archive, SentArchive)
 
 
 def test_references_are_the_parents_then_the_parent_per_rfc_5322() -> None:
@@ -203,3 +211,37 @@ async def test_cc_is_off_unless_configured(smtp_relay: SmtpRelay) -> None:
     await sender_for(smtp_relay).send(make_reply(thread_metadata=meta))
     assert smtp_relay.messages[0].message["Cc"] is None
     assert smtp_relay.messages[0].rcpt_tos == ("jane.doe@gmail.com",)
+
+
+async def test_a_sent_reply_is_copied_to_sent_and_the_original_flagged_answered(
+    smtp_relay: SmtpRelay, imap_server: FakeImapServer
+) -> None:
+    imap_server.deliver(simple_mail("<CAJx9kQ2Second@mail.gmail.com>"))
+    imap_server.deliver(simple_mail("<someone-else@example.com>"))
+    account = ImapAccount(host=imap_server.host, port=imap_server.port, user=imap_server.user,
+                          password=imap_server.password, use_ssl=False, timeout=10)
+    sender = SmtpSender(
+        connect=smtp_connector(host=smtp_relay.host, port=smtp_relay.port, starttls=False),
+        support_address=f"support@{DOMAIN}", clock=lambda: NOW,
+        archive=SentArchive(connect=imap_connector(account), sent_folder="Sent"),
+    )
+    await sender.send(make_reply())
+    assert len(smtp_relay.messages) == 1
+    assert list(imap_server.flags("Sent").values()) == [{"\\Seen"}]
+    assert imap_server.flags() == {101: {"\\Answered"}, 102: set()}
+
+
+async def test_a_failing_sent_copy_never_fails_the_delivered_reply(
+    smtp_relay: SmtpRelay, caplog: pytest.LogCaptureFixture
+) -> None:
+    def refused() -> IMAPClient:
+        raise ConnectionRefusedError("imap down")
+
+    sender = SmtpSender(
+        connect=smtp_connector(host=smtp_relay.host, port=smtp_relay.port, starttls=False),
+        support_address=f"support@{DOMAIN}", clock=lambda: NOW,
+        archive=SentArchive(connect=refused),
+    )
+    result = await sender.send(make_reply())
+    assert result.channel_message_id == f"<supportbot.r-101@{DOMAIN}>"
+    assert "Sent copy" in caplog.text and len(smtp_relay.messages) == 1
