@@ -154,6 +154,13 @@ class Settings(BaseModel):
     # Copy replies to this IMAP folder and flag the answered mail \Answered (off when unset:
     # providers such as Gmail already keep what their SMTP relay sent).
     imap_sent_folder: str | None = Field(None, alias="IMAP_SENT_FOLDER")
+    # OAuth2 (XOAUTH2) for IMAP and SMTP: an access token from this refresh token.
+    mail_oauth2_token_url: str | None = Field(None, alias="SUPPORTBOT_MAIL_OAUTH2_TOKEN_URL")
+    mail_oauth2_client_id: str | None = Field(None, alias="SUPPORTBOT_MAIL_OAUTH2_CLIENT_ID")
+    mail_oauth2_client_secret: SecretStr | None = Field(
+        None, alias="SUPPORTBOT_MAIL_OAUTH2_CLIENT_SECRET")
+    mail_oauth2_refresh_token: SecretStr | None = Field(
+        None, alias="SUPPORTBOT_MAIL_OAUTH2_REFRESH_TOKEN")
     # authserv-ids whose Authentication-Results we trust; set, unauthenticated mail is reviewed.
     mail_authserv_ids: list[str] = Field(default_factory=list,
                                          alias="SUPPORTBOT_MAIL_AUTHSERV_IDS")

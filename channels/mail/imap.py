@@ -35,6 +35,7 @@ from channels.mail.inbound import (
     prepare_mail,
     report_bounce,
 )
+from channels.mail.oauth2 import OAuth2Error, RefreshingToken
 from channels.mail.parse import MailRejected, OwnMail
 from channels.mail.raw import KeepRaw
 from config import Settings
@@ -136,7 +137,8 @@ class ImapPoller:
         **overrides: Any,
     ) -> ImapPoller:
         """The poller of IMAP_* settings; the cursor key is ``imap:<user>@<host>/<folder>``."""
-        account = ImapAccount.from_settings(settings, oauth2_token=oauth2_token)
+        account = ImapAccount.from_settings(
+            settings, oauth2_token=oauth2_token or RefreshingToken.from_settings(settings))
         kwargs: dict[str, Any] = {
             "processed_folder": settings.imap_processed_folder,
             "idle_renew_seconds": settings.imap_keepalive_seconds,
@@ -172,7 +174,7 @@ class ImapPoller:
                     log.warning("IMAP %s: %s; retrying in %.1fs", self._folder, exc, backoff)
                     await self._retry_after(backoff, stop)
                     backoff = min(backoff * 2, self._backoff_max)
-                except (IMAPClient.Error, OSError) as exc:
+                except (IMAPClient.Error, OSError, OAuth2Error) as exc:
                     log.warning("IMAP %s: %s; reconnecting in %.1fs", self._folder, exc, backoff)
                     await self.health.failed(exc)
                     await self._retry_after(backoff, stop)

@@ -18,6 +18,8 @@ from typing import Any
 
 from imapclient.exceptions import LoginError
 
+from channels.mail.oauth2 import OAuth2Error
+
 log = logging.getLogger(__name__)
 
 Alert = Callable[[str], Awaitable[None]]
@@ -30,7 +32,8 @@ class MailboxStalled(TimeoutError):
 def failure_kind(exc: BaseException) -> str:
     """``auth``, ``tls``, ``stall`` or ``network``: what kind of failure this is."""
     text = str(exc).upper()
-    if isinstance(exc, LoginError) or "AUTHENTICATIONFAILED" in text or "LOGIN FAILED" in text:
+    if (isinstance(exc, LoginError | OAuth2Error) or "AUTHENTICATIONFAILED" in text
+            or "LOGIN FAILED" in text):
         return "auth"
     if isinstance(exc, ssl.SSLError):
         return "tls"

@@ -26,6 +26,7 @@ from channels.mail.compose import (
 from channels.mail.headers import split_address
 from channels.mail.imap_connect import ImapAccount, imap_connector
 from channels.mail.inbound import MailOptions
+from channels.mail.oauth2 import OAuth2Error, RefreshingToken, xoauth2
 from channels.mail.tls import client_context
 from config import Settings
 
@@ -44,8 +45,10 @@ def smtp_connector(
     use_ssl: bool = False,
     timeout: float = 30.0,
     ssl_context: ssl.SSLContext | None = None,
+    oauth2_token: Callable[[], str] | None = None,
 ) -> SmtpConnect:
-    """A factory of connected, authenticated SMTP clients (called in a worker thread)."""
+    """A factory of connected, authenticated SMTP clients (called in a worker thread);
+    ``oauth2_token`` logs ``username`` in with XOAUTH2 instead of a password."""
 
     def connect() -> smtplib.SMTP:
         context = ssl_context or ssl.create_default_context()
@@ -59,7 +62,11 @@ def smtp_connector(
                 client.ehlo()
                 client.starttls(context=context)
                 client.ehlo()  # RFC 3207 4.2: capabilities must be fetched again after TLS
-            if username:
+            if username and oauth2_token is not None:
+                client.ehlo_or_helo_if_needed()
+                token = oauth2_token()
+                client.auth("XOAUTH2", lambda challenge=None: xoauth2(username, token))
+            elif username:
                 client.login(username, password or "")
         except BaseException:
             client.close()
@@ -116,7 +123,8 @@ class SmtpSender:
         self._clock = clock
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SmtpSender:
+    def from_settings(cls, settings: Settings, *,
+                      oauth2_token: Callable[[], str] | None = None) -> SmtpSender:
         """The sender for SMTP_* settings; needs SMTP_HOST and SUPPORTBOT_SUPPORT_ADDRESS."""
         if not settings.smtp_host or not settings.support_address:
             raise ValueError("SMTP_HOST and SUPPORTBOT_SUPPORT_ADDRESS are required to send mail")
@@ -130,6 +138,7 @@ class SmtpSender:
             ssl_context=client_context(ca_file=settings.smtp_ca_file,
                                        cert_file=settings.smtp_client_cert,
                                        key_file=settings.smtp_client_key),
+            oauth2_token=oauth2_token or RefreshingToken.from_settings(settings),
         )
         options = MailOptions.from_settings(settings)
         archive = None
@@ -193,6 +202,8 @@ class SmtpSender:
     def _deliver(self, msg: object, to: list[str]) -> None:
         try:
             client = self._connect()
+        except OAuth2Error as exc:  # our configuration: retried, visible on the card
+            raise SendError(str(exc), permanent=False) from exc
         except (smtplib.SMTPException, OSError) as exc:
             raise classify(exc) from exc
         try:
