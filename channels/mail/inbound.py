@@ -81,6 +81,21 @@ def cut_text(text: str, limit: int) -> str:
             "the original mail is kept whole]")
 
 
+def attachment_note(records: Sequence[dict[str, Any]]) -> str:
+    """The attachments (not inline images) as a line the card and the drafter see: names,
+    types and sizes, and which ones were too large to keep."""
+    listed = []
+    for record in records:
+        if record.get("inline") or not record.get("name"):
+            continue
+        size = int(record.get("size") or 0)
+        human = (f"{size} bytes" if size < 1024 else f"{size / 1024:.0f} KB"
+                 if size < 1 << 20 else f"{size / (1 << 20):.1f} MB")
+        skipped = " — not kept: " + str(record["skipped"]) if record.get("skipped") else ""
+        listed.append(f"{record['name']} ({record.get('type')}, {human}{skipped})")
+    return ("\n\n[Attachments: " + "; ".join(listed[:20]) + "]") if listed else ""
+
+
 def store_attachments(
     attachments: Sequence[Attachment], options: MailOptions
 ) -> list[dict[str, Any]]:
@@ -92,8 +107,12 @@ def store_attachments(
     records: list[dict[str, Any]] = []
     budget = options.max_stored_bytes_per_message
     for attachment in attachments:
-        record: dict[str, Any] = {**attachment.describe(), "stored": None}
+        record: dict[str, Any] = {**attachment.describe(), "stored": None, "skipped": None}
         fits = attachment.size <= min(options.max_attachment_bytes, budget)
+        if not fits:
+            record["skipped"] = (f"larger than the {options.max_attachment_bytes:,}-byte limit"
+                                 if attachment.size > options.max_attachment_bytes
+                                 else "over this mail's storage budget")
         if options.attachments_dir is not None and attachment.size and fits:
             target = options.attachments_dir / attachment.sha256
             try:
@@ -165,7 +184,7 @@ def to_inbound(
     )
     attachments = store_attachments(mail.attachments, options)
     metadata = reply_metadata(mail, token, attachments, source, raw_copy)
-    text = cut_text(mail.text, options.text_max_chars)
+    text = cut_text(mail.text, options.text_max_chars) + attachment_note(attachments)
     if len(mail.full_text) > 5 * options.text_max_chars:
         metadata["full_text"] = cut_text(mail.full_text, 5 * options.text_max_chars)
     metadata["text_cut"] = text != mail.text
