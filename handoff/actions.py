@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from bot.store.models import Draft
 
 log = logging.getLogger(__name__)
+Listener = Callable[..., Awaitable[None]]
 REFUSAL = "Only approvers can act on drafts. Ask an admin to add you to SUPPORTBOT_APPROVERS."
 RetryFn = Callable[[int], Awaitable[bool]]
 _STATUS_WORDS = {"approved": "approved", "edited": "edited and sent", "rejected": "rejected",
@@ -132,18 +133,22 @@ async def _reply_text_or_refuse(h: Handoff, ack: AsyncAck, agent: str,
 def register_actions(app: AsyncApp, h: Handoff) -> None:
     """Register every approval-channel listener on ``app``."""
 
-    async def allowed(body: Mapping[str, Any]) -> bool:
-        agent = str(body["user"]["id"])
-        if await h.access.may_decide(agent):
-            return True
-        h.ephemeral(_channel(body), agent, REFUSAL)
-        return False
-
-    @app.action(cards.APPROVE)
-    async def approve(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def acked_deciders_only(ack: AsyncAck, body: dict[str, Any],
+                                  next: Callable[[], Awaitable[None]]) -> None:
+        """Listener middleware of every card button: acknowledge at once (Slack's 3-second
+        deadline), then let only agents who may decide through; others are told why."""
         await ack()
-        if not await allowed(body):
+        agent = str(body["user"]["id"])
+        if not await h.access.may_decide(agent):
+            h.ephemeral(_channel(body), agent, REFUSAL)
             return
+        await next()
+
+    def button(action_id: str) -> Callable[[Listener], Any]:
+        return app.action(action_id, middleware=[acked_deciders_only])
+
+    @button(cards.APPROVE)
+    async def approve(body: dict[str, Any], action: dict[str, Any]) -> None:
         agent, ids = str(body["user"]["id"]), _ids(action)
         outcome = await decisions.approve(ids["draft"], agent=agent, now=h.clock(),
                                           deliver=h.deliver, learn=h.learn_later())
@@ -152,11 +157,8 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
             return
         h.refresh(outcome.draft_id)
 
-    @app.action(cards.EDIT)
-    async def edit(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        if not await allowed(body):
-            return
+    @button(cards.EDIT)
+    async def edit(body: dict[str, Any], action: dict[str, Any]) -> None:
         agent, ids = str(body["user"]["id"]), _ids(action)
         draft = await _pending_or_tell(h, ids["draft"], _channel(body), agent)
         if draft is None:
@@ -167,22 +169,16 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
             draft_id=draft.id, conversation_id=ids["conversation"], draft=draft.text,
             question=question.text))
 
-    @app.action(cards.REJECT)
-    async def reject(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        if not await allowed(body):
-            return
+    @button(cards.REJECT)
+    async def reject(body: dict[str, Any], action: dict[str, Any]) -> None:
         agent, ids = str(body["user"]["id"]), _ids(action)
         if await _pending_or_tell(h, ids["draft"], _channel(body), agent) is None:
             return
         await h.client.views_open(trigger_id=body["trigger_id"], view=modals.reject_modal(
             draft_id=ids["draft"], conversation_id=ids["conversation"]))
 
-    @app.action(cards.TAKE_OVER)
-    async def take_over(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        if not await allowed(body):
-            return
+    @button(cards.TAKE_OVER)
+    async def take_over(body: dict[str, Any], action: dict[str, Any]) -> None:
         agent, ids = str(body["user"]["id"]), _ids(action)
         outcome = await decisions.take_over(ids["conversation"], agent=agent)
         if not outcome.won:
@@ -192,18 +188,12 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
         await _open_reply(h, body["trigger_id"], ids["conversation"])
         h.tasks.spawn(h.notifier.refresh_conversation(ids["conversation"]), name="take-over")
 
-    @app.action(cards.REPLY)
-    async def reply(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        if not await allowed(body):
-            return
+    @button(cards.REPLY)
+    async def reply(body: dict[str, Any], action: dict[str, Any]) -> None:
         await _open_reply(h, body["trigger_id"], _ids(action)["conversation"])
 
-    @app.action(cards.RELEASE)
-    async def release(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        if not await allowed(body):
-            return
+    @button(cards.RELEASE)
+    async def release(body: dict[str, Any], action: dict[str, Any]) -> None:
         agent, ids = str(body["user"]["id"]), _ids(action)
         await decisions.release(ids["conversation"], agent=agent)
         h.tasks.spawn(h.notifier.refresh_conversation(ids["conversation"]), name="release")
@@ -211,11 +201,8 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
             ids["conversation"], f"🤖 {user(agent)} handed this conversation back to the bot."),
             name="release-note")
 
-    @app.action(cards.RETRY)
-    async def retry(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        if not await allowed(body):
-            return
+    @button(cards.RETRY)
+    async def retry(body: dict[str, Any], action: dict[str, Any]) -> None:
         agent, ids = str(body["user"]["id"]), _ids(action)
         if h.retry_delivery is None or not await h.retry_delivery(ids["outbox"]):
             h.ephemeral(_channel(body), agent, "That reply is no longer waiting for a retry.")

@@ -81,13 +81,15 @@ class StoredFacts:
 
 
 class FixedFacts:
-    """Fixed facts for evaluations without a database: a threshold and paused channels, and
-    no earned-topic requirement (there is no decision history to earn it from)."""
+    """A fixed threshold and paused channels, and no earned-topic requirement: for evaluations
+    that judge the threshold alone. ``topics`` (the stored facts, when there is a database)
+    still answers topic records; without it every topic has earned nothing."""
 
     def __init__(self, *, auto_send_threshold: float | None,
-                 paused: frozenset[str] = frozenset()) -> None:
+                 paused: frozenset[str] = frozenset(), topics: FactSource | None = None) -> None:
         self._threshold = auto_send_threshold
         self._paused = paused
+        self._topics = topics
 
     @property
     def earning(self) -> bool:
@@ -100,32 +102,9 @@ class FixedFacts:
         return self._paused
 
     async def topic(self, topic: str, question: str) -> TopicRecord:
+        if self._topics is not None:
+            return await self._topics.topic(topic, question)
         return TopicRecord(topic, 0, 0, False, question)
-
-
-class WhatIfFacts:
-    """Stored facts with the threshold and paused channels replaced, for "which drafts would
-    threshold T have sent, and were they right" (``supportbot eval replay``). It judges the
-    threshold alone, so topics need not have earned auto-send."""
-
-    def __init__(self, base: FactSource, *, auto_send_threshold: float | None,
-                 paused: frozenset[str] = frozenset()) -> None:
-        self._base = base
-        self._threshold = auto_send_threshold
-        self._paused = paused
-
-    @property
-    def earning(self) -> bool:
-        return False
-
-    async def auto_send_threshold(self) -> float | None:
-        return self._threshold
-
-    async def paused_channels(self) -> frozenset[str]:
-        return self._paused
-
-    async def topic(self, topic: str, question: str) -> TopicRecord:
-        return await self._base.topic(topic, question)
 
 
 async def conversation_facts(conversation_id: int, *, auto_replies: int,

@@ -23,8 +23,8 @@ from bot.domain import Channel, ConversationStatus, Decision, DraftResult, Passa
 from bot.flow.facts import (
     ConversationFacts,
     FactSource,
+    FixedFacts,
     StoredFacts,
-    WhatIfFacts,
     conversation_facts,
 )
 from bot.pipeline.confidence import Calibration, Confidence, score_confidence
@@ -47,7 +47,7 @@ from config import Settings
 from knowledge.types import Hit
 
 if TYPE_CHECKING:
-    from bot.store.models import Draft
+    from bot.store.models import Conversation, Draft
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +169,17 @@ def merge_sources(kb: list[Passage], learned: list[Passage]) -> list[Passage]:
     return [*leading, *kb, *trailing]
 
 
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """A conversation as routing its next message sees it."""
+
+    channel: Channel
+    subject: str | None
+    customer_name: str | None
+    history: tuple[tuple[str, str], ...]
+    facts: ConversationFacts
+
+
 class Calibrated(Protocol):
     """Where the current confidence calibration lives (``bot.flow.calibration.Calibrator``)."""
 
@@ -212,8 +223,10 @@ class Router:
 
     def what_if(self, *, auto_send_threshold: float | None,
                 paused: frozenset[str] = frozenset()) -> FactSource:
-        """This router's facts with another threshold and paused channels (for ``analyse``)."""
-        return WhatIfFacts(self._facts, auto_send_threshold=auto_send_threshold, paused=paused)
+        """Facts for "which drafts would threshold T send" (``supportbot eval replay``): this
+        router's topic records, another threshold and paused channels, no earning gate."""
+        return FixedFacts(auto_send_threshold=auto_send_threshold, paused=paused,
+                          topics=self._facts)
 
     async def analyse(
         self,
@@ -331,6 +344,38 @@ class Router:
         kb, learned = await asyncio.gather(search(self._knowledge, 5), search(self._learned, 2))
         return merge_sources(kb, learned)
 
+    async def ask(self, text: str, *, subject: str | None = None,
+                  conversation_id: int | None = None) -> Analysis:
+        """What production would decide for ``text``, storing nothing: as the first message of
+        a new conversation, or as the next message of ``conversation_id`` (its history and its
+        automatic replies so far count as they would). ``supportbot ask`` and ``/api/ask``."""
+        if conversation_id is None:
+            return await self.analyse(text, subject=subject)
+        conversation = await conversations.with_customer(conversation_id)
+        if conversation is None:
+            raise LookupError(f"conversation {conversation_id} does not exist")
+        context = await self._context(conversation, before=None)
+        return await self.analyse(text, subject=subject or context.subject,
+                                  channel=context.channel, customer_name=context.customer_name,
+                                  history=context.history, conversation=context.facts)
+
+    async def _context(self, conversation: Conversation, *, before: int | None) -> _Context:
+        """What a conversation contributes to routing its next message."""
+        customer = conversation.customer
+        facts = await conversation_facts(
+            conversation.id, auto_replies=conversation.auto_replies,
+            customer_id=conversation.customer_id,  # type: ignore[attr-defined]
+            since=self._clock() - timedelta(days=1),
+        )
+        return _Context(
+            channel=Channel(conversation.channel),
+            subject=conversation.subject,
+            customer_name=customer.name if customer else None,
+            history=tuple(await conversations.history(conversation.id, before=before,
+                                                      turns=HISTORY_TURNS)),
+            facts=facts,
+        )
+
     async def process(self, message_id: int) -> Draft | None:
         """Route one stored customer message: load its facts, analyse, store the result.
 
@@ -354,23 +399,16 @@ class Router:
             for draft_id in await drafts.supersede_pending(conversation.id, now=self._clock()):
                 await self._notifier.draft_superseded(draft_id)
 
-        history = await conversations.history(conversation.id, before=message.id,
-                                              turns=HISTORY_TURNS)
-        customer = conversation.customer
-        facts = await conversation_facts(
-            conversation.id, auto_replies=conversation.auto_replies,
-            customer_id=conversation.customer_id,  # type: ignore[attr-defined]
-            since=self._clock() - timedelta(days=1),
-        )
+        context = await self._context(conversation, before=message.id)
         timings_start = time.perf_counter()
         analysis = await self.analyse(
             message.text,
-            subject=conversation.subject,
-            channel=Channel(conversation.channel),
-            customer_name=customer.name if customer else None,
-            history=history,
+            subject=context.subject,
+            channel=context.channel,
+            customer_name=context.customer_name,
+            history=context.history,
             metadata=dict(message.metadata),
-            conversation=facts,
+            conversation=context.facts,
         )
         decision = analysis.policy.decision
         timings = dict(analysis.timings_ms)

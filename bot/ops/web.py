@@ -29,6 +29,9 @@ class AskRequest(BaseModel):
 
     message: str = Field(min_length=1, max_length=20_000)
     subject: str | None = Field(default=None, max_length=998)
+    conversation_id: int | None = Field(
+        default=None, description="Ask as the next message of this conversation (its history "
+        "and automatic replies so far count, as they would in production).")
 
 
 def make_web_app(
@@ -70,7 +73,11 @@ def make_web_app(
             """``supportbot ask`` over HTTP (embedded demo only): draft, confidence, decision
             and sources for a message, without storing or sending anything. Qdrant local mode
             admits one process, so while ``supportbot run`` holds it this is the way to ask."""
-            analysis = await router.analyse(question.message, subject=question.subject)
+            try:
+                analysis = await router.ask(question.message, subject=question.subject,
+                                            conversation_id=question.conversation_id)
+            except LookupError:
+                raise HTTPException(404, "no such conversation") from None
             return analysis.to_dict()
 
         @app.get("/api/conversations/{conversation_id}", tags=["demo"])

@@ -82,12 +82,15 @@ async def count_suppressed(conversation_id: int, reason: str) -> None:
     await Conversation.filter(id=conversation_id).update(metadata=meta)
 
 
-async def history(conversation_id: int, *, before: int, turns: int) -> list[tuple[str, str]]:
-    """The last ``turns`` customer messages and replies before message ``before``, oldest
-    first, as ``(direction, text)`` (internal notes left out)."""
+async def history(conversation_id: int, *, before: int | None,
+                  turns: int) -> list[tuple[str, str]]:
+    """The last ``turns`` customer messages and replies before message ``before`` (None: the
+    latest), oldest first, as ``(direction, text)`` (internal notes left out)."""
+    query = Message.filter(conversation_id=conversation_id)
+    if before is not None:
+        query = query.filter(id__lt=before)
     rows = await (
-        Message.filter(conversation_id=conversation_id, id__lt=before)
-        .exclude(direction=Direction.NOTE)
+        query.exclude(direction=Direction.NOTE)
         .order_by("-id")
         .limit(turns)
         .values_list("direction", "text")

@@ -50,7 +50,8 @@ async def system(make_settings: SettingsFactory, tmp_path: Path,
     for name, text in KB.items():
         (kb / name).write_text(text)
     # Indirect parameters: {"failures": n} makes the receiver fail n times first,
-    # {"earn": n} requires n unedited approvals before a topic may be auto-sent.
+    # {"earn": n} requires n unedited approvals before a topic may be auto-sent,
+    # {"cap": n} allows n automatic replies per conversation.
     options: dict[str, int] = getattr(request, "param", {})
     async with callback_receiver(failures=options.get("failures", 0)) as receiver:
         settings = make_settings(
@@ -58,6 +59,7 @@ async def system(make_settings: SettingsFactory, tmp_path: Path,
             SUPPORTBOT_WEBHOOK_SHOP_CALLBACK_URL=receiver.url,
             SUPPORTBOT_AUTO_SEND_THRESHOLD="0.5", SUPPORTBOT_OUTBOX_BACKOFF="0.05",
             SUPPORTBOT_EARN_MIN_APPROVALS=options.get("earn", 0),
+            SUPPORTBOT_AUTO_REPLY_CAP=options.get("cap", 3),
             SUPPORTBOT_WEBHOOK_MAX_BODY="4096",
         )
         await migrate(settings)
@@ -216,3 +218,49 @@ async def test_a_rejected_close_question_lowers_confidence_and_blocks_auto_send(
     other = await router.analyse("How long does shipping take?",
                                  facts=router.what_if(auto_send_threshold=0.5))
     assert not any("rejected" in r for r in other.confidence.reasons)
+
+
+async def _ask(system: System, text: str, conversation_id: int | None = None) -> dict[str, Any]:
+    response = await system.http.post(f"{system.url}/api/ask", json={
+        "message": text, "conversation_id": conversation_id})
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+@pytest.mark.parametrize("system", [{"earn": 2}], indirect=True)
+async def test_ask_says_not_earned_exactly_when_the_webhook_holds_the_draft_back(
+    system: System,
+) -> None:
+    """``/api/ask`` and production take one decision: a confident, grounded draft of a topic
+    that has not earned auto-send is held for review by both, for the same reason."""
+    text = "I forgot my password, how do I reset it?"
+    asked = await _ask(system, text)
+    response = await system.post(message(text=text))
+    await wait_for(system.settled)
+    draft = await Draft.get(conversation_id=response.json()["conversation_id"])
+    assert asked["decision"] == draft.decision == "review"
+    not_earned = [r for r in asked["decision_reasons"] if "not earned" in r]
+    assert not_earned and set(not_earned) <= set(draft.reasons)
+
+
+@pytest.mark.parametrize("system", [{"cap": 1}], indirect=True)
+async def test_ask_in_a_conversation_counts_its_automatic_replies_like_production(
+    system: System,
+) -> None:
+    """With one automatic reply allowed per conversation, the first question is auto-sent;
+    asking the follow-up in that conversation says "review: auto-reply cap", and the webhook
+    then does the same."""
+    first = await system.post(message(mid="m-1"))
+    conversation_id = first.json()["conversation_id"]
+    await wait_for(lambda: system.receiver.delivered)
+    follow_up = "And how long is the reset link valid?"
+    fresh = await _ask(system, follow_up)
+    asked = await _ask(system, follow_up, conversation_id)
+    await system.post(message(mid="m-2", text=follow_up))
+    await wait_for(system.settled)
+    drafts = await Draft.filter(conversation_id=conversation_id).order_by("id")
+    assert [d.decision for d in drafts] == ["auto", "review"]
+    assert fresh["decision"] == "auto"  # a new conversation has no automatic replies yet
+    assert asked["decision"] == drafts[1].decision == "review"
+    cap = [r for r in asked["decision_reasons"] if "auto-reply cap" in r]
+    assert cap and set(cap) <= set(drafts[1].reasons)
