@@ -34,6 +34,8 @@ from bot.store import inbox, outbox
 from bot.store.db import database
 from channels.mail import smtp_security
 from channels.mail.imap import ImapPoller
+from channels.mail.imap_health import MailboxHealth
+from channels.mail.inbound import bounce_recorder
 from channels.mail.sender import SmtpSender
 from channels.mail.smtp_server import serve_smtp
 from channels.slack import (
@@ -85,6 +87,9 @@ class Services:
     ops: OpsChannel = field(default_factory=LogOps)
     rejected: LearnedAnswers | None = None
     calibrator: Calibrator = field(default_factory=Calibrator)
+    # The watched mailbox's health (``snapshot()``, ``ready(max_age)``) once the worker polls it:
+    # for /readyz, metrics and ``supportbot doctor``.
+    mailbox: MailboxHealth | None = None
 
 
 @asynccontextmanager
@@ -178,9 +183,12 @@ async def build_services(
 async def run_worker(services: Services, stop: asyncio.Event) -> None:
     """The worker side of a process: router and outbox loops, SMTP server, IMAP poller."""
     settings = services.settings
+    # Bounces of our replies mark the delivery failed on its card, not a new conversation.
+    on_bounce = bounce_recorder(services.notifier)
     smtp = await serve_smtp(settings, accept=services.accept,
                             tls_context=smtp_security.tls_context(settings),
-                            authenticator=smtp_security.authenticator(settings))
+                            authenticator=smtp_security.authenticator(settings),
+                            on_bounce=on_bounce)
     if isinstance(services.notifier, SlackApprovalNotifier):
         # Drafts routed while Slack was unreachable (or before a crash) get their cards now.
         await services.notifier.post_missing_cards()
@@ -196,8 +204,13 @@ async def run_worker(services: Services, stop: asyncio.Event) -> None:
         async with asyncio.TaskGroup() as group:
             group.create_task(services.worker.run(stop))
             if settings.imap_enabled:
+                # A stall, refused login or TLS failure is posted once to the approval
+                # channel (and again on recovery).
                 poller = ImapPoller.from_settings(settings, accept=services.accept,
-                                                  poll_seconds=settings.imap_poll_seconds)
+                                                  poll_seconds=settings.imap_poll_seconds,
+                                                  alert=services.ops.report_problem,
+                                                  on_bounce=on_bounce)
+                services.mailbox = poller.health
                 group.create_task(poller.run(stop))
     finally:
         if scheduler is not None:

@@ -146,6 +146,50 @@ class Settings(BaseModel):
     web_port: int = Field(8000, ge=1, le=65535, alias="PORT")
     log_level: str = Field("INFO", alias="SUPPORTBOT_LOG_LEVEL")
 
+    # --- mail a team can depend on (issue 16) ---------------------------------------------
+    # Where a mailbox seen for the first time starts: "new" (only mail arriving from now on),
+    # "unseen" (unseen mail of the last IMAP_START_DAYS days), "all" (everything, read or not).
+    imap_start: str = Field("new", alias="IMAP_START")
+    imap_start_days: int = Field(7, ge=0, le=3650, alias="IMAP_START_DAYS")
+    imap_keepalive_seconds: float = Field(240.0, gt=0, alias="IMAP_KEEPALIVE_SECONDS")
+    imap_timeout_seconds: float = Field(30.0, gt=0, alias="IMAP_TIMEOUT_SECONDS")
+    imap_ca_file: Path | None = Field(None, alias="IMAP_CA_FILE")
+    imap_client_cert: Path | None = Field(None, alias="IMAP_CLIENT_CERT")
+    imap_client_key: Path | None = Field(None, alias="IMAP_CLIENT_KEY")
+    smtp_ca_file: Path | None = Field(None, alias="SMTP_CA_FILE")
+    smtp_client_cert: Path | None = Field(None, alias="SMTP_CLIENT_CERT")
+    smtp_client_key: Path | None = Field(None, alias="SMTP_CLIENT_KEY")
+    own_addresses: list[str] = Field(default_factory=list, alias="SUPPORTBOT_OWN_ADDRESSES")
+    mail_text_max_chars: int = Field(20_000, ge=500, alias="SUPPORTBOT_MAIL_TEXT_MAX_CHARS")
+    mail_cc_participants: bool = Field(True, alias="SUPPORTBOT_MAIL_CC_PARTICIPANTS")
+    # Copy replies to this IMAP folder and flag the answered mail \Answered (off when unset:
+    # providers such as Gmail already keep what their SMTP relay sent).
+    imap_sent_folder: str | None = Field(None, alias="IMAP_SENT_FOLDER")
+    # OAuth2 (XOAUTH2) for IMAP and SMTP: an access token from this refresh token.
+    mail_oauth2_token_url: str | None = Field(None, alias="SUPPORTBOT_MAIL_OAUTH2_TOKEN_URL")
+    mail_oauth2_client_id: str | None = Field(None, alias="SUPPORTBOT_MAIL_OAUTH2_CLIENT_ID")
+    mail_oauth2_client_secret: SecretStr | None = Field(
+        None, alias="SUPPORTBOT_MAIL_OAUTH2_CLIENT_SECRET")
+    mail_oauth2_refresh_token: SecretStr | None = Field(
+        None, alias="SUPPORTBOT_MAIL_OAUTH2_REFRESH_TOKEN")
+    # authserv-ids whose Authentication-Results we trust; set, unauthenticated mail is reviewed.
+    mail_authserv_ids: list[str] = Field(default_factory=list,
+                                         alias="SUPPORTBOT_MAIL_AUTHSERV_IDS")
+
+    @field_validator("imap_start", mode="before")
+    @classmethod
+    def _imap_start(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() not in {"new", "unseen", "all"}:
+            raise ValueError("must be new, unseen or all")
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("own_addresses", "mail_authserv_ids", mode="before")
+    @classmethod
+    def _own_addresses(cls, value: Any) -> Any:
+        value = _split_csv(value)
+        return [a.lower() for a in value] if isinstance(value, list) else value
+    # --- end of issue 16 block --------------------------------------------------------------
+
     @field_validator("support_channels", "approvers", "admins", "mail_domains", mode="before")
     @classmethod
     def _csv(cls, value: Any) -> Any:

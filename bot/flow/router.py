@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -193,6 +193,12 @@ class Calibrated(Protocol):
     def current(self) -> Calibration | None: ...
 
 
+def _review_reasons(metadata: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """Reasons a channel put in the message metadata for a person to look first."""
+    reasons = (metadata or {}).get("review_reasons")
+    return tuple(str(r) for r in reasons) if isinstance(reasons, list) else ()
+
+
 class Router:
     """Routes accepted messages; see the module docstring."""
 
@@ -292,7 +298,7 @@ class Router:
         topic = topic_of(passages, min_cosine=self._settings.topic_cosine)
         decision_facts, record = await self._decision_facts(
             facts or self._facts, channel, conversation or ConversationFacts(), close_rejection,
-            topic)
+            topic, _review_reasons(metadata))
         with timings.stage("decide"):
             policy = decide(confidence=confidence, triage=flags, draft=draft, passages=passages,
                             facts=decision_facts)
@@ -302,6 +308,7 @@ class Router:
     async def _decision_facts(
         self, source: FactSource, channel: Channel, conversation: ConversationFacts,
         rejection: Passage | None, topic: tuple[str, str] | None,
+        needs_review: tuple[str, ...] = (),
     ) -> tuple[DecisionFacts, TopicRecord | None]:
         s = self._settings
         threshold = await source.auto_send_threshold()
@@ -323,6 +330,7 @@ class Router:
             customer_daily_cap=s.auto_reply_cap_per_sender_daily,
             earning=rule,
             topic=record,
+            needs_review=needs_review,
         ), record
 
     async def _related_rejection(self, query: str) -> Passage | None:

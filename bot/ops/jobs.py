@@ -17,6 +17,7 @@ from bot.clock import Clock, utcnow
 from bot.ops.stats import Stats, compute_stats
 from bot.ports import ApprovalNotifier
 from bot.store import drafts, inbox, kv, leases, retention
+from bot.store import mail as mail_store
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +155,10 @@ def purge_retention(*, days: int) -> JobFn:
     stats keep working."""
 
     async def job(now: datetime) -> str:
-        purged = await retention.purge_before(now - timedelta(days=days))
+        cutoff = now - timedelta(days=days)
+        purged = await retention.purge_before(cutoff)
+        raw = await mail_store.purge_raw_mail(cutoff)
         return (f"purged {purged.messages} messages, {purged.drafts} drafts, "
-                f"{purged.signals} signals")
+                f"{purged.signals} signals, {raw} raw mails")
 
     return job

@@ -60,6 +60,9 @@ class DecisionFacts:
     customer_daily_cap: int | None = None
     earning: EarningRule = field(default_factory=EarningRule)
     topic: TopicRecord | None = None
+    # Why the channel wants a person to look before anything is sent (an e-mail from someone
+    # who is not the conversation's customer); any reason here rules out auto-send.
+    needs_review: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +131,8 @@ def rejection_reason(rejection: Passage) -> str:
 def _precedent_and_caps(facts: DecisionFacts) -> list[str]:
     """What holds back a draft that would otherwise be sent automatically: a rejection of a
     close question, the loop-safety caps, and a topic that has not earned auto-send."""
+    if facts.needs_review:
+        return list(facts.needs_review)
     if facts.rejection is not None:
         return [rejection_reason(facts.rejection)]
     if (facts.conversation_cap is not None

@@ -208,3 +208,17 @@ class Lease(Model):
 
     class Meta:
         table = "lease"
+
+
+class RawMail(Model):
+    """The original bytes of an accepted mail, zlib-compressed, keyed by their SHA-256: any
+    parse can be redone and the card can show the original. Purged by the retention job."""
+
+    id = fields.IntField(primary_key=True)
+    sha256 = fields.CharField(max_length=64, unique=True)
+    size = fields.IntField()
+    data = fields.BinaryField()
+    created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        table = "raw_mail"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from email import policy
 from email.errors import HeaderParseError
@@ -67,18 +67,47 @@ def _ids(values: Iterable[Any]) -> list[str]:
     return found
 
 
-def references_chain(meta: Mapping[str, Any], related: Iterable[str]) -> list[str]:
-    """The parent's References, the parent itself, then ids known to the conversation."""
-    parent = meta.get("message_id")
+def _synthesized(ident: str) -> bool:
     # Ids we synthesised for mail without a Message-ID mean nothing to anyone else.
-    chain = [
-        ident
-        for ident in _ids([*list(meta.get("references") or []), parent, *related])
-        if not ident.endswith(f"@{SYNTHETIC_ID_DOMAIN}>")
-    ]
+    return ident.endswith(f"@{SYNTHETIC_ID_DOMAIN}>")
+
+
+def parent_id(meta: Mapping[str, Any], in_reply_to: str | None = None) -> str | None:
+    """The Message-ID of the mail we answer, or None when it had none of its own."""
+    ids = [i for i in _ids([meta.get("message_id"), in_reply_to]) if not _synthesized(i)]
+    return ids[0] if ids else None
+
+
+def references_chain(meta: Mapping[str, Any], related: Iterable[str]) -> list[str]:
+    """RFC 5322 3.6.4: the parent's References (else its In-Reply-To), then the parent.
+
+    Ids the conversation knows that the parent's References lost (a client that drops
+    headers) go first (they are older), so the parent is always last and threads stay whole.
+    """
+    parent = parent_id(meta)
+    base = _ids(list(meta.get("references") or [])) or _ids(list(meta.get("in_reply_to") or []))
+    known = [i for i in _ids(related) if i not in base and i != parent]
+    chain = [i for i in _ids([*known, *base, parent]) if not _synthesized(i)]
     if len(chain) > _MAX_REFERENCES:
         chain = [chain[0], *chain[-(_MAX_REFERENCES - 1) :]]
     return chain
+
+
+def cc_participants(reply: Reply, *, to: str, ours: Callable[[str], bool]) -> list[str]:
+    """Reply-all minus us: everyone on the answered mail except the recipient and our own
+    addresses (``ours``), in the order they appeared."""
+    meta = reply.thread_metadata
+    found: list[str] = []
+    seen = {to.lower()}
+    for value in [meta.get("from"), meta.get("reply_to"), *(meta.get("to") or []),
+                  *(meta.get("cc") or [])]:
+        if not isinstance(value, str) or not split_address(value)[1]:
+            continue
+        if value.lower() in seen or ours(value):
+            continue
+        seen.add(value.lower())
+        found.append(value)
+    return found[:50]
 
 
 def recipient(reply: Reply) -> str:
@@ -102,7 +131,12 @@ def _html(text: str) -> str:
 
 
 def build_reply(
-    reply: Reply, *, support_address: str, sender_name: str | None, now: datetime
+    reply: Reply,
+    *,
+    support_address: str,
+    sender_name: str | None,
+    now: datetime,
+    cc: Iterable[str] = (),
 ) -> EmailMessage:
     """The complete reply message; ``Message-ID`` derives from ``reply.reply_id`` (stable)."""
     local, domain = split_address(support_address)
@@ -117,13 +151,16 @@ def build_reply(
     msg["To"] = Address(display_name=inert_header_text(reply.recipient.name),
                         addr_spec=recipient(reply))
     subject = reply.subject or meta.get("subject")
+    cc = list(cc)
+    if cc:
+        msg["Cc"] = ", ".join(cc)
     msg["Subject"] = reply_subject(inert_header_text(subject) if isinstance(subject, str)
                                    else None)
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = our_message_id(reply.reply_id, domain)
-    parent = _ids([meta.get("message_id"), reply.in_reply_to])
-    if parent:
-        msg["In-Reply-To"] = parent[0]
+    parent = parent_id(meta, reply.in_reply_to)
+    if parent:  # never a synthesized id: the customer's mail had no Message-ID
+        msg["In-Reply-To"] = parent
     chain = references_chain(meta, reply.related_message_ids)
     if chain:
         msg["References"] = " ".join(chain)

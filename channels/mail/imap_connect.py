@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from imapclient import IMAPClient
 
+from channels.mail.tls import client_context
 from config import Settings
 
 ImapConnect = Callable[[], IMAPClient]
@@ -53,6 +54,10 @@ class ImapAccount:
                 else settings.imap_starttls
             ),
             oauth2_token=oauth2_token,
+            timeout=settings.imap_timeout_seconds,
+            ssl_context=client_context(ca_file=settings.imap_ca_file,
+                                       cert_file=settings.imap_client_cert,
+                                       key_file=settings.imap_client_key),
         )
 
 

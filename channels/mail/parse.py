@@ -16,8 +16,15 @@ from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
 
 from channels.mail.body import body_text, strip_quoted
+from channels.mail.bounces import Bounce, find_bounce
 from channels.mail.headers import clean_display_name, message_ids, parse_addresses
-from channels.mail.loops import is_own_mail, suppress_reason
+from channels.mail.loops import (
+    is_left_reply,
+    is_own_mail,
+    out_of_office_reason,
+    own_address_reason,
+    suppress_reason,
+)
 
 _PARSER = BytesParser(policy=policy.default)
 SYNTHETIC_ID_DOMAIN = "synthesized.supportbot.invalid"
@@ -83,6 +90,8 @@ class ParsedMail:
     attachments: tuple[Attachment, ...]
     suppress_reply: str | None
     thread_index: str | None = None
+    bounce: Bounce | None = None
+    authentication_results: tuple[str, ...] = ()
 
     @property
     def related_message_ids(self) -> tuple[str, ...]:
@@ -224,20 +233,31 @@ def _synthetic_id(msg: EmailMessage, text: str) -> str:
     return f"<{digest.hexdigest()[:40]}@{SYNTHETIC_ID_DOMAIN}>"
 
 
-def parse_mail(raw: bytes, *, our_domains: frozenset[str] = frozenset()) -> ParsedMail:
+def parse_mail(
+    raw: bytes,
+    *,
+    our_domains: frozenset[str] = frozenset(),
+    own_addresses: frozenset[str] = frozenset(),
+    support_local: str | None = None,
+) -> ParsedMail:
     """Parse one mail. Raises ``OwnMail`` for our own mail, ``MailRejected`` for anything that
     is not a mail we could answer; never anything else."""
     if not raw or not raw.strip():
         raise MailRejected("empty message")
     try:
-        return _parse(load_message(raw), our_domains)
+        return _parse(load_message(raw), our_domains, own_addresses, support_local)
     except MailRejected:
         raise
     except Exception as exc:  # arbitrary bytes must end in a clear rejection, never a crash
         raise MailRejected(f"unparseable message ({type(exc).__name__})") from exc
 
 
-def _parse(msg: EmailMessage, our_domains: frozenset[str]) -> ParsedMail:
+def _parse(
+    msg: EmailMessage,
+    our_domains: frozenset[str],
+    own_addresses: frozenset[str] = frozenset(),
+    support_local: str | None = None,
+) -> ParsedMail:
     if is_own_mail(msg, our_domains):
         raise OwnMail("our own outgoing mail")
     sender = addresses(msg, "From") or addresses(msg, "Sender")
@@ -248,15 +268,30 @@ def _parse(msg: EmailMessage, our_domains: frozenset[str]) -> ParsedMail:
     body = body_text(msg)
     # RFC 5322 2.1.1: 998 characters is the longest line a header may have.
     subject = " ".join((header_text(msg, "Subject") or "").split())[:998]
-    full_text = body.text
-    text = full_text if _forwarded(subject) else strip_quoted(full_text)
+    own_text = body.text if _forwarded(subject) else strip_quoted(body.text)
+    full_text = "\n\n".join(filter(None, (body.text, body.forwarded)))
+    text = "\n\n".join(filter(None, (own_text, body.forwarded)))
     own_id = message_ids(header_text(msg, "Message-ID"))
     message_id = own_id[0] if own_id else _synthetic_id(msg, full_text)
     attachments = _attachments(msg, body.part_ids)
+    in_reply_to = tuple(message_ids(header_text(msg, "In-Reply-To")))
+    sender_address = sender[0][1] if sender else customer[1]
+    suppress = (
+        suppress_reason(msg, sender_address)
+        or own_address_reason([a for _, a in sender] + [customer[1]], own=own_addresses,
+                              support_local=support_local, domains=our_domains)
+        or out_of_office_reason(subject, full_text)
+    )
+    bounce = None
+    if suppress:
+        bounce = find_bounce(msg, domains=our_domains, text=full_text)
+        if bounce is None and is_left_reply(full_text):
+            bounce = find_bounce(msg, domains=our_domains, text=full_text,
+                                 in_reply_to=in_reply_to, left=True)
     return ParsedMail(
         message_id=message_id,
         synthesized_id=not own_id,
-        in_reply_to=tuple(message_ids(header_text(msg, "In-Reply-To"))),
+        in_reply_to=in_reply_to,
         references=tuple(message_ids(header_text(msg, "References"))),
         subject=subject,
         from_address=sender[0][1] if sender else None,
@@ -274,9 +309,15 @@ def _parse(msg: EmailMessage, our_domains: frozenset[str]) -> ParsedMail:
         full_text=full_text,
         from_html=body.from_html,
         attachments=attachments,
-        suppress_reply=suppress_reason(msg, sender[0][1] if sender else customer[1]),
+        suppress_reply=suppress,
         thread_index=header_text(msg, "Thread-Index"),
+        bounce=bounce,
+        authentication_results=_all_headers(msg, "Authentication-Results"),
     )
+
+
+def _all_headers(msg: EmailMessage, name: str) -> tuple[str, ...]:
+    return tuple(str(v) for k, v in msg.raw_items() if k.lower() == name.lower())[:20]
 
 
 def _forwarded(subject: str) -> bool:

@@ -14,7 +14,20 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bot.domain import Reply, SendError, SendResult
-from channels.mail.compose import ComposeError, build_reply, references_chain
+from channels.mail.archive import SentArchive
+from channels.mail.compose import (
+    ComposeError,
+    build_reply,
+    cc_participants,
+    parent_id,
+    recipient,
+    references_chain,
+)
+from channels.mail.headers import split_address
+from channels.mail.imap_connect import ImapAccount, imap_connector
+from channels.mail.inbound import MailOptions
+from channels.mail.oauth2 import OAuth2Error, RefreshingToken, xoauth2
+from channels.mail.tls import client_context
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -32,8 +45,10 @@ def smtp_connector(
     use_ssl: bool = False,
     timeout: float = 30.0,
     ssl_context: ssl.SSLContext | None = None,
+    oauth2_token: Callable[[], str] | None = None,
 ) -> SmtpConnect:
-    """A factory of connected, authenticated SMTP clients (called in a worker thread)."""
+    """A factory of connected, authenticated SMTP clients (called in a worker thread);
+    ``oauth2_token`` logs ``username`` in with XOAUTH2 instead of a password."""
 
     def connect() -> smtplib.SMTP:
         context = ssl_context or ssl.create_default_context()
@@ -47,7 +62,11 @@ def smtp_connector(
                 client.ehlo()
                 client.starttls(context=context)
                 client.ehlo()  # RFC 3207 4.2: capabilities must be fetched again after TLS
-            if username:
+            if username and oauth2_token is not None:
+                client.ehlo_or_helo_if_needed()
+                token = oauth2_token()
+                client.auth("XOAUTH2", lambda challenge=None: xoauth2(username, token))
+            elif username:
                 client.login(username, password or "")
         except BaseException:
             client.close()
@@ -88,14 +107,24 @@ class SmtpSender:
         support_address: str,
         sender_name: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        cc_participants: bool = False,
+        own_addresses: frozenset[str] = frozenset(),
+        our_domains: frozenset[str] = frozenset(),
+        archive: SentArchive | None = None,
     ) -> None:
         self._connect = connect
+        self._archive = archive
+        self._cc = cc_participants
+        self._own = {a.lower() for a in own_addresses} | {support_address.lower()}
+        self._support_local = split_address(support_address)[0].split("+", 1)[0].lower()
+        self._domains = {d.lower() for d in our_domains} | {split_address(support_address)[1]}
         self._support_address = support_address
         self._sender_name = sender_name
         self._clock = clock
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SmtpSender:
+    def from_settings(cls, settings: Settings, *,
+                      oauth2_token: Callable[[], str] | None = None) -> SmtpSender:
         """The sender for SMTP_* settings; needs SMTP_HOST and SUPPORTBOT_SUPPORT_ADDRESS."""
         if not settings.smtp_host or not settings.support_address:
             raise ValueError("SMTP_HOST and SUPPORTBOT_SUPPORT_ADDRESS are required to send mail")
@@ -106,27 +135,59 @@ class SmtpSender:
             password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
             starttls=settings.smtp_starttls,
             use_ssl=settings.smtp_ssl,
+            ssl_context=client_context(ca_file=settings.smtp_ca_file,
+                                       cert_file=settings.smtp_client_cert,
+                                       key_file=settings.smtp_client_key),
+            oauth2_token=oauth2_token or RefreshingToken.from_settings(settings),
         )
+        options = MailOptions.from_settings(settings)
+        archive = None
+        if settings.imap_sent_folder and settings.imap_enabled:
+            archive = SentArchive(connect=imap_connector(ImapAccount.from_settings(settings)),
+                                  sent_folder=settings.imap_sent_folder,
+                                  inbox_folder=settings.imap_folder)
         return cls(
             connect=connect,
             support_address=settings.support_address,
             sender_name=settings.brand_name,
+            cc_participants=settings.mail_cc_participants,
+            own_addresses=options.own_addresses,
+            our_domains=options.our_domains,
+            archive=archive,
         )
+
+    def _ours(self, address: str) -> bool:
+        """Our own address: the support address or any plus-address of it in our domains, or
+        a configured own address. Colleagues in our domain stay on CC."""
+        local, domain = split_address(address)
+        base = local.split("+", 1)[0].lower()
+        return address.lower() in self._own or (base == self._support_local
+                                                and domain in self._domains)
 
     async def send(self, reply: Reply) -> SendResult:
         """Send one reply; ``SendError`` is ``permanent`` for 5xx and unaddressable replies."""
         try:
+            to = recipient(reply)
+            cc = cc_participants(reply, to=to, ours=self._ours) if self._cc else []
             msg = build_reply(
                 reply,
                 support_address=self._support_address,
                 sender_name=self._sender_name,
                 now=self._clock(),
+                cc=cc,
             )
         except ComposeError as exc:
             raise SendError(str(exc), permanent=True) from exc
         to = msg["To"].addresses[0].addr_spec
-        await asyncio.to_thread(self._deliver, msg, to)
+        await asyncio.to_thread(self._deliver, msg, [to, *cc])
         message_id = str(msg["Message-ID"])
+        if self._archive is not None:
+            try:
+                await self._archive.record(msg.as_bytes(),
+                                           parent_id(reply.thread_metadata, reply.in_reply_to))
+            except Exception as exc:  # delivered is delivered: the copy is a courtesy
+                log.warning("reply %s sent, but the Sent copy / \\Answered flag failed: %s",
+                            message_id, exc)
         return SendResult(
             channel_message_id=message_id,
             metadata={
@@ -134,16 +195,19 @@ class SmtpSender:
                 "references": references_chain(reply.thread_metadata, reply.related_message_ids),
                 "subject": str(msg["Subject"]),
                 "to": [to],
+                "cc": cc,
             },
         )
 
-    def _deliver(self, msg: object, to: str) -> None:
+    def _deliver(self, msg: object, to: list[str]) -> None:
         try:
             client = self._connect()
+        except OAuth2Error as exc:  # our configuration: retried, visible on the card
+            raise SendError(str(exc), permanent=False) from exc
         except (smtplib.SMTPException, OSError) as exc:
             raise classify(exc) from exc
         try:
-            client.send_message(msg, from_addr=self._support_address, to_addrs=[to])  # type: ignore[arg-type]
+            client.send_message(msg, from_addr=self._support_address, to_addrs=to)  # type: ignore[arg-type]
         except (smtplib.SMTPException, OSError) as exc:
             raise classify(exc) from exc
         finally:

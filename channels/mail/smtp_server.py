@@ -17,9 +17,20 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, AuthenticatorType, Envelope, Session
 
 from bot.domain import AcceptError, AcceptFn
+from bot.store import mail as mail_store
 from channels.mail.headers import split_address
-from channels.mail.inbound import MailOptions, to_inbound
+from channels.mail.inbound import (
+    CustomerOf,
+    MailOptions,
+    OnBounce,
+    email_customer_of,
+    keep_raw_copy,
+    mark_participant,
+    prepare_mail,
+    report_bounce,
+)
 from channels.mail.parse import MailRejected, OwnMail
+from channels.mail.raw import KeepRaw
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -41,12 +52,25 @@ class InboundSmtpHandler:
         accept: AcceptFn,
         domains: Iterable[str],
         options: MailOptions,
+        keep_raw: KeepRaw | None = None,
+        on_bounce: OnBounce | None = None,
+        customer_of: CustomerOf | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._accept = accept
+        self._keep_raw = keep_raw
+        self._on_bounce = on_bounce
+        self._customer_of = customer_of
         self._domains = frozenset(d.lower().rstrip(".") for d in domains)
         self._options = options
         self._clock = clock
+
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope,
+                          hostname: str, responses: list[str]) -> list[str]:
+        """Offer PIPELINING (RFC 2920): aiosmtpd reads commands one line at a time from the
+        stream, so a client may send MAIL, RCPT and DATA without waiting for each answer."""
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
     async def handle_RCPT(
         self,
@@ -56,8 +80,11 @@ class InboundSmtpHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
-        """Refuse recipients outside our domains early (RFC 3463 5.1.1: bad destination)."""
+        """Refuse recipients outside our domains early (RFC 3463 5.1.1: bad destination);
+        ``postmaster`` is always accepted (RFC 5321 4.5.1), with or without a domain."""
         _, domain = split_address(address)
+        if address.strip("<>").lower() == "postmaster":
+            domain = next(iter(sorted(self._domains)), "")
         if domain not in self._domains:
             return f"550 5.1.1 <{address}>: recipient not handled here (no relaying)"
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
@@ -72,8 +99,8 @@ class InboundSmtpHandler:
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
         try:
-            inbound = await asyncio.to_thread(
-                to_inbound,
+            prepared = await asyncio.to_thread(
+                prepare_mail,
                 raw,
                 options=self._options,
                 received_at=self._clock(),
@@ -90,7 +117,12 @@ class InboundSmtpHandler:
         except Exception:
             log.exception("could not parse mail from %s", _redact(envelope.mail_from or ""))
             return "451 4.3.0 Temporary failure while reading the message, please retry"
+        inbound = prepared.inbound
         try:
+            await keep_raw_copy(self._keep_raw, prepared.raw)
+            if await report_bounce(self._on_bounce, prepared.bounce):
+                return "250 2.0.0 Delivery report recorded against our reply"
+            inbound = await mark_participant(inbound, self._customer_of)
             accepted = await self._accept(inbound)
         except AcceptError as exc:
             log.warning("accept failed for %s: %s", inbound.channel_message_id, exc)
@@ -139,15 +171,24 @@ async def serve_smtp(
     accept: AcceptFn,
     tls_context: ssl.SSLContext | None = None,
     authenticator: AuthenticatorType | None = None,
+    keep_raw: KeepRaw | None = mail_store.keep_raw_mail,
+    on_bounce: OnBounce | None = None,
+    customer_of: CustomerOf | None = email_customer_of,
 ) -> asyncio.Server | None:
-    """Start the inbound SMTP server from settings; ``None`` without SUPPORTBOT_SMTP_LISTEN."""
+    """Start the inbound SMTP server from settings; ``None`` without SUPPORTBOT_SMTP_LISTEN.
+
+    ``keep_raw`` stores the original of each accepted mail (the database by default);
+    ``on_bounce`` records bounces of our replies (``inbound.bounce_recorder``);
+    ``customer_of`` finds the customer of the conversation a mail joins (the database)."""
     address = settings.smtp_listen_address
     if address is None:
         return None
     if not settings.mail_domains:
         raise ValueError("SUPPORTBOT_MAIL_DOMAINS is required when SUPPORTBOT_SMTP_LISTEN is set")
     handler = InboundSmtpHandler(
-        accept=accept, domains=settings.mail_domains, options=MailOptions.from_settings(settings)
+        accept=accept, domains=settings.mail_domains, options=MailOptions.from_settings(settings),
+        keep_raw=keep_raw, on_bounce=on_bounce,
+        customer_of=customer_of,
     )
     host, port = address
     server = await start_smtp_server(

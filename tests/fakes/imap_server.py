@@ -7,6 +7,7 @@ it is down, and start it again on the same port, exactly like a mail server rest
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from argparse import Namespace
 from collections.abc import Coroutine
@@ -21,6 +22,7 @@ from pymap.backend.dict.mailbox import MailboxData, MailboxSet
 from pymap.config import BackendCapability
 from pymap.imap import IMAPServer
 from pymap.parsing.message import AppendMessage
+from pymap.parsing.specials.flag import Seen
 
 T = TypeVar("T")
 
@@ -34,16 +36,23 @@ class _NoIdleConfig(Config):
 
 
 class FakeImapServer:
-    """pymap on 127.0.0.1:<random port>; ``user``/``password`` log in, plain (no TLS)."""
+    """pymap on 127.0.0.1:<random port>; ``user``/``password`` log in; plain unless an
+    ``ssl_context`` (server side) is given."""
 
     def __init__(
-        self, *, user: str = "support", password: str = "secret", idle: bool = True
+        self,
+        *,
+        user: str = "support",
+        password: str = "secret",
+        idle: bool = True,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.user = user
         self.password = password
         self.host = "127.0.0.1"
         self.port = 0
         self._idle = idle
+        self._ssl = ssl_context  # implicit TLS (port 993 style) when set
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="fake-imap", daemon=True
@@ -86,9 +95,17 @@ class FakeImapServer:
 
     # --- mailbox access -------------------------------------------------------------------
 
-    def deliver(self, raw: bytes, folder: str = "INBOX") -> None:
-        """Put a message into a folder server-side (works while the server is stopped)."""
-        self._call(self._append(raw, folder))
+    def deliver(
+        self,
+        raw: bytes,
+        folder: str = "INBOX",
+        *,
+        seen: bool = False,
+        when: datetime | None = None,
+    ) -> None:
+        """Put a message into a folder server-side (works while the server is stopped);
+        ``seen`` delivers it already read, ``when`` sets its internal (arrival) date."""
+        self._call(self._append(raw, folder, seen=seen, when=when))
 
     def flags(self, folder: str = "INBOX") -> dict[int, set[str]]:
         """UID → flags of every message in ``folder``."""
@@ -127,7 +144,7 @@ class FakeImapServer:
             IMAPServer(self._login, self._config)
         )
 
-        self._server = await asyncio.start_server(handler, self.host, self.port)
+        self._server = await asyncio.start_server(handler, self.host, self.port, ssl=self._ssl)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _stop(self) -> None:
@@ -149,9 +166,12 @@ class FakeImapServer:
             await mailbox_set.add_mailbox(folder)
         return await mailbox_set.get_mailbox(folder)
 
-    async def _append(self, raw: bytes, folder: str) -> None:
+    async def _append(
+        self, raw: bytes, folder: str, *, seen: bool, when: datetime | None
+    ) -> None:
         mailbox = await self._mailbox(folder)
-        await mailbox.append(AppendMessage(raw, datetime.now(UTC), frozenset()), recent=True)
+        flags = frozenset({Seen}) if seen else frozenset()
+        await mailbox.append(AppendMessage(raw, when or datetime.now(UTC), flags), recent=True)
 
     async def _flags(self, folder: str) -> dict[int, set[str]]:
         mailbox = await self._mailbox(folder)

@@ -9,7 +9,7 @@ import logging
 
 import pytest
 
-from bot.store.models import Message, OutboxItem, QueueStatus
+from bot.store.models import Draft, Message, OutboxItem, QueueStatus
 from tests.fakes.http import wait_for
 from tests.fakes.imap_server import FakeImapServer
 from tests.fakes.smtp_relay import SmtpRelay
@@ -75,7 +75,7 @@ async def test_imap_dropped_mid_idle_reconnects_and_loses_nothing(
         stack = await make_stack(
             IMAP_HOST=imap.host, IMAP_PORT=imap.port, IMAP_USER=imap.user,
             IMAP_PASSWORD=imap.password, IMAP_SSL="false", IMAP_STARTTLS="false",
-            smtp_in=False,
+            IMAP_START="unseen", smtp_in=False,
         )
         imap.deliver(mail_bytes("<before@example.com>"))
         await wait_for(db_true(lambda: Message.filter(channel_message_id="<before@example.com>")
@@ -97,3 +97,69 @@ async def test_imap_dropped_mid_idle_reconnects_and_loses_nothing(
 
 async def _count_in(expected: int) -> bool:
     return await Message.filter(direction="in").count() >= expected
+
+
+async def test_a_refused_imap_login_is_posted_to_the_approval_channel_once(
+    make_stack: StackFactory,
+) -> None:
+    with FakeImapServer() as imap:
+        stack = await make_stack(
+            IMAP_HOST=imap.host, IMAP_PORT=imap.port, IMAP_USER=imap.user,
+            IMAP_PASSWORD="not-the-password", IMAP_SSL="false", IMAP_STARTTLS="false",
+            smtp_in=False, knowledge=False,
+        )
+        await wait_for(lambda: stack.services.mailbox is not None
+                       and stack.services.mailbox.consecutive_failures >= 3, timeout=60)
+        assert stack.card_text().count("login was refused") == 1
+        snapshot = stack.services.mailbox.snapshot()  # type: ignore[union-attr]
+        assert snapshot["connected"] is False and snapshot["last_error_kind"] == "auth"
+
+
+async def test_a_bounce_of_our_reply_marks_it_failed_on_its_card(
+    make_stack: StackFactory,
+) -> None:
+    stack = await make_stack(**AUTO)
+    assert stack.smtp_port is not None
+    await asyncio.to_thread(smtp_send, stack.smtp_port, mail_bytes("<b1@example.com>"))
+    await wait_for(lambda: stack.relay.messages, timeout=30)
+    await stack.wait_settled()
+    ours = str(stack.relay.messages[0].message["Message-ID"])
+    dsn = (
+        "From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.net>\r\n"
+        "To: support@acme.example\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        "Message-ID: <dsn-b1@mx.example.net>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net"
+        "\r\n\r\nFinal-Recipient: rfc822; jane@example.com\r\nAction: failed\r\n"
+        "Status: 5.1.1\r\n\r\n--b\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"Message-ID: {ours}\r\n\r\n--b--\r\n"
+    ).encode()
+    await asyncio.to_thread(smtp_send, stack.smtp_port, dsn, mail_from="")
+    await wait_for(db_true(lambda: OutboxItem.filter(status=QueueStatus.DEAD).exists()),
+                   timeout=30)
+    item = await OutboxItem.get()
+    assert "bounced" in (item.last_error or "") and "5.1.1" in (item.last_error or "")
+    assert await Message.filter(channel_message_id="<dsn-b1@mx.example.net>").count() == 0
+    await wait_for(lambda: "5.1.1" in stack.card_text(), timeout=30)
+
+
+async def test_a_third_party_in_the_thread_is_never_answered_automatically(
+    make_stack: StackFactory,
+) -> None:
+    stack = await make_stack(**AUTO)
+    assert stack.smtp_port is not None
+    await asyncio.to_thread(smtp_send, stack.smtp_port, mail_bytes("<jane-1@example.com>"))
+    await wait_for(lambda: len(stack.relay.messages) == 1, timeout=30)
+    await stack.wait_settled()
+    token_address = str(stack.relay.messages[0].message["Reply-To"])
+    carol = mail_bytes("<carol-1@example.org>", sender="carol@example.org", name="Carol")
+    await asyncio.to_thread(smtp_send, stack.smtp_port, carol, rcpt=token_address,
+                            mail_from="carol@example.org")
+    await wait_for(db_true(lambda: Draft.filter(message__channel_message_id="<carol-1@example.org>")
+                           .exists()), timeout=30)
+    await stack.wait_settled()
+    draft = await Draft.get(message__channel_message_id="<carol-1@example.org>")
+    assert draft.decision == "review", draft.reasons
+    assert any("carol@example.org" in r for r in draft.reasons)
+    assert len(stack.relay.messages) == 1  # only Jane was answered

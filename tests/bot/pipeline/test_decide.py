@@ -167,6 +167,8 @@ RULE = EarningRule(min_approvals=3, min_rate=0.8)
         ({"earning": RULE, "topic": UNEARNED}, Decision.REVIEW, "auto-send not earned"),
         ({"earning": RULE, "topic": EARNED}, Decision.AUTO, "grounded in"),
         ({"topic": UNEARNED}, Decision.AUTO, "grounded in"),  # earning not required
+        ({"needs_review": ("written by carol@x.example, not the customer",)}, Decision.REVIEW,
+         "written by carol@x.example"),
     ],
 )
 def test_precedents_caps_and_earning_hold_back_what_would_be_sent(

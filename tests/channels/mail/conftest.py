@@ -6,10 +6,14 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.domain import Accepted, AcceptError, Inbound
+from channels.mail.imap import ImapPoller
+from channels.mail.imap_connect import ImapAccount, imap_connector
+from channels.mail.imap_start import StartPolicy
 from channels.mail.inbound import MailOptions
 from tests.fakes.imap_server import FakeImapServer
 from tests.fakes.smtp_relay import SmtpRelay
@@ -99,3 +103,62 @@ async def smtp_relay() -> AsyncIterator[SmtpRelay]:
     relay = await SmtpRelay().start()
     yield relay
     await relay.close()
+
+
+class MemoryCursorStore:
+    """The two kv functions the poller uses, in memory (one test uses the real kv)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    async def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    async def put(self, key: str, value: Any) -> None:
+        self.values[key] = value
+
+
+def account_for(server: FakeImapServer) -> ImapAccount:
+    return ImapAccount(
+        host=server.host,
+        port=server.port,
+        user=server.user,
+        password=server.password,
+        use_ssl=False,
+        starttls=False,
+        timeout=5,
+    )
+
+
+@pytest.fixture
+def store() -> MemoryCursorStore:
+    return MemoryCursorStore()
+
+
+@pytest.fixture
+def make_poller(
+    imap_server: FakeImapServer,
+    recording_accept: RecordingAccept,
+    options: MailOptions,
+    store: MemoryCursorStore,
+) -> Callable[..., ImapPoller]:
+    def factory(server: FakeImapServer | None = None, **overrides: Any) -> ImapPoller:
+        account = account_for(server or imap_server)
+        kwargs: dict[str, Any] = {
+            "connect": imap_connector(account),
+            "accept": recording_accept,
+            "options": options,
+            "cursor_key": f"imap:{account.cursor_name}/INBOX",
+            # These tests are about fetching: take what is there (first starts: test_imap_start).
+            "start": StartPolicy(mode="all"),
+            "idle_check_seconds": 0.2,
+            "poll_seconds": 3600.0,  # mail must arrive through IDLE unless a test says otherwise
+            "backoff_initial": 0.05,
+            "backoff_max": 0.2,
+            "get_value": store.get,
+            "put_value": store.put,
+        }
+        kwargs.update(overrides)
+        return ImapPoller(**kwargs)
+
+    return factory

@@ -7,73 +7,23 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from imapclient import IMAPClient
 
 from bot.store import kv
 from channels.mail.imap import ImapPoller, _is_keepalive
-from channels.mail.imap_connect import ImapAccount, imap_connector
+from channels.mail.imap_connect import imap_connector
+from channels.mail.imap_start import StartPolicy
 from channels.mail.inbound import MailOptions
 from config import Settings
-from tests.channels.mail.conftest import RecordingAccept, eml, simple_mail, wait_until
+from tests.channels.mail.conftest import (
+    MemoryCursorStore,
+    RecordingAccept,
+    account_for,
+    eml,
+    simple_mail,
+    wait_until,
+)
 from tests.fakes.imap_server import FakeImapServer
-
-
-class MemoryCursorStore:
-    """The two kv functions the poller uses, in memory (one test uses the real kv)."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    async def get(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
-
-    async def put(self, key: str, value: Any) -> None:
-        self.values[key] = value
-
-
-def account_for(server: FakeImapServer) -> ImapAccount:
-    return ImapAccount(
-        host=server.host,
-        port=server.port,
-        user=server.user,
-        password=server.password,
-        use_ssl=False,
-        starttls=False,
-        timeout=5,
-    )
-
-
-@pytest.fixture
-def store() -> MemoryCursorStore:
-    return MemoryCursorStore()
-
-
-@pytest.fixture
-def make_poller(
-    imap_server: FakeImapServer,
-    recording_accept: RecordingAccept,
-    options: MailOptions,
-    store: MemoryCursorStore,
-) -> Callable[..., ImapPoller]:
-    def factory(server: FakeImapServer | None = None, **overrides: Any) -> ImapPoller:
-        account = account_for(server or imap_server)
-        kwargs: dict[str, Any] = {
-            "connect": imap_connector(account),
-            "accept": recording_accept,
-            "options": options,
-            "cursor_key": f"imap:{account.cursor_name}/INBOX",
-            "idle_check_seconds": 0.2,
-            "poll_seconds": 3600.0,  # mail must arrive through IDLE unless a test says otherwise
-            "backoff_initial": 0.05,
-            "backoff_max": 0.2,
-            "get_value": store.get,
-            "put_value": store.put,
-        }
-        kwargs.update(overrides)
-        return ImapPoller(**kwargs)
-
-    return factory
 
 
 class Running:
@@ -338,6 +288,7 @@ async def test_cursor_lives_in_the_kv_store(
         accept=recording_accept,
         options=options,
         cursor_key=poller._key,
+        start=StartPolicy(mode="all"),
     )
     imap_server.deliver(eml("apple_mail.eml"))
     try:

@@ -11,10 +11,12 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.domain import Channel, Reply, Sender
+from bot.store import mail as mail_store
 from bot.store.inbox import accept
 from bot.store.models import Conversation, Message
 from channels.mail.imap import ImapPoller
 from channels.mail.imap_connect import ImapAccount, imap_connector
+from channels.mail.imap_start import StartPolicy
 from channels.mail.inbound import MailOptions
 from channels.mail.sender import SmtpSender, smtp_connector
 from channels.mail.smtp_server import InboundSmtpHandler, start_smtp_server
@@ -28,7 +30,8 @@ SUPPORT = f"support@{DOMAIN}"
 
 @pytest.fixture
 async def smtp_in(db: Settings, options: MailOptions) -> AsyncIterator[int]:
-    handler = InboundSmtpHandler(accept=accept, domains=[DOMAIN], options=options)
+    handler = InboundSmtpHandler(accept=accept, domains=[DOMAIN], options=options,
+                                 keep_raw=mail_store.keep_raw_mail)
     server = await start_smtp_server(handler, host="127.0.0.1", port=0, data_size_limit=1 << 20)
     yield server.sockets[0].getsockname()[1]
     server.close()
@@ -228,6 +231,8 @@ async def test_imap_and_smtp_copies_of_one_mail_are_stored_once(
             accept=accept,
             options=options,
             cursor_key=f"imap:{account.cursor_name}/INBOX",
+            start=StartPolicy(mode="unseen"),
+            keep_raw=mail_store.keep_raw_mail,
         )
         try:
             assert await poller.poll_once() == 2
@@ -237,3 +242,5 @@ async def test_imap_and_smtp_copies_of_one_mail_are_stored_once(
         await Message.filter(channel_message_id="<CAJx9kQ2Second+Reply=abc@mail.gmail.com>").count()
         == 1
     )
+    stored = await Message.get(channel_message_id="<CAJx9kQ2Second+Reply=abc@mail.gmail.com>")
+    assert await mail_store.raw_mail(stored.metadata["raw"]["sha256"]) is not None

@@ -138,6 +138,8 @@ def test_attachments_over_the_limit_are_recorded_not_stored(options: MailOptions
     )
     stored = {r["name"]: r["stored"] for r in inbound.metadata["attachments"]}
     assert stored["export.pdf"] is not None and stored["screenshot.png"] is None
+    skipped = {r["name"]: r["skipped"] for r in inbound.metadata["attachments"]}
+    assert skipped["screenshot.png"] is not None and "limit" in skipped["screenshot.png"]
 
 
 def test_forwarded_mail_keeps_the_forwarded_part() -> None:
@@ -305,3 +307,16 @@ def test_message_ids(value: str, expected: list[str]) -> None:
 )
 def test_reply_subject_never_stacks(subject: str, expected: str) -> None:
     assert reply_subject(subject) == expected
+
+
+def test_attachments_are_listed_in_the_text_and_oversized_ones_said_so(
+    options: MailOptions,
+) -> None:
+    tiny = MailOptions(our_domains=OURS, attachments_dir=options.attachments_dir,
+                       max_attachment_bytes=40)
+    inbound = to_inbound(eml("inline_image_attachment.eml"), options=tiny,
+                         received_at=datetime.now(UTC), source="t")
+    assert inbound.text.endswith(
+        "[Attachments: export.pdf (application/pdf, 45 bytes — not kept: larger than the "
+        "40-byte limit)]")
+    assert "screenshot.png" not in inbound.text  # inline images are part of the body

@@ -6,12 +6,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from imapclient import IMAPClient
 
 from bot.domain import Channel, Reply, Sender, SendError
+from channels.mail.archive import SentArchive
+from channels.mail.compose import references_chain
+from channels.mail.imap_connect import ImapAccount, imap_connector
 from channels.mail.parse import OwnMail, parse_mail
 from channels.mail.sender import SmtpSender, smtp_connector
-from tests.channels.mail.conftest import DOMAIN
+from tests.channels.mail.conftest import DOMAIN, simple_mail
 from tests.conftest import SettingsFactory
+from tests.fakes.imap_server import FakeImapServer
 from tests.fakes.smtp_relay import SmtpRelay
 
 NOW = datetime(2025, 3, 4, 17, 1, tzinfo=UTC)
@@ -152,4 +157,91 @@ def test_from_settings(make_settings: SettingsFactory) -> None:
     sender = SmtpSender.from_settings(
         make_settings(SMTP_HOST="127.0.0.1", SUPPORTBOT_SUPPORT_ADDRESS=f"support@{DOMAIN}")
     )
-    assert isinstance(sender, SmtpSender)
+    assert isinstance(sender, SmtpSender) and sender._archive is None
+    archiving = SmtpSender.from_settings(make_settings(
+        SMTP_HOST="127.0.0.1", SUPPORTBOT_SUPPORT_ADDRESS=f"support@{DOMAIN}",
+        IMAP_HOST="127.0.0.1", IMAP_USER="support", IMAP_SENT_FOLDER="Sent"))
+    assert isinstance(archiving._archive, SentArchive)
+
+
+def test_references_are_the_parents_then_the_parent_per_rfc_5322() -> None:
+    meta = {"message_id": "<c2@example.com>", "in_reply_to": ["<supportbot.r-1@acme.example>"]}
+    related = ("<c1@example.com>", "<supportbot.r-1@acme.example>", "<c2@example.com>")
+    # The customer's client sent no References: its In-Reply-To stands in, the parent is last.
+    assert references_chain(meta, related) == [
+        "<c1@example.com>", "<supportbot.r-1@acme.example>", "<c2@example.com>"]
+    meta = {"message_id": "<c3@example.com>", "references": ["<a@example.com>", "<b@example.com>"]}
+    assert references_chain(meta, ("<a@example.com>", "<b@example.com>", "<c3@example.com>")) \
+        == ["<a@example.com>", "<b@example.com>", "<c3@example.com>"]
+    assert references_chain({"message_id": "<solo@example.com>"}, ()) == ["<solo@example.com>"]
+
+
+async def test_no_in_reply_to_when_the_customer_mail_had_no_message_id(
+    smtp_relay: SmtpRelay,
+) -> None:
+    synthetic = "<0123abcd@synthesized.supportbot.invalid>"
+    meta = {**META, "message_id": synthetic, "synthesized_message_id": True, "references": []}
+    await sender_for(smtp_relay).send(make_reply(thread_metadata=meta, in_reply_to=synthetic,
+                                                 related_message_ids=(synthetic,)))
+    msg = smtp_relay.messages[0].message
+    assert msg["In-Reply-To"] is None and msg["References"] is None
+
+
+async def test_reply_all_keeps_participants_on_cc_minus_our_addresses(
+    smtp_relay: SmtpRelay,
+) -> None:
+    meta = {**META, "to": [f"support@{DOMAIN}", "carol@example.org"],
+            "cc": [f"bob@{DOMAIN}", f"support+tok12345@{DOMAIN}", "Jane.Doe@gmail.com",
+                   f"billing@{DOMAIN}"]}
+    sender = SmtpSender(
+        connect=smtp_connector(host=smtp_relay.host, port=smtp_relay.port, starttls=False),
+        support_address=f"support@{DOMAIN}", clock=lambda: NOW, cc_participants=True,
+        own_addresses=frozenset({f"billing@{DOMAIN}"}), our_domains=frozenset({DOMAIN}),
+    )
+    result = await sender.send(make_reply(thread_metadata=meta))
+    [relayed] = smtp_relay.messages
+    assert relayed.message["To"] == "Jane Doe <jane.doe@gmail.com>"
+    assert relayed.message["Cc"] == f"carol@example.org, bob@{DOMAIN}"
+    assert relayed.rcpt_tos == ("jane.doe@gmail.com", "carol@example.org", f"bob@{DOMAIN}")
+    assert result.metadata["cc"] == ["carol@example.org", f"bob@{DOMAIN}"]
+
+
+async def test_cc_is_off_unless_configured(smtp_relay: SmtpRelay) -> None:
+    meta = {**META, "cc": ["carol@example.org"]}
+    await sender_for(smtp_relay).send(make_reply(thread_metadata=meta))
+    assert smtp_relay.messages[0].message["Cc"] is None
+    assert smtp_relay.messages[0].rcpt_tos == ("jane.doe@gmail.com",)
+
+
+async def test_a_sent_reply_is_copied_to_sent_and_the_original_flagged_answered(
+    smtp_relay: SmtpRelay, imap_server: FakeImapServer
+) -> None:
+    imap_server.deliver(simple_mail("<CAJx9kQ2Second@mail.gmail.com>"))
+    imap_server.deliver(simple_mail("<someone-else@example.com>"))
+    account = ImapAccount(host=imap_server.host, port=imap_server.port, user=imap_server.user,
+                          password=imap_server.password, use_ssl=False, timeout=10)
+    sender = SmtpSender(
+        connect=smtp_connector(host=smtp_relay.host, port=smtp_relay.port, starttls=False),
+        support_address=f"support@{DOMAIN}", clock=lambda: NOW,
+        archive=SentArchive(connect=imap_connector(account), sent_folder="Sent"),
+    )
+    await sender.send(make_reply())
+    assert len(smtp_relay.messages) == 1
+    assert list(imap_server.flags("Sent").values()) == [{"\\Seen"}]
+    assert imap_server.flags() == {101: {"\\Answered"}, 102: set()}
+
+
+async def test_a_failing_sent_copy_never_fails_the_delivered_reply(
+    smtp_relay: SmtpRelay, caplog: pytest.LogCaptureFixture
+) -> None:
+    def refused() -> IMAPClient:
+        raise ConnectionRefusedError("imap down")
+
+    sender = SmtpSender(
+        connect=smtp_connector(host=smtp_relay.host, port=smtp_relay.port, starttls=False),
+        support_address=f"support@{DOMAIN}", clock=lambda: NOW,
+        archive=SentArchive(connect=refused),
+    )
+    result = await sender.send(make_reply())
+    assert result.channel_message_id == f"<supportbot.r-101@{DOMAIN}>"
+    assert "Sent copy" in caplog.text and len(smtp_relay.messages) == 1

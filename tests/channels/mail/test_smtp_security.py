@@ -33,7 +33,8 @@ async def secured(ca: trustme.CA, tmp_path: Path, make_settings: SettingsFactory
                              SUPPORTBOT_SMTP_AUTH_PASSWORD="s3cret")
     server = await serve_smtp(settings, accept=recording_accept,
                               tls_context=smtp_security.tls_context(settings),
-                              authenticator=smtp_security.authenticator(settings))
+                              authenticator=smtp_security.authenticator(settings),
+                              keep_raw=None, customer_of=None)
     assert server is not None
     yield server.sockets[0].getsockname()[1]
     server.close()

@@ -123,7 +123,7 @@ async def test_serve_smtp_from_settings(
         SUPPORTBOT_MAIL_DOMAINS=DOMAIN,
         SUPPORTBOT_SUPPORT_ADDRESS=f"support@{DOMAIN}",
     )
-    server = await serve_smtp(settings, accept=recording_accept)
+    server = await serve_smtp(settings, accept=recording_accept, keep_raw=None, customer_of=None)
     assert server is not None
     try:
         await send(server.sockets[0].getsockname()[1], eml("inline_image_attachment.eml"))
@@ -133,3 +133,43 @@ async def test_serve_smtp_from_settings(
     [inbound] = recording_accept.calls
     stored = inbound.metadata["attachments"][1]["stored"]
     assert stored.startswith(str(settings.data_dir / "attachments"))
+
+
+async def test_postmaster_is_accepted_with_or_without_a_domain(
+    smtp_port: int, recording_accept: RecordingAccept
+) -> None:
+    assert await send(smtp_port, simple_mail("<pm1@example.com>"), ["postmaster"]) == {}
+    assert await send(smtp_port, simple_mail("<pm2@example.com>"),
+                      [f"PostMaster@{DOMAIN}"]) == {}
+    assert len(recording_accept.calls) == 2
+
+
+def _pipelined(port: int) -> list[bytes]:
+    """MAIL, RCPT and DATA written in one go, then the answers read (RFC 2920)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        reader = sock.makefile("rb")
+        reader.readline()  # greeting
+        sock.sendall(b"EHLO client.example\r\n")
+        ehlo = []
+        while True:
+            line = reader.readline()
+            ehlo.append(line)
+            if line[3:4] == b" ":
+                break
+        sock.sendall(b"MAIL FROM:<jane@example.com>\r\nRCPT TO:<support@acme.example>\r\n"
+                     b"DATA\r\n")
+        answers = [reader.readline() for _ in range(3)]
+        sock.sendall(simple_mail("<pipelined@example.com>") + b".\r\nQUIT\r\n")
+        answers.append(reader.readline())
+        return [*ehlo, *answers]
+
+
+async def test_pipelining_is_offered_and_works(
+    smtp_port: int, recording_accept: RecordingAccept
+) -> None:
+    lines = await asyncio.to_thread(_pipelined, smtp_port)
+    assert b"250-PIPELINING\r\n" in lines
+    assert [line[:3] for line in lines[-4:]] == [b"250", b"250", b"354", b"250"]
+    assert [i.channel_message_id for i in recording_accept.calls] == ["<pipelined@example.com>"]
