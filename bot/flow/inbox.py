@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypedDict
@@ -21,6 +22,7 @@ from tortoise.transactions import in_transaction
 
 from bot.clock import Clock, utcnow
 from bot.domain import Accepted, AcceptError, Channel, Inbound, Sender
+from bot.pipeline.redact import redact, redact_values
 from bot.store.models import (
     Conversation,
     ConversationStatus,
@@ -33,6 +35,15 @@ from bot.store.models import (
 log = logging.getLogger(__name__)
 
 _REOPEN = {ConversationStatus.ANSWERED, ConversationStatus.CLOSED}
+# Metadata that carries the customer's prose (the mail's subject and unquoted text, a webhook
+# source's free-form extra fields) is redacted like the text; identifiers (Message-IDs,
+# references, Slack ts) are not, since a long digit run there may pass Luhn by chance.
+_PROSE_METADATA = frozenset({"subject", "full_text", "text", "body", "html", "extra"})
+
+
+def _redacted_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: redact_values(value) if key in _PROSE_METADATA else value
+            for key, value in metadata.items()}
 
 
 class _CustomerFields(TypedDict, total=False):
@@ -95,9 +106,11 @@ async def _accept_once(inbound: Inbound, *, look_for_duplicate: bool) -> Accepte
             channel=inbound.channel.value,
             direction="in",
             author=inbound.sender.name or inbound.sender.email or inbound.sender.id,
-            text=inbound.text,
+            # Redaction at the door: the stored message is what the card, thread posts, logs,
+            # the LLM request and learned answers all read, so none of them sees the raw value.
+            text=redact(inbound.text),
             channel_message_id=inbound.channel_message_id,
-            metadata=dict(inbound.metadata),
+            metadata=_redacted_metadata(inbound.metadata),
             suppress_reply=inbound.suppress_reply,
             received_at=inbound.received_at,
         )
@@ -158,7 +171,7 @@ async def _conversation_for(inbound: Inbound, customer: Customer) -> Conversatio
             channel=channel,
             thread_key=inbound.thread_key,
             token=secrets.token_hex(8),
-            subject=(inbound.subject or "")[:998] or None,
+            subject=redact(inbound.subject or "")[:998] or None,
             customer=customer,
         )
     if conversation.status in _REOPEN:
