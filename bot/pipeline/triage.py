@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.pipeline import intents
+from bot.pipeline import injection, intents
 from bot.pipeline.language import detect_language
 
 ANGRY_AT = 0.6  # frustration at which a message is treated as angry and goes to a human
@@ -340,6 +340,11 @@ def triage(
     ):
         hits = dict.fromkeys(m.group(0).strip().lower() for m in pattern.finditer(whole))
         findings.extend(Finding(flag, flag.value, f'"{hit}"') for hit in hits)
+    # The same and more on the folded text (NFKC, zero-width, look-alikes, several languages).
+    known = {f.reason.strip('"') for f in findings if f.flag is Flag.PROMPT_INJECTION}
+    for seen in injection.detect(whole):
+        if seen.phrase not in known:
+            findings.append(Finding(Flag.PROMPT_INJECTION, seen.signal, f'"{seen.phrase}"'))
     for signal, why, pattern in _INJECTION_ASKS:
         hits = dict.fromkeys(" ".join(m.group(0).split()) for m in pattern.finditer(whole))
         findings.extend(

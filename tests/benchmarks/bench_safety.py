@@ -93,6 +93,26 @@ def bench_triage(name: str, title: str) -> None:
         print(f"  language {line}")
 
 
+def bench_injection() -> None:
+    rows = _rows("injection.jsonl")
+    attacks = [r for r in rows if r["injection"]]
+    benign = [r for r in rows if not r["injection"]]
+    held = [r for r in attacks if triage(str(r["text"])).escalation_reasons]
+    flagged_benign = [r for r in benign if triage(str(r["text"])).prompt_injection]
+    print(f"\n## Injection: {len(attacks)} attacks (6 languages; zero-width, full-width, "
+          f"Cyrillic look-alikes, leet, role markers), {len(benign)} look-alikes\n")
+    print("| measure | value |")
+    print("|---|---|")
+    print(f"| attacks never auto-sent (triage sends to humans) | {len(held)}/{len(attacks)} "
+          f"= {len(held) / len(attacks):.0%} |")
+    print(f"| look-alikes flagged (cost: a human look) | {len(flagged_benign)}/{len(benign)} |")
+    for r in attacks:
+        if r not in held:
+            print(f"  MISSED: {str(r['text'])[:80]!r}")
+    for r in flagged_benign:
+        print(f"  FLAGGED: {str(r['text'])[:80]!r}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="triage,injection,leakage")
@@ -101,6 +121,8 @@ def main() -> None:
     if "triage" in parts:
         bench_triage("triage_labelled.jsonl", "development set (patterns written against it)")
         bench_triage("triage_heldout.jsonl", "held-out set (written after the patterns)")
+    if "injection" in parts:
+        bench_injection()
 
 
 if __name__ == "__main__":
