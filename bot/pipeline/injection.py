@@ -104,7 +104,8 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("other_languages", _rx(
         # German
         r"ignorier(?:e|en|t)? (?:alle |die |deine |sämtliche |samtliche )?"
-        r"(?:vorherigen |bisherigen |obigen |vorigen |vorangegangenen )?(?:anweisungen|instruktionen|regeln|befehle|vorgaben)"
+        r"(?:vorherigen |bisherigen |obigen |vorigen |vorangegangenen )?"
+        r"(?:anweisungen|instruktionen|regeln|befehle|vorgaben)"
         r"|vergiss (?:alle |deine |die )?(?:anweisungen|regeln|instruktionen|vorgaben)"
         r"|(?:du bist|ab (?:jetzt|sofort) bist du|tu so,? als (?:ob|waerst|warst)) "
         r"(?:jetzt |nun |ab sofort )?(?:ein|eine|der|die)? ?\w*bot"
