@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from collections import Counter
@@ -113,6 +114,114 @@ def bench_injection() -> None:
         print(f"  FLAGGED: {str(r['text'])[:80]!r}")
 
 
+# (question from customer A, A's approved answer, A's details, a paraphrase from customer B)
+LEAKAGE_CASES = [
+    ("Do students get a discount?",
+     "Hi Erin, yes: students get 50% off the annual plan with a valid student email. I've "
+     "applied it to your account ACC-77812 already.\n\nBest, Bob",
+     ["Erin", "Bob", "ACC-77812"], "Is there a student discount?"),
+    ("I was charged twice this month",
+     "Hi Alice, sorry about the double charge! I've asked billing to refund the duplicate "
+     "payment. Duplicate charges are refunded automatically within 30 days.\nBest, Bob",
+     ["Alice", "Bob"], "Why did you bill me two times?"),
+    ("Double charge on my invoice",
+     "Hello Frank,\n\nI have refunded the duplicate charge of $8 on invoice INV-2024-000888 "
+     "to your card ending 1881. Duplicate charges are refunded automatically within 30 days."
+     "\n\nKind regards,\nDana", ["Frank", "Dana", "$8", "INV-2024-000888", "1881"],
+     "I see the same charge twice on my card"),
+    ("Where is my order?",
+     "Hi Priya, your order 48213 left our warehouse on 3 March and ships within 2 business "
+     "days; tracking goes to priya.k@example.com. Call +44 20 7946 0958 with questions. "
+     "Cheers, Tom", ["Priya", "Tom", "48213", "3 March", "priya.k@example.com",
+                     "+44 20 7946 0958"], "When will my parcel arrive?"),
+    ("Can I get a refund on my annual plan?",
+     "Dear Mr. Okafor,\nAnnual plans are refunded in full within 30 days of purchase. Your "
+     "€240 payment from 2024-05-02 qualifies; I've started the refund under ticket #59102."
+     "\nSincerely,\nLena", ["Okafor", "Lena", "€240", "2024-05-02", "59102"],
+     "Is a refund possible for a yearly subscription?"),
+    ("Passwort vergessen",
+     "Hallo Frau Weber,\n\nklicken Sie auf Passwort vergessen. Ich habe Ihnen den Link an "
+     "a.weber@example.de geschickt.\n\nViele Grüße\nJonas",
+     ["Weber", "Jonas", "a.weber@example.de"], "Wie setze ich mein Passwort zurück?"),
+    ("Annuler ma commande",
+     "Bonjour Marie, j'ai annulé votre commande 77120 de 59,90 €. Les commandes peuvent être "
+     "annulées avant l'expédition. Cordialement, Luc", ["Marie", "Luc", "77120", "59,90 €"],
+     "Comment annuler une commande ?"),
+    ("Cambiar la dirección de facturación",
+     "Hola Juan, he cambiado la dirección de la factura FAC-2291. Puedes cambiarla tú mismo "
+     "en Ajustes, Facturación. Saludos, Ana", ["Juan", "Ana", "FAC-2291"],
+     "¿Dónde cambio mi dirección de facturación?"),
+]
+POLICY_ARTICLE = ("Annual plans are refunded in full within 30 days of purchase. Duplicate "
+                  "charges are refunded automatically within 30 days. Orders ship within 2 "
+                  "business days. Students get 50% off the annual plan.")
+
+
+async def _leakage(generalise_first: bool) -> tuple[int, int, list[str]]:
+    import os
+
+    from qdrant_client import AsyncQdrantClient
+
+    from bot.domain import Passage
+    from bot.pipeline.drafting.base import DraftRequest
+    from bot.pipeline.drafting.offline import OfflineDrafter
+    from bot.pipeline.generalise import generalise
+    from knowledge.embedder import Embedder
+    from knowledge.learned import LearnedAnswers
+
+    models = REPO.parent / "shared" / "models"
+    embedder = Embedder(
+        model_name="sentence-transformers/all-MiniLM-L6-v2",
+        model_path=Path(os.environ.get("SUPPORTBOT_EMBED_MODEL_PATH",
+                                       models / "all-MiniLM-L6-v2-onnx")),
+        sparse_model_path=Path(os.environ.get("SUPPORTBOT_SPARSE_MODEL_PATH", models / "bm25")),
+        cache_dir=Path("/tmp/supportbot-bench-models"),
+    )
+    client = AsyncQdrantClient(location=":memory:")
+    learned = LearnedAnswers(client=client, embedder=embedder)
+    for i, (question, answer, details, _) in enumerate(LEAKAGE_CASES):
+        names = [d for d in details if d[:1].isalpha() and d[:1].isupper() and " " not in d]
+        stored = generalise(answer, names=names, keep=[POLICY_ARTICLE]).text \
+            if generalise_first else answer
+        await learned.add(question, stored, answer_id=f"answer-{i}")
+    drafter = OfflineDrafter()
+    leaked_drafts = 0
+    examples: list[str] = []
+    for i, (_, _, _, paraphrase) in enumerate(LEAKAGE_CASES):
+        hits = await learned.search(paraphrase, limit=3)
+        passages = [Passage(source_id=h.doc_id, title=h.title, text=h.text, score=h.score,
+                            kind="learned", metadata={"dense_score": h.dense_score})
+                    for h in hits]
+        result = await drafter.draft(DraftRequest(customer_text=paraphrase, passages=passages,
+                                                  customer_name="Sam Other"))
+        # Every detail of every first customer counts, not only the matching case's.
+        every = {d for case in LEAKAGE_CASES for d in case[2]}
+        found = sorted(d for d in every
+                       if re.search(rf"(?<!\w){re.escape(d)}(?!\w)", result.reply, re.I))
+        if found:
+            leaked_drafts += 1
+            examples.append(f"case {i}: {found} in {result.reply[:90]!r}")
+    await client.close()
+    return leaked_drafts, len(LEAKAGE_CASES), examples
+
+
+def bench_leakage() -> None:
+    import asyncio
+
+    print("\n## Leakage: answers approved for customer A (names, ids, amounts, card endings, "
+          "claims of actions), paraphrases from customer B, offline drafter, real embeddings\n")
+    print("| learned answer stored | B's drafts containing any A detail |")
+    print("|---|---|")
+    examples: dict[str, list[str]] = {}
+    for label, flag in (("verbatim (before this change)", False), ("generalised", True)):
+        leaked, total, lines = asyncio.run(_leakage(flag))
+        examples[label] = lines
+        print(f"| {label} | {leaked}/{total} |")
+    for label, lines in examples.items():
+        for line in lines:
+            print(f"  {label}: {line}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="triage,injection,leakage")
@@ -123,6 +232,8 @@ def main() -> None:
         bench_triage("triage_heldout.jsonl", "held-out set (written after the patterns)")
     if "injection" in parts:
         bench_injection()
+    if "leakage" in parts:
+        bench_leakage()
 
 
 if __name__ == "__main__":
