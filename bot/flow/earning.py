@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import cast
 
 from bot.domain import Passage
-from bot.store.models import Draft, LearningSignal
+from bot.store import learned_review
+from bot.store.models import Draft, LearnedStatus, LearningSignal
 
 HUMAN_ACTIONS = ("approved", "edited", "rejected")
 
@@ -28,6 +29,7 @@ class TopicRecord:
     decided: int
     earned: bool
     question: str = ""
+    review: str = LearnedStatus.ACCEPTED  # a proposed or stale learned answer never earns
 
     @property
     def rate(self) -> float:
@@ -35,8 +37,11 @@ class TopicRecord:
 
     def describe(self, min_approvals: int, min_rate: float) -> str:
         state = "earned" if self.earned else "not earned"
+        review = {LearnedStatus.PROPOSED: "; its learned answer awaits admin review",
+                  LearnedStatus.STALE: "; its learned answer is stale (KB article changed)",
+                  }.get(self.review, "")
         return (f"auto-send {state} for this topic: {self.approved}/{self.decided} approved "
-                f"unedited ({self.rate:.0%}; needs {min_approvals} at ≥{min_rate:.0%})")
+                f"unedited ({self.rate:.0%}; needs {min_approvals} at ≥{min_rate:.0%}){review}")
 
 
 def topic_of(passages: Sequence[Passage], *, min_cosine: float) -> tuple[str, str] | None:
@@ -64,9 +69,10 @@ async def topic_record(topic: str, *, window: int, min_approvals: int, min_rate:
         .order_by("-id").limit(window).values_list("action", flat=True)
     ))
     approved = sum(1 for a in actions if a == "approved")
-    return TopicRecord(topic, approved, len(actions),
-                       is_earned(approved, len(actions), min_approvals=min_approvals,
-                                 min_rate=min_rate), question)
+    review = await learned_review.status_of(topic)
+    earned = review == LearnedStatus.ACCEPTED and is_earned(
+        approved, len(actions), min_approvals=min_approvals, min_rate=min_rate)
+    return TopicRecord(topic, approved, len(actions), earned, question, review)
 
 
 async def earned_topics(*, window: int, min_approvals: int, min_rate: float,

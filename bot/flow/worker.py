@@ -12,6 +12,7 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from bot.clock import Clock, utcnow
@@ -19,6 +20,7 @@ from bot.domain import Decision
 from bot.flow import inbox, outbox
 from bot.flow.outbox import OutboxDispatcher
 from bot.flow.router import Router
+from bot.pipeline.limits import Limits, Recent, over_limit
 from bot.ports import ApprovalNotifier
 from bot.store.models import (
     Conversation,
@@ -79,7 +81,8 @@ class Worker:
         try:
             return await inbox.claim(self._owner, limit=limit,
                                      lease_seconds=self._settings.lease_seconds,
-                                     clock=self._clock)
+                                     clock=self._clock,
+                                     coalesce_seconds=self._settings.coalesce_seconds)
         except Exception:
             log.exception("claiming inbox items failed; retrying")
             return []
@@ -153,9 +156,33 @@ class Worker:
             for task in running:
                 task.cancel()
 
+    async def _over_limit(self, item: inbox.Claimed) -> str | None:
+        """Why this message is over a sender or source rate limit (None when it is not)."""
+        limits = Limits(sender_per_hour=self._settings.sender_limit_per_hour,
+                        source_per_minute=self._settings.source_limit_per_minute)
+        if not limits.sender_per_hour and not limits.source_per_minute:
+            return None
+        message = await Message.get(id=item.message_id).prefetch_related("conversation")
+        customer_id = message.conversation.customer_id  # type: ignore[attr-defined]
+        # Messages up to and including this one: a backlog routed late is judged by when
+        # each message arrived relative to the others, not by how many are queued behind it.
+        sender = await Message.filter(
+            direction="in", conversation__customer_id=customer_id, id__lte=message.id,
+            created_at__gte=message.created_at - timedelta(hours=1),
+        ).count() if limits.sender_per_hour else 0
+        source = await Message.filter(
+            direction="in", channel=message.channel, id__lte=message.id,
+            created_at__gte=message.created_at - timedelta(minutes=1),
+        ).count() if limits.source_per_minute else 0
+        return over_limit(Recent(sender, source), limits, source=message.channel)
+
     async def _route(self, item: inbox.Claimed) -> bool:
         """Route one item; True when it is done (its completion is batched by the caller)."""
         if item.attempts > 1 and await self._resume(item):
+            return True
+        if item.attempts == 1 and (reason := await self._over_limit(item)) is not None:
+            # Stored, shown to humans, never dropped; no LLM call, no automatic reply.
+            await self._hand_to_humans(item, reason=reason)
             return True
         try:
             draft = await self._router.process(item.message_id)
@@ -168,7 +195,10 @@ class Worker:
                 max_attempts=self._settings.inbox_max_attempts, clock=self._clock,
             )
             if gave_up:
-                await self._hand_to_humans(item, exc)
+                await self._hand_to_humans(
+                    item, reason="routing failed",
+                    error=f"routing failed {item.attempts} times: {exc.__class__.__name__}: {exc}",
+                )
             return False
         return True
 
@@ -204,14 +234,15 @@ class Worker:
             self._wake_outbox.set()
         return True
 
-    async def _hand_to_humans(self, item: inbox.Claimed, exc: Exception) -> None:
-        """The router kept failing: a human-only card with the error, never a silent drop."""
+    async def _hand_to_humans(self, item: inbox.Claimed, *, reason: str,
+                              error: str | None = None) -> None:
+        """A human-only card with the reason (the router kept failing, or the message is over
+        a rate limit), never a silent drop."""
         try:
             message = await Message.get(id=item.message_id)
             draft = await Draft.create(
                 conversation_id=item.conversation_id, message=message, text="", confidence=0.0,
-                decision=Decision.HUMAN.value, model="none", reasons=["routing failed"],
-                error=f"routing failed {item.attempts} times: {exc.__class__.__name__}: {exc}",
+                decision=Decision.HUMAN.value, model="none", reasons=[reason], error=error,
             )
             await Conversation.filter(id=item.conversation_id).update(
                 status=ConversationStatus.AWAITING_APPROVAL

@@ -34,6 +34,7 @@ class DraftStatus:
 class QueueStatus:
     PENDING = "pending"
     DONE = "done"
+    COALESCED = "coalesced"  # inbox: folded into a later message of its conversation (a burst)
     FAILED = "failed"  # inbox: gave up after max attempts, visible for humans
     SENT = "sent"
     DEAD = "dead"  # outbox: dead-lettered
@@ -231,3 +232,26 @@ class Lease(Model):
 
     class Meta:
         table = "lease"
+
+
+class LearnedStatus:
+    PROPOSED = "proposed"  # used for drafts; cannot earn auto-send until an admin accepts it
+    ACCEPTED = "accepted"
+    STALE = "stale"  # the KB article it rests on changed or disappeared
+
+
+class LearnedAnswerReview(Model):
+    """The review state of one learned answer (the answer itself lives in the vector store)."""
+
+    answer_id = fields.CharField(max_length=128, primary_key=True)
+    status = fields.CharField(max_length=16, default=LearnedStatus.PROPOSED, db_index=True)
+    question = fields.TextField(default="")
+    answer = fields.TextField(default="")
+    grounded_in = fields.CharField(max_length=1024, null=True, db_index=True)
+    reason = fields.TextField(null=True)
+    decided_by = fields.CharField(max_length=64, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "learned_answer_review"

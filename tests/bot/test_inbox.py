@@ -103,3 +103,55 @@ async def test_failures_back_off_then_give_up(db: Settings) -> None:
     assert await inbox.fail(item, "w", "boom again", max_attempts=2, clock=lambda: later)
     stored = await InboxItem.get(id=item.inbox_id)
     assert (stored.status, stored.last_error) == (QueueStatus.FAILED, "boom again")
+
+
+async def test_accept_redacts_text_subject_and_prose_metadata_but_not_identifiers(
+    db: Settings,
+) -> None:
+    card = "4242 4242 4242 4242"
+    message = Inbound(
+        channel=Channel.EMAIL, thread_key="<4242424242424242@mail>", text=f"card {card}",
+        channel_message_id="<4242424242424242@mail>", subject=f"Card {card}",
+        sender=Sender(id="jo@example.com", email="jo@example.com"), received_at=datetime.now(UTC),
+        metadata={"full_text": f"card {card}", "message_id": "<4242424242424242@mail>"},
+    )
+    accepted = await inbox.accept(message)
+    stored = await Message.get(id=accepted.message_id)
+    conversation = await Conversation.get(id=accepted.conversation_id)
+    assert stored.text == "card [card •••• 4242]"
+    assert conversation.subject == "Card [card •••• 4242]"
+    assert stored.metadata["full_text"] == "card [card •••• 4242]"
+    # Threading keys are identifiers: a Luhn-valid digit run inside one stays.
+    assert stored.metadata["message_id"] == "<4242424242424242@mail>"
+    assert stored.channel_message_id == "<4242424242424242@mail>"
+
+
+async def test_a_burst_is_coalesced_into_its_newest_message(db: Settings) -> None:
+    accepted = [await inbox.accept(inbound(f"form:b{i}", text=f"part {i}")) for i in range(6)]
+    other = await inbox.accept(inbound("form:x1", thread="form:other"))
+    claimed = await inbox.claim("w1", limit=8, lease_seconds=30, coalesce_seconds=0)
+    assert sorted(c.message_id for c in claimed) == sorted(
+        [accepted[-1].message_id, other.message_id])
+    folded = await InboxItem.filter(status=QueueStatus.COALESCED).count()
+    assert folded == 5
+    assert await Message.filter(direction="in").count() == 7  # every message is kept
+
+
+async def test_coalescing_waits_for_a_quiet_conversation(db: Settings) -> None:
+    await inbox.accept(inbound("form:q1"))
+    await inbox.accept(inbound("form:q2"))
+    now = datetime.now(UTC)
+    assert await inbox.claim("w1", limit=4, lease_seconds=30, coalesce_seconds=5,
+                             clock=lambda: now) == []
+    later = await inbox.claim("w1", limit=4, lease_seconds=30, coalesce_seconds=5,
+                              clock=lambda: now + timedelta(seconds=6))
+    assert len(later) == 1
+    assert await InboxItem.filter(status=QueueStatus.COALESCED).count() == 1
+
+
+async def test_without_coalescing_every_message_is_claimed_in_turn(db: Settings) -> None:
+    for i in range(3):
+        await inbox.accept(inbound(f"form:n{i}"))
+    claimed = await inbox.claim("w1", limit=4, lease_seconds=30)
+    assert len(claimed) == 1 and not await InboxItem.filter(
+        status=QueueStatus.COALESCED).exists()
