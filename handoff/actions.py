@@ -11,22 +11,27 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
+from bot.domain import DraftStatus
 from bot.flow import decisions
 from bot.flow.decisions import DeliverFn, DraftOutcome
-from bot.pipeline.learning import LearnFn
-from bot.store.models import Conversation, Draft, Message
+from bot.pipeline.learning import LearnedExample, LearnFn
+from bot.store import cards as card_store
+from bot.store import conversations
 from config import Settings
 from handoff import cards, modals
 from handoff.access import AccessPolicy
 from handoff.notifier import SlackApprovalNotifier
 from handoff.runtime import TaskSet, with_retry
 from handoff.text import plain, user
+
+if TYPE_CHECKING:
+    from bot.store.models import Draft
 
 log = logging.getLogger(__name__)
 REFUSAL = "Only approvers can act on drafts. Ask an admin to add you to SUPPORTBOT_APPROVERS."
@@ -57,9 +62,9 @@ class Handoff:
         if learn is None:
             return None
 
-        async def spawn(question: str, answer: str, meta: Mapping[str, Any]) -> None:
+        async def spawn(example: LearnedExample) -> None:
             async def run() -> None:
-                await learn(question, answer, meta)
+                await learn(example)
 
             self.tasks.spawn(run(), name="learn")
 
@@ -98,11 +103,11 @@ def already(outcome: DraftOutcome) -> str:
 async def _pending_or_tell(
     h: Handoff, draft_id: int, channel: str | None, agent: str
 ) -> Draft | None:
-    draft = await Draft.get_or_none(id=draft_id)
+    draft = await card_store.draft(draft_id)
     if draft is None:
         h.ephemeral(channel, agent, "This draft no longer exists.")
         return None
-    if draft.status != "pending":
+    if draft.status != DraftStatus.PENDING:
         h.ephemeral(channel, agent, already(DraftOutcome(
             won=False, draft_id=draft.id, conversation_id=draft.conversation_id,  # type: ignore[attr-defined]
             status=draft.status, decided_by=draft.decided_by, decided_at=draft.decided_at)))
@@ -274,18 +279,17 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
         thread, author = event.get("thread_ts"), event.get("user")
         if event.get("subtype") or event.get("bot_id") or not thread or not author:
             return
-        conversation = await Conversation.get_or_none(
-            approval_channel=h.settings.approval_channel, approval_thread_ts=thread)
-        if conversation is None:
+        conversation_id = await card_store.conversation_by_thread(h.settings.approval_channel,
+                                                             str(thread))
+        if conversation_id is None:
             return
-        await decisions.add_note(conversation.id, agent=str(author),
+        await decisions.add_note(conversation_id, agent=str(author),
                                  text=str(event.get("text") or ""),
                                  note_id=f"{event['channel']}:{event['ts']}")
 
 
 async def _open_reply(h: Handoff, trigger_id: str, conversation_id: int) -> None:
-    draft = await (Draft.filter(conversation_id=conversation_id, status="pending")
-                   .order_by("-id").first().prefetch_related("message"))
+    draft = await card_store.pending_draft(conversation_id)
     question = draft.message.text if draft is not None else await _last_question(conversation_id)
     await h.client.views_open(trigger_id=trigger_id, view=modals.reply_modal(
         conversation_id=conversation_id, question=question,
@@ -294,6 +298,5 @@ async def _open_reply(h: Handoff, trigger_id: str, conversation_id: int) -> None
 
 
 async def _last_question(conversation_id: int) -> str:
-    message = await Message.filter(conversation_id=conversation_id, direction="in").order_by(
-        "-id").first()
+    message = await conversations.latest_customer_message(conversation_id)
     return message.text if message is not None else ""

@@ -148,10 +148,7 @@ async def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_services
 
     async with build_services(settings) as services:
-        analysis = await services.router.analyse(
-            args.message, subject=args.subject,
-            auto_send_threshold=settings.auto_send_threshold,
-        )
+        analysis = await services.router.analyse(args.message, subject=args.subject)
     data = analysis.to_dict()
     if args.json:
         print(json.dumps(data, default=str))

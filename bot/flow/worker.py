@@ -12,24 +12,16 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Any
 
 from bot.clock import Clock, utcnow
 from bot.domain import Decision
-from bot.flow import inbox, outbox
 from bot.flow.outbox import OutboxDispatcher
 from bot.flow.router import Router
+from bot.flow.wakeup import WakeUp
 from bot.pipeline.limits import Limits, Recent, over_limit
 from bot.ports import ApprovalNotifier
-from bot.store.models import (
-    Conversation,
-    ConversationStatus,
-    Draft,
-    DraftStatus,
-    Message,
-    OutboxItem,
-)
+from bot.store import drafts, inbox
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -51,6 +43,7 @@ class Worker:
         dispatcher: OutboxDispatcher,
         notifier: ApprovalNotifier,
         owner: str,
+        wake: WakeUp | None = None,
         clock: Clock = utcnow,
         concurrency: int = 4,
         idle_seconds: float = 0.5,
@@ -63,8 +56,9 @@ class Worker:
         self._clock = clock
         self._concurrency = concurrency
         self._idle = idle_seconds
-        self._wake_inbox = asyncio.Event()
-        self._wake_outbox = asyncio.Event()
+        self._wake = wake or WakeUp()
+        self._wake_inbox = self._wake.inbox
+        self._wake_outbox = self._wake.outbox
 
     @property
     def owner(self) -> str:
@@ -73,8 +67,7 @@ class Worker:
 
     def kick(self) -> None:
         """Something was accepted or enqueued in this process: look now, not at the next poll."""
-        self._wake_inbox.set()
-        self._wake_outbox.set()
+        self._wake.kick()
 
     async def _claim(self, limit: int) -> list[inbox.Claimed]:
         """Lease up to ``limit`` claimable items; none (logged) when the database fails."""
@@ -162,19 +155,8 @@ class Worker:
                         source_per_minute=self._settings.source_limit_per_minute)
         if not limits.sender_per_hour and not limits.source_per_minute:
             return None
-        message = await Message.get(id=item.message_id).prefetch_related("conversation")
-        customer_id = message.conversation.customer_id  # type: ignore[attr-defined]
-        # Messages up to and including this one: a backlog routed late is judged by when
-        # each message arrived relative to the others, not by how many are queued behind it.
-        sender = await Message.filter(
-            direction="in", conversation__customer_id=customer_id, id__lte=message.id,
-            created_at__gte=message.created_at - timedelta(hours=1),
-        ).count() if limits.sender_per_hour else 0
-        source = await Message.filter(
-            direction="in", channel=message.channel, id__lte=message.id,
-            created_at__gte=message.created_at - timedelta(minutes=1),
-        ).count() if limits.source_per_minute else 0
-        return over_limit(Recent(sender, source), limits, source=message.channel)
+        sender, source, channel = await inbox.recent_arrivals(item.message_id)
+        return over_limit(Recent(sender, source), limits, source=channel)
 
     async def _route(self, item: inbox.Claimed) -> bool:
         """Route one item; True when it is done (its completion is batched by the caller)."""
@@ -203,35 +185,19 @@ class Worker:
         return True
 
     async def _resume(self, item: inbox.Claimed) -> bool:
-        """Finish a routing that an earlier attempt started; True when there was one.
+        """True when an earlier attempt already routed this message.
 
-        A worker that died (or lost the database) after drafting a message but before marking
-        its inbox item done leaves a draft behind. Routing the message again would draft, and
-        maybe send, a second answer; instead the first draft stays the message's one final
-        state, and an automatic reply it decided on but did not queue is queued now (the
-        outbox key ``draft:<id>`` makes that idempotent).
+        A worker that died (or lost the database) after routing a message but before marking
+        its inbox item done leaves its draft behind; the router stores a draft, its decision
+        and an automatic reply's outbox item in one transaction, so that draft is the
+        message's final state and routing it again would draft, and maybe send, a second
+        answer.
         """
-        draft = await Draft.filter(message_id=item.message_id).order_by("-id").first()
+        draft = await drafts.latest_for_message(item.message_id)
         if draft is None:
             return False
         log.warning("message %s was already routed (draft %s); not drafting it again",
                     item.message_id, draft.id)
-        unsent_auto = (
-            draft.decision == Decision.AUTO.value
-            and draft.status in (DraftStatus.PENDING, DraftStatus.AUTO_SENT)
-            and not await OutboxItem.filter(draft_id=draft.id).exists()
-        )
-        if unsent_auto:
-            await Draft.filter(id=draft.id, status=DraftStatus.PENDING).update(
-                status=DraftStatus.AUTO_SENT, decided_by="auto", decided_at=self._clock(),
-                final_text=draft.text,
-            )
-            await outbox.enqueue_reply(
-                conversation_id=draft.conversation_id,  # type: ignore[attr-defined]
-                text=draft.final_text or draft.text, decided_by="auto", draft_id=draft.id,
-                auto=True, clock=self._clock,
-            )
-            self._wake_outbox.set()
         return True
 
     async def _hand_to_humans(self, item: inbox.Claimed, *, reason: str,
@@ -239,14 +205,9 @@ class Worker:
         """A human-only card with the reason (the router kept failing, or the message is over
         a rate limit), never a silent drop."""
         try:
-            message = await Message.get(id=item.message_id)
-            draft = await Draft.create(
-                conversation_id=item.conversation_id, message=message, text="", confidence=0.0,
-                decision=Decision.HUMAN.value, model="none", reasons=[reason], error=error,
-            )
-            await Conversation.filter(id=item.conversation_id).update(
-                status=ConversationStatus.AWAITING_APPROVAL
-            )
+            draft = await drafts.hand_to_humans(
+                message_id=item.message_id, conversation_id=item.conversation_id,
+                reason=reason, error=error)
             await self._notifier.draft_ready(draft.id)
         except Exception:
             log.exception("could not hand message %s to humans", item.message_id)

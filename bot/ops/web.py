@@ -15,11 +15,10 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, HTTPException
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
-from tortoise import connections
 
 from bot.flow.router import Router
 from bot.ops import metrics
-from bot.store.models import Conversation, Draft, Message
+from bot.store import db, views
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -53,7 +52,7 @@ def make_web_app(
     async def readyz() -> JSONResponse:
         checks: dict[str, str] = {}
         try:
-            await connections.get("default").execute_query("SELECT 1")
+            await db.ping()
             checks["database"] = "ok"
         except Exception as exc:  # readiness reports, it does not raise
             checks["database"] = f"error: {exc.__class__.__name__}"
@@ -71,24 +70,15 @@ def make_web_app(
             """``supportbot ask`` over HTTP (embedded demo only): draft, confidence, decision
             and sources for a message, without storing or sending anything. Qdrant local mode
             admits one process, so while ``supportbot run`` holds it this is the way to ask."""
-            analysis = await router.analyse(
-                question.message, subject=question.subject,
-                auto_send_threshold=settings.auto_send_threshold)
+            analysis = await router.analyse(question.message, subject=question.subject)
             return analysis.to_dict()
 
         @app.get("/api/conversations/{conversation_id}", tags=["demo"])
         async def conversation_view(conversation_id: int) -> dict[str, Any]:
             """What happened to a conversation (embedded demo only: no auth, bound locally)."""
-            conversation = await Conversation.get_or_none(id=conversation_id)
-            if conversation is None:
+            view = await views.conversation(conversation_id)
+            if view is None:
                 raise HTTPException(404, "no such conversation")
-            messages = await Message.filter(conversation_id=conversation_id).order_by("id").values(
-                "direction", "author", "text", "created_at")
-            drafts = await Draft.filter(conversation_id=conversation_id).order_by("id").values(
-                "id", "status", "decision", "confidence", "text", "reasons", "sources", "model",
-                "offline", "timings_ms")
-            return {"id": conversation.id, "channel": conversation.channel,
-                    "status": conversation.status, "subject": conversation.subject,
-                    "messages": messages, "drafts": drafts}
+            return view
 
     return app

@@ -13,8 +13,10 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+
+from bot.domain import Inbound
 
 MASK = "••••"
 
@@ -287,6 +289,23 @@ def redact_values(value: object) -> object:
     if isinstance(value, list | tuple):
         return [redact_values(item) for item in value]
     return value
+
+
+# Metadata that carries the customer's prose (the mail's subject and unquoted text, a webhook
+# source's free-form extra fields) is redacted like the text; identifiers (Message-IDs,
+# references, Slack ts) are not, since a long digit run there may pass Luhn by chance.
+PROSE_METADATA = frozenset({"subject", "full_text", "text", "body", "html", "extra"})
+
+
+def redact_inbound(inbound: Inbound) -> Inbound:
+    """Redaction at the door: ``inbound`` as it may be stored. The stored message is what the
+    card, thread posts, logs, the LLM request and learned answers all read, so none of them
+    sees a raw card number, IBAN, password or key."""
+    metadata = {key: redact_values(value) if key in PROSE_METADATA else value
+                for key, value in inbound.metadata.items()}
+    return replace(inbound, text=redact(inbound.text),
+                   subject=redact(inbound.subject) if inbound.subject else inbound.subject,
+                   metadata=metadata)
 
 
 class RedactingFilter(logging.Filter):

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import asyncpg
-from tortoise import Tortoise
+from tortoise import Tortoise, connections
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api import migrate as tortoise_migrate
@@ -99,3 +99,8 @@ async def database(settings: Settings, *, run_migrations: bool = False) -> Async
         yield
     finally:
         await Tortoise.close_connections()
+
+
+async def ping() -> None:
+    """One round trip to the database (readiness); raises when it is unreachable."""
+    await connections.get("default").execute_query("SELECT 1")

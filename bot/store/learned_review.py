@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import cast
 
-from bot.store.models import LearnedAnswerReview, LearnedStatus
+from bot.domain import LearnedStatus
+from bot.store.models import LearnedAnswerReview
 
 
 async def propose(answer_id: str, *, question: str, answer: str,

@@ -11,33 +11,9 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+from bot.domain import ConversationStatus, Direction, DraftStatus, LearnedStatus, QueueStatus
 
-class ConversationStatus:
-    OPEN = "open"
-    AWAITING_APPROVAL = "awaiting_approval"
-    ANSWERED = "answered"
-    HUMAN = "human"
-    CLOSED = "closed"
-
-
-class DraftStatus:
-    PENDING = "pending"
-    APPROVED = "approved"
-    EDITED = "edited"
-    REJECTED = "rejected"
-    SUPERSEDED = "superseded"
-    AUTO_SENT = "auto_sent"
-    EXPIRED = "expired"
-    HUMAN = "human"  # escalated: no draft text to approve, humans answer
-
-
-class QueueStatus:
-    PENDING = "pending"
-    DONE = "done"
-    COALESCED = "coalesced"  # inbox: folded into a later message of its conversation (a burst)
-    FAILED = "failed"  # inbox: gave up after max attempts, visible for humans
-    SENT = "sent"
-    DEAD = "dead"  # outbox: dead-lettered
+__all__ = ["ConversationStatus", "Direction", "DraftStatus", "LearnedStatus", "QueueStatus"]
 
 
 class Customer(Model):
@@ -232,12 +208,6 @@ class Lease(Model):
 
     class Meta:
         table = "lease"
-
-
-class LearnedStatus:
-    PROPOSED = "proposed"  # used for drafts; cannot earn auto-send until an admin accepts it
-    ACCEPTED = "accepted"
-    STALE = "stale"  # the KB article it rests on changed or disappeared
 
 
 class LearnedAnswerReview(Model):

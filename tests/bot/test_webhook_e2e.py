@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,37 +17,12 @@ import httpx
 import pytest
 
 from bot.app import Services, build_services, create_web_app
-from bot.flow import outbox
+from bot.store import outbox
 from bot.store.db import migrate
 from bot.store.models import Draft, InboxItem, OutboxItem, QueueStatus
 from tests.conftest import SettingsFactory
 from tests.fakes.http import CallbackReceiver, callback_receiver, serve_asgi, wait_for
-
-SECRET = "shop-secret"
-KB = {
-    "reset-password.md": "---\ntitle: Reset your password\n---\n# Reset your password\n\n"
-    "If you forgot your password, click Forgot password on the sign-in page and follow the "
-    "link we email you. The link is valid for 60 minutes.\n",
-    "refunds.md": "---\ntitle: Refund policy\n---\n# Refund policy\n\nAnnual plans are "
-    "refunded in full within 30 days of purchase. Request a refund from Settings, Billing.\n",
-    "shipping.md": "---\ntitle: Shipping times\n---\n# Shipping times\n\nOrders ship within "
-    "two business days. Tracking links are emailed when the parcel leaves our warehouse.\n",
-}
-
-
-def signed(body: dict[str, Any] | bytes, *, secret: str = SECRET, ts: int | None = None
-           ) -> tuple[bytes, dict[str, str]]:
-    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    stamp = str(int(time.time()) if ts is None else ts)
-    mac = hmac.new(secret.encode(), stamp.encode() + b"." + raw, hashlib.sha256).hexdigest()
-    return raw, {"Content-Type": "application/json", "X-Supportbot-Timestamp": stamp,
-                 "X-Supportbot-Signature": f"sha256={mac}"}
-
-
-def message(mid: str = "m-1", text: str = "I forgot my password, how do I reset it?",
-            conversation: str = "c-1") -> dict[str, Any]:
-    return {"conversation_id": conversation, "message_id": mid,
-            "sender": {"id": "cust-7", "email": "ada@example.com", "name": "Ada"}, "text": text}
+from tests.fakes.support import KB, SECRET, message, signed
 
 
 @dataclass
@@ -174,11 +148,12 @@ async def test_openapi_documents_the_webhook(system: System) -> None:
 async def test_auto_send_is_earned_by_unedited_approvals(system: System) -> None:
     """The loop that makes the product learn: approved answers become a topic's learned answer,
     and after enough unedited approvals that topic is answered without review."""
-    from bot.app import _learner
     from bot.flow.decisions import approve
+    from bot.flow.learning import Learners
 
     assert system.services.learned is not None
-    learn = _learner(system.services.learned)
+    assert system.services.rejected is not None
+    learn = Learners(learned=system.services.learned, rejected=system.services.rejected).answer
     questions = ["How can I reset my password?", "how do i reset my password",
                  "How can I reset my password please?"]
     for i, text in enumerate(questions[:2]):
@@ -229,14 +204,15 @@ async def test_a_rejected_close_question_lowers_confidence_and_blocks_auto_send(
     router, rejected = system.services.router, system.services.rejected
     assert rejected is not None
     question = "How do I reset my password?"
-    before = await router.analyse(question, auto_send_threshold=0.5)
+    before = await router.analyse(question, facts=router.what_if(auto_send_threshold=0.5))
     assert before.policy.decision.value == "auto"
     await rejected.add("how can I reset my password", "Wrong: SSO users reset it at their "
                        "identity provider", answer_id="rejected-1")
-    after = await router.analyse(question, auto_send_threshold=0.5)
+    after = await router.analyse(question, facts=router.what_if(auto_send_threshold=0.5))
     assert after.confidence.value < before.confidence.value
     assert after.policy.decision.value == "review"
     assert any("rejected a draft for a close question" in r for r in after.policy.reasons)
     # Unrelated questions are not affected.
-    other = await router.analyse("How long does shipping take?", auto_send_threshold=0.5)
+    other = await router.analyse("How long does shipping take?",
+                                 facts=router.what_if(auto_send_threshold=0.5))
     assert not any("rejected" in r for r in other.confidence.reasons)

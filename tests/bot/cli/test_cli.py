@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.bot.test_webhook_e2e import KB
 from tests.conftest import model_env
+from tests.fakes.support import KB
 
 
 def supportbot(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

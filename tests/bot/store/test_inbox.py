@@ -6,20 +6,11 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from bot.domain import Channel, Inbound, Sender
-from bot.flow import inbox
+from bot.pipeline.redact import redact_inbound
+from bot.store import inbox
 from bot.store.models import Conversation, InboxItem, Message, QueueStatus
 from config import Settings
-
-
-def inbound(mid: str, *, thread: str = "form:c1", text: str = "Where is my parcel?",
-            channel: Channel = Channel.WEBHOOK, related: tuple[str, ...] = (),
-            token: str | None = None, sender: str = "cust-1") -> Inbound:
-    return Inbound(
-        channel=channel, thread_key=thread, channel_message_id=mid, text=text,
-        sender=Sender(id=sender, email=f"{sender}@example.com", name=sender.title()),
-        received_at=datetime.now(UTC), subject="Parcel", related_message_ids=related,
-        metadata={"conversation_token": token} if token else {},
-    )
+from tests.fakes.support import inbound
 
 
 async def test_accept_is_idempotent_per_message_id(db: Settings) -> None:
@@ -105,7 +96,7 @@ async def test_failures_back_off_then_give_up(db: Settings) -> None:
     assert (stored.status, stored.last_error) == (QueueStatus.FAILED, "boom again")
 
 
-async def test_accept_redacts_text_subject_and_prose_metadata_but_not_identifiers(
+async def test_redacted_at_the_door_text_subject_and_prose_metadata_not_identifiers(
     db: Settings,
 ) -> None:
     card = "4242 4242 4242 4242"
@@ -115,7 +106,7 @@ async def test_accept_redacts_text_subject_and_prose_metadata_but_not_identifier
         sender=Sender(id="jo@example.com", email="jo@example.com"), received_at=datetime.now(UTC),
         metadata={"full_text": f"card {card}", "message_id": "<4242424242424242@mail>"},
     )
-    accepted = await inbox.accept(message)
+    accepted = await inbox.accept(redact_inbound(message))  # as bot.flow.intake does
     stored = await Message.get(id=accepted.message_id)
     conversation = await Conversation.get(id=accepted.conversation_id)
     assert stored.text == "card [card •••• 4242]"

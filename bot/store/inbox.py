@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 from tortoise.exceptions import BaseORMException, IntegrityError
 from tortoise.expressions import F, Q
@@ -22,11 +21,11 @@ from tortoise.transactions import in_transaction
 
 from bot.clock import Clock, utcnow
 from bot.domain import Accepted, AcceptError, Channel, Inbound, Sender
-from bot.pipeline.redact import redact, redact_values
 from bot.store.models import (
     Conversation,
     ConversationStatus,
     Customer,
+    Draft,
     InboxItem,
     Message,
     QueueStatus,
@@ -35,17 +34,6 @@ from bot.store.models import (
 log = logging.getLogger(__name__)
 
 _REOPEN = {ConversationStatus.ANSWERED, ConversationStatus.CLOSED}
-# Metadata that carries the customer's prose (the mail's subject and unquoted text, a webhook
-# source's free-form extra fields) is redacted like the text; identifiers (Message-IDs,
-# references, Slack ts) are not, since a long digit run there may pass Luhn by chance.
-_PROSE_METADATA = frozenset({"subject", "full_text", "text", "body", "html", "extra"})
-
-
-def _redacted_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: redact_values(value) if key in _PROSE_METADATA else value
-            for key, value in metadata.items()}
-
-
 class _CustomerFields(TypedDict, total=False):
     """``Customer`` columns set from an inbound sender; one identity key is the lookup."""
 
@@ -106,11 +94,9 @@ async def _accept_once(inbound: Inbound, *, look_for_duplicate: bool) -> Accepte
             channel=inbound.channel.value,
             direction="in",
             author=inbound.sender.name or inbound.sender.email or inbound.sender.id,
-            # Redaction at the door: the stored message is what the card, thread posts, logs,
-            # the LLM request and learned answers all read, so none of them sees the raw value.
-            text=redact(inbound.text),
+            text=inbound.text,
             channel_message_id=inbound.channel_message_id,
-            metadata=_redacted_metadata(inbound.metadata),
+            metadata=dict(inbound.metadata),
             suppress_reply=inbound.suppress_reply,
             received_at=inbound.received_at,
         )
@@ -171,7 +157,7 @@ async def _conversation_for(inbound: Inbound, customer: Customer) -> Conversatio
             channel=channel,
             thread_key=inbound.thread_key,
             token=secrets.token_hex(8),
-            subject=redact(inbound.subject or "")[:998] or None,
+            subject=(inbound.subject or "")[:998] or None,
             customer=customer,
         )
     if conversation.status in _REOPEN:
@@ -301,6 +287,26 @@ async def _coalesce(rows: list[dict[str, Any]], free: Q, now: datetime, window: 
     return result
 
 
+async def recent_arrivals(message_id: int) -> tuple[int, int, str]:
+    """How many customer messages arrived from this message's sender in the hour, and through
+    its channel in the minute, up to and including it; and the channel's name.
+
+    Counted up to the message itself: a backlog routed late is judged by when each message
+    arrived relative to the others, not by how many are queued behind it.
+    """
+    message = await Message.get(id=message_id).prefetch_related("conversation")
+    customer_id = message.conversation.customer_id  # type: ignore[attr-defined]
+    sender = await Message.filter(
+        direction="in", conversation__customer_id=customer_id, id__lte=message.id,
+        created_at__gte=message.created_at - timedelta(hours=1),
+    ).count()
+    source = await Message.filter(
+        direction="in", channel=message.channel, id__lte=message.id,
+        created_at__gte=message.created_at - timedelta(minutes=1),
+    ).count()
+    return sender, source, message.channel
+
+
 async def complete(item: Claimed, owner: str, *, clock: Clock = utcnow) -> None:
     """Mark a claimed item done (only if this worker still holds it)."""
     await complete_many([item], owner, clock=clock)
@@ -334,3 +340,25 @@ async def fail(
 async def depth() -> int:
     """How many accepted messages still await the router."""
     return await InboxItem.filter(status=QueueStatus.PENDING).count()
+
+
+async def failed_without_draft() -> list[tuple[int, int, str | None]]:
+    """``(message id, conversation id, last error)`` of items routing gave up on that have no
+    draft yet (their human card was never made)."""
+    rows: list[Any] = await InboxItem.filter(status=QueueStatus.FAILED).values_list(
+        "message_id", "message__conversation_id", "last_error")
+    orphans = []
+    for message_id, conversation_id, error in rows:
+        if not await Draft.filter(message_id=message_id).exists():
+            orphans.append((int(message_id), int(conversation_id), error))
+    return orphans
+
+
+async def oldest_pending_at() -> datetime | None:
+    """When the oldest message still awaiting the router was accepted."""
+    # Tortoise types every values_list() result as tuples, even flat=True on a single row.
+    oldest = await (
+        InboxItem.filter(status=QueueStatus.PENDING).annotate(first=Min("created_at"))
+        .first().values_list("first", flat=True)
+    )
+    return cast("datetime | None", oldest)
