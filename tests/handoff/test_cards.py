@@ -151,3 +151,11 @@ def test_customer_text_is_escaped_not_interpreted() -> None:
     rendered = str(cards.as_dicts(blocks))
     assert "<!channel>" not in rendered
     assert "&lt;!channel&gt;" in rendered
+
+
+def test_urgency_is_shown_as_priority_in_the_title() -> None:
+    urgent = longest_view(question="Everyone is locked out", subject="Outage",
+                          triage={"flags": ["urgent"]})
+    calm = longest_view(question="Where is my invoice?", subject="Invoice", triage={"flags": []})
+    assert cards.card_fallback(urgent).startswith("🔴 Urgent · ")
+    assert not cards.card_fallback(calm).startswith("🔴")
