@@ -169,9 +169,18 @@ class QueueStatus(enum.StrEnum):
 
     PENDING = "pending"
     DONE = "done"
+    COALESCED = "coalesced"  # inbox: folded into a later message of its conversation (a burst)
     FAILED = "failed"  # inbox: gave up after max attempts, visible for humans
     SENT = "sent"
     DEAD = "dead"  # outbox: dead-lettered
+
+
+class LearnedStatus(enum.StrEnum):
+    """A learned answer's review state."""
+
+    PROPOSED = "proposed"  # used for drafts; cannot earn auto-send until an admin accepts it
+    ACCEPTED = "accepted"
+    STALE = "stale"  # the KB article it rests on changed or disappeared
 
 
 class Direction(enum.StrEnum):

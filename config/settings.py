@@ -25,6 +25,10 @@ from pydantic import (
 
 DEFAULT_LLM_MODEL = "claude-sonnet-5-5"
 DEFAULT_EMBED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_DISCLOSURE = (
+    "This reply was written automatically. If it does not help, reply \"human\" and a person"
+    " will take over."
+)
 _WEBHOOK_VAR = re.compile(r"^SUPPORTBOT_WEBHOOK_([A-Z0-9_]+?)_(SECRET|CALLBACK_URL)$")
 _SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
@@ -110,6 +114,14 @@ class Settings(BaseModel):
     smtp_listen_password: SecretStr | None = Field(None, alias="SUPPORTBOT_SMTP_AUTH_PASSWORD")
     auto_reply_cap_per_conversation: int = Field(3, ge=0, alias="SUPPORTBOT_AUTO_REPLY_CAP")
     auto_reply_cap_per_sender_daily: int = Field(10, ge=0, alias="SUPPORTBOT_AUTO_REPLY_SENDER_CAP")
+    # Safe by default (issue 12): what an automatic reply says about itself, the burst window
+    # in which one conversation's messages become one draft, and per-sender / per-source
+    # rates above which messages are stored and handed to humans without drafting (0 = off).
+    auto_disclosure: str | None = Field(DEFAULT_DISCLOSURE, alias="SUPPORTBOT_AUTO_DISCLOSURE")
+    coalesce_seconds: float | None = Field(None, ge=0, le=600,
+                                           alias="SUPPORTBOT_COALESCE_SECONDS")
+    sender_limit_per_hour: int = Field(30, ge=0, alias="SUPPORTBOT_SENDER_LIMIT_PER_HOUR")
+    source_limit_per_minute: int = Field(0, ge=0, alias="SUPPORTBOT_SOURCE_LIMIT_PER_MINUTE")
 
     webhooks: dict[str, WebhookSource] = Field(default_factory=dict)
     webhook_max_body_bytes: int = Field(256 * 1024, gt=0, alias="SUPPORTBOT_WEBHOOK_MAX_BODY")
@@ -200,10 +212,17 @@ class Settings(BaseModel):
     def _lower_domains(cls, value: list[str]) -> list[str]:
         return [d.lower() for d in value]
 
-    @field_validator("digest_hour_utc", "retention_days", mode="before")
+    @field_validator("digest_hour_utc", "retention_days", "coalesce_seconds", mode="before")
     @classmethod
     def _off_is_none(cls, value: Any) -> Any:
         if isinstance(value, str) and value.strip().lower() in {"off", "none"}:
+            return None
+        return value
+
+    @field_validator("auto_disclosure", mode="before")
+    @classmethod
+    def _disclosure(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in {"off", "none", ""}:
             return None
         return value
 

@@ -18,7 +18,7 @@ from bot.domain import Channel
 from bot.flow.earning import earned_topics
 from bot.ops.stats import Stats, compute_stats, parse_window
 from bot.store import drafts as draft_store
-from bot.store import runtime
+from bot.store import learned_review, runtime
 from handoff.actions import Handoff
 from handoff.chart import render_chart
 from handoff.runtime import with_retry
@@ -38,6 +38,7 @@ USAGE = """*`/support` commands* (only you see the answers)
 • `autosend` show · `autosend off` · `autosend 0.85` set the auto-send threshold
 • `pause CHANNEL` / `resume CHANNEL` stop or allow auto-send on a channel (slack, email, webhook)
 • `learned` list approved answers used for retrieval · `learned delete ID` forget one
+• `learned review` answers awaiting review (proposed, stale) · `learned accept ID` accept one
 • `help` this text"""
 
 
@@ -126,7 +127,7 @@ class AdminCommands:
         if name in ("pause", "resume"):
             return await self._pause(user_id, name, words[1:])
         if name == "learned":
-            return await self._learned_answers(words[1:])
+            return await self._learned_answers(user_id, words[1:])
         if name in ("stats", "pending") or (name == "kb" and len(words) > 1
                                             and words[1] in ("search", "reindex")):
             if name == "kb" and words[1] == "search" and len(words) < 3:
@@ -169,7 +170,16 @@ class AdminCommands:
         await runtime.set_auto_send_threshold(value, updated_by=user_id)
         return f"Auto-send threshold set to *{value:.2f}*."
 
-    async def _learned_answers(self, args: list[str]) -> str:
+    async def _learned_answers(self, user_id: str, args: list[str]) -> str:
+        if args and args[0].lower() == "review":
+            return await self._review()
+        if args and args[0].lower() == "accept":
+            if len(args) != 2:
+                return "Usage: `/support learned accept ID`"
+            if await learned_review.accept(args[1], admin=user_id):
+                return (f"Accepted learned answer `{plain(args[1], 80)}`: its topic may earn "
+                        "auto-send.")
+            return f"No learned answer `{plain(args[1], 80)}` awaits review."
         if self._learned is None:
             return "Learned answers are not available in this process."
         if args and args[0].lower() == "delete":
@@ -179,13 +189,25 @@ class AdminCommands:
             return (f"Forgot learned answer `{plain(args[1], 80)}`." if removed
                     else f"No learned answer `{plain(args[1], 80)}`.")
         if args:
-            return "Usage: `/support learned` or `/support learned delete ID`"
+            return ("Usage: `/support learned`, `/support learned review`, "
+                    "`/support learned accept ID` or `/support learned delete ID`")
         entries = await self._learned.list(limit=15)
         if not entries:
             return "No learned answers yet: approved and edited replies appear here."
         lines = [f"• `{e.answer_id}` ({e.approvals}×) {fit(e.question, 90)} → "
                  f"{fit(e.answer, 120)}" for e in entries]
         return "*Learned answers*, most recent first:\n" + "\n".join(lines)
+
+    async def _review(self) -> str:
+        """Proposed and stale learned answers: they are used for drafts but cannot earn
+        auto-send until an admin accepts them."""
+        waiting = await learned_review.awaiting_review(limit=15)
+        if not waiting:
+            return "No learned answers await review."
+        lines = [f"• `{r.answer_id}` *{r.status}*{f' ({plain(r.reason, 80)})' if r.reason else ''}"
+                 f": {fit(r.question, 90)} → {fit(r.answer, 140)}" for r in waiting]
+        return ("*Learned answers awaiting review* (used for drafts; they earn auto-send only "
+                "once accepted with `/support learned accept ID`):\n" + "\n".join(lines))
 
     async def _earned(self) -> str:
         settings = self._h.settings

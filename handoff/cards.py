@@ -67,8 +67,16 @@ def _button(text: str, action_id: str, value: str, style: str | None = None,
                          style=style, confirm=confirm)
 
 
+def _urgent(view: CardView) -> bool:
+    """Triage saw an outage, many users or a deadline: a priority, shown first."""
+    stored = view.triage.get("flags")
+    return (isinstance(stored, list) and "urgent" in stored) or view.triage.get("urgent") is True
+
+
 def _title(view: CardView) -> str:
     kind = "Needs a human" if view.human_only else "Review draft"
+    if _urgent(view):
+        kind = f"🔴 Urgent · {kind}"
     topic = view.subject or " ".join(view.question.split())
     return plain(f"{kind} · {topic}" if topic else kind, HEADER_TEXT)
 

@@ -9,6 +9,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.ops.stats import Stats
+from bot.store import learned_review
 from handoff.admin import format_stats
 from handoff.chart import render_chart
 from handoff.runtime import with_retry
@@ -26,6 +27,12 @@ class SlackOps:
     async def post_digest(self, stats: Stats) -> None:
         """The ``/support stats`` summary for the last day, with its chart."""
         text = "*Daily digest*\n" + format_stats(stats)
+        waiting = await learned_review.awaiting_review(limit=50)
+        if waiting:
+            stale = sum(1 for r in waiting if r.status == "stale")
+            text += (f"\n*Learned answers awaiting review*: {len(waiting)}"
+                     f"{f' ({stale} stale)' if stale else ''}; they earn auto-send only once "
+                     "accepted: `/support learned review`")
         await with_retry(lambda: self._client.chat_postMessage(channel=self._channel, text=text))
         png = await asyncio.to_thread(render_chart, stats)
         try:

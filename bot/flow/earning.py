@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from bot.domain import LearnedStatus
 from bot.pipeline.earning import TopicRecord, is_earned
 from bot.store import earning as store
+from bot.store import learned_review
 
 
 async def topic_record(topic: str, *, window: int, min_approvals: int, min_rate: float,
@@ -11,9 +13,10 @@ async def topic_record(topic: str, *, window: int, min_approvals: int, min_rate:
     """The topic's record over its last ``window`` human decisions."""
     actions = await store.recent_actions(topic, window=window)
     approved = sum(1 for a in actions if a == "approved")
-    return TopicRecord(topic, approved, len(actions),
-                       is_earned(approved, len(actions), min_approvals=min_approvals,
-                                 min_rate=min_rate), question)
+    review = await learned_review.status_of(topic)
+    earned = review == LearnedStatus.ACCEPTED and is_earned(
+        approved, len(actions), min_approvals=min_approvals, min_rate=min_rate)
+    return TopicRecord(topic, approved, len(actions), earned, question, review)
 
 
 async def earned_topics(*, window: int, min_approvals: int, min_rate: float,

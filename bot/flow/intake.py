@@ -7,6 +7,7 @@ from bot import telemetry
 from bot.clock import Clock, utcnow
 from bot.domain import Accepted, AcceptFn, Inbound
 from bot.flow.wakeup import WakeUp
+from bot.pipeline.redact import redact_inbound
 from bot.store import inbox, outbox
 from bot.store.drafts import EnqueueFn, HasId
 
@@ -15,7 +16,8 @@ def accept_into(wake: WakeUp) -> AcceptFn:
     """Store an edge's message durably (deduplicated), count it, and wake the router."""
 
     async def accept(inbound: Inbound) -> Accepted:
-        accepted = await inbox.accept(inbound)
+        # Redaction at the door: nothing downstream of the inbox ever sees the raw secrets.
+        accepted = await inbox.accept(redact_inbound(inbound))
         telemetry.ACCEPTED.labels(inbound.channel.value, str(accepted.duplicate).lower()).inc()
         if not accepted.duplicate:
             wake.kick()

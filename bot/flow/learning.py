@@ -4,6 +4,11 @@ Approved, edited and manual answers go into the learned-answers collection (and 
 that founds or joins a topic is recorded on its draft, so the topic can earn auto-send);
 rejections with a reason go into the rejections collection, so drafts for close questions lose
 confidence and wait for review. Both redact secrets first.
+
+An answer is generalised before it is stored (``bot.pipeline.generalise``: the customer's
+name, ids, amounts, dates, greetings, sign-offs and claims of actions taken removed), and is
+recorded as *proposed*: drafts use it at once, but its topic cannot earn auto-send until an
+admin accepts it (``/support learned``).
 """
 
 from __future__ import annotations
@@ -12,9 +17,10 @@ import uuid
 from dataclasses import asdict
 from typing import Protocol
 
+from bot.pipeline.generalise import generalise
 from bot.pipeline.learning import LearnedExample
 from bot.pipeline.redact import redact
-from bot.store import earning
+from bot.store import conversations, earning, learned_review
 
 
 class Entry(Protocol):
@@ -46,11 +52,27 @@ class Learners:
         key = example.draft_id or f"c{example.conversation_id}-{uuid.uuid4().hex[:8]}"
         meta = {k: v for k, v in asdict(example).items()
                 if v is not None and k not in ("question", "answer", "rejected_text")}
-        entry = await self._learned.add(redact(example.question), redact(example.answer),
-                                        answer_id=f"answer-{key}", metadata=meta)
+        question = redact(example.question)
+        answer = generalise(redact(example.answer),
+                            names=await self._names(example.conversation_id)).text
+        if not answer.strip():
+            return  # nothing general was left (only a greeting and a claim of what was done)
+        entry = await self._learned.add(question, answer, answer_id=f"answer-{key}",
+                                        metadata=meta)
+        await learned_review.propose(entry.answer_id, question=question, answer=answer,
+                                     grounded_in=example.grounded_in)
         if example.draft_id is not None:
             # The approval that founds (or joins) a topic counts towards earning it.
             await earning.assign_topic(example.draft_id, entry.answer_id)
+
+    @staticmethod
+    async def _names(conversation_id: int | None) -> list[str]:
+        """The customer's name (its parts are replaced wherever the answer uses them)."""
+        if conversation_id is None:
+            return []
+        conversation = await conversations.with_customer(conversation_id)
+        customer = conversation.customer if conversation is not None else None
+        return [customer.name] if customer is not None and customer.name else []
 
     async def rejection(self, example: LearnedExample) -> None:
         """A rejection with a reason: the question is remembered with the reason."""

@@ -68,6 +68,12 @@ class OutboxDispatcher:
         item = await outbox_store.get(item_id)
         reply = outbox_store.payload_to_reply(item.payload)
         sender = self._senders.get(reply.channel)
+        if reply.decided_by == "auto":
+            withdrawn = await outbox_store.auto_reply_withdrawn(item)
+            if withdrawn is not None:
+                # Dead-lettered with the reason: visible to humans, never sent.
+                await self._failed(item, withdrawn, permanent=True)
+                return
         try:
             if sender is None:
                 raise SendError(f"the {reply.channel} channel is not configured", permanent=True)

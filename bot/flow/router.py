@@ -40,6 +40,7 @@ from bot.pipeline.decide import (
     decide,
     rejection_reason,
 )
+from bot.pipeline.disclosure import disclose
 from bot.pipeline.drafting import Drafter, DraftRequest
 from bot.pipeline.earning import TopicRecord, topic_of
 from bot.pipeline.redact import redact
@@ -399,6 +400,14 @@ class Router:
         if conversation.status == ConversationStatus.HUMAN:
             await self._notifier.customer_followup(message.id)
             return None
+        if triage(message.text).acknowledgement:
+            # "Thanks, that worked!": no draft, no card, no LLM call. The conversation stays
+            # answered (a pending draft for an earlier question stays pending).
+            log.info("conversation %s: message %s is an acknowledgement; closed quietly",
+                     conversation.id, message.id)
+            if conversation.status != ConversationStatus.AWAITING_APPROVAL:
+                await conversations.mark_answered(conversation.id)
+            return None
         if conversation.status == ConversationStatus.AWAITING_APPROVAL:
             # Only then can a draft be pending.
             for draft_id in await drafts.supersede_pending(conversation.id, now=self._clock()):
@@ -419,11 +428,15 @@ class Router:
         timings = dict(analysis.timings_ms)
         timings["total"] = round((time.perf_counter() - timings_start) * 1000, 3)
         topic = topic_of(analysis.passages, min_cosine=self._settings.topic_cosine)
+        reply = analysis.draft.reply
+        if decision is Decision.AUTO:
+            # Says it was written automatically and that replying "human" reaches a person.
+            reply = disclose(reply, self._settings.auto_disclosure, analysis.triage.language)
         draft = await drafts.record(
             NewDraft(
                 conversation_id=conversation.id,
                 message_id=message.id,
-                text=analysis.draft.reply,
+                text=reply,
                 confidence=analysis.confidence.value,
                 decision=decision,
                 signals=dict(analysis.confidence.parts),

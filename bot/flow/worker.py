@@ -19,6 +19,7 @@ from bot.domain import Decision
 from bot.flow.outbox import OutboxDispatcher
 from bot.flow.router import Router
 from bot.flow.wakeup import WakeUp
+from bot.pipeline.limits import Limits, Recent, over_limit
 from bot.ports import ApprovalNotifier
 from bot.store import drafts, inbox
 from config import Settings
@@ -73,7 +74,8 @@ class Worker:
         try:
             return await inbox.claim(self._owner, limit=limit,
                                      lease_seconds=self._settings.lease_seconds,
-                                     clock=self._clock)
+                                     clock=self._clock,
+                                     coalesce_seconds=self._settings.coalesce_seconds)
         except Exception:
             log.exception("claiming inbox items failed; retrying")
             return []
@@ -147,9 +149,22 @@ class Worker:
             for task in running:
                 task.cancel()
 
+    async def _over_limit(self, item: inbox.Claimed) -> str | None:
+        """Why this message is over a sender or source rate limit (None when it is not)."""
+        limits = Limits(sender_per_hour=self._settings.sender_limit_per_hour,
+                        source_per_minute=self._settings.source_limit_per_minute)
+        if not limits.sender_per_hour and not limits.source_per_minute:
+            return None
+        sender, source, channel = await inbox.recent_arrivals(item.message_id)
+        return over_limit(Recent(sender, source), limits, source=channel)
+
     async def _route(self, item: inbox.Claimed) -> bool:
         """Route one item; True when it is done (its completion is batched by the caller)."""
         if item.attempts > 1 and await self._resume(item):
+            return True
+        if item.attempts == 1 and (reason := await self._over_limit(item)) is not None:
+            # Stored, shown to humans, never dropped; no LLM call, no automatic reply.
+            await self._hand_to_humans(item, reason=reason)
             return True
         try:
             draft = await self._router.process(item.message_id)
@@ -162,7 +177,10 @@ class Worker:
                 max_attempts=self._settings.inbox_max_attempts, clock=self._clock,
             )
             if gave_up:
-                await self._hand_to_humans(item, exc)
+                await self._hand_to_humans(
+                    item, reason="routing failed",
+                    error=f"routing failed {item.attempts} times: {exc.__class__.__name__}: {exc}",
+                )
             return False
         return True
 
@@ -182,12 +200,14 @@ class Worker:
                     item.message_id, draft.id)
         return True
 
-    async def _hand_to_humans(self, item: inbox.Claimed, exc: Exception) -> None:
-        """The router kept failing: a human-only card with the error, never a silent drop."""
+    async def _hand_to_humans(self, item: inbox.Claimed, *, reason: str,
+                              error: str | None = None) -> None:
+        """A human-only card with the reason (the router kept failing, or the message is over
+        a rate limit), never a silent drop."""
         try:
             draft = await drafts.hand_to_humans(
                 message_id=item.message_id, conversation_id=item.conversation_id,
-                error=f"routing failed {item.attempts} times: {exc.__class__.__name__}: {exc}")
+                reason=reason, error=error)
             await self._notifier.draft_ready(draft.id)
         except Exception:
             log.exception("could not hand message %s to humans", item.message_id)

@@ -16,8 +16,9 @@ from typing import Protocol
 from bot.clock import Clock, utcnow
 from bot.ops.stats import Stats, compute_stats
 from bot.ports import ApprovalNotifier
-from bot.store import drafts, inbox, kv, leases, retention
+from bot.store import drafts, inbox, kv, learned_review, leases, retention
 from bot.store import mail as mail_store
+from knowledge.types import IngestReport
 
 log = logging.getLogger(__name__)
 
@@ -115,10 +116,20 @@ def daily_digest(ops: OpsChannel) -> JobFn:
 
 
 def sync_knowledge(ingest: Callable[[], Awaitable[object]]) -> JobFn:
-    """Re-ingest the knowledge folder: changed files re-indexed, removed files dropped."""
+    """Re-ingest the knowledge folder: changed files re-indexed, removed files dropped, and
+    learned answers resting on a changed or removed article flagged stale (they stop counting
+    for auto-send until an admin accepts them again)."""
 
     async def job(now: datetime) -> str:
-        return str(await ingest())
+        report = await ingest()
+        summary = str(report)
+        if isinstance(report, IngestReport) and (report.updated or report.removed):
+            stale = await learned_review.mark_stale(
+                [*report.updated, *report.removed],
+                reason=f"KB article changed or removed ({now:%Y-%m-%d %H:%M} UTC)")
+            if stale:
+                summary += f"; {len(stale)} learned answers flagged stale"
+        return summary
 
     return job
 

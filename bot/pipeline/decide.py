@@ -7,13 +7,17 @@ ask``, ``POST /api/ask`` and the evaluation commands all call it; nothing else d
 
 Rules (DESIGN.md, "Confidence and policy"):
 
-* ``SUPPRESSED`` when triage recognised an auto-reply: answering it would start a mail loop.
+* ``SUPPRESSED`` when triage recognised an auto-reply (answering it would start a mail loop) or
+  an acknowledgement alone ("Thanks, that worked!": nothing to answer, the conversation stays
+  answered).
 * ``HUMAN`` when triage escalates (angry, legal, account action, prompt injection), when no
   passage reaches the grounding floor, when the drafter failed or asked for a human, when
   the reply is empty, or when confidence is below the human threshold.
 * ``AUTO`` only when auto-send is on (threshold not None), confidence reaches it, the
   channel allows it, the draft cites passages we retrieved, and every URL, e-mail address
-  and number in it appears in those cited passages; and then only when no agent rejected a
+  and number in it appears in those cited passages, and every commitment it makes (refund,
+  credit, cancellation, deadline, policy claim) is stated by them and it claims no action
+  taken (``bot.pipeline.commitments``); and then only when no agent rejected a
   draft for a close question, the conversation's and the customer's automatic replies are
   under their caps, and (when earning is required) the draft's topic has earned auto-send.
 * ``REVIEW`` otherwise. Every decision carries the reasons for it.
@@ -25,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bot.domain import Decision, DraftResult, Passage
+from bot.pipeline.commitments import unbacked_commitments
 from bot.pipeline.confidence import Confidence
 from bot.pipeline.drafting.base import retrieval_score
 from bot.pipeline.earning import TopicRecord
@@ -86,6 +91,10 @@ def decide(
         return PolicyDecision(
             Decision.SUPPRESSED, [f"auto-reply: {r}" for r in triage.reasons(Flag.AUTO_REPLY)]
         )
+    if triage.acknowledgement:
+        return PolicyDecision(
+            Decision.SUPPRESSED,
+            [f"acknowledgement: {r}" for r in triage.reasons(Flag.ACKNOWLEDGEMENT)])
 
     human: list[str] = list(triage.escalation_reasons)
     floor = facts.grounding_floor
@@ -175,4 +184,6 @@ def _auto_blockers(
         missing = ungrounded_tokens(draft.reply, cited)
         if missing:
             blockers.append("not in the cited sources: " + ", ".join(missing))
+        for commitment in unbacked_commitments(draft.reply, [p.text for p in cited]):
+            blockers.append(f"commitment: {commitment.reason}: \"{commitment.sentence[:120]}\"")
     return blockers

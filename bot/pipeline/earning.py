@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.domain import Passage
+from bot.domain import LearnedStatus, Passage
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +26,7 @@ class TopicRecord:
     decided: int
     earned: bool
     question: str = ""
+    review: str = LearnedStatus.ACCEPTED  # a proposed or stale learned answer never earns
 
     @property
     def rate(self) -> float:
@@ -33,8 +34,11 @@ class TopicRecord:
 
     def describe(self, min_approvals: int, min_rate: float) -> str:
         state = "earned" if self.earned else "not earned"
+        review = {LearnedStatus.PROPOSED: "; its learned answer awaits admin review",
+                  LearnedStatus.STALE: "; its learned answer is stale (KB article changed)",
+                  }.get(LearnedStatus(self.review), "")
         return (f"auto-send {state} for this topic: {self.approved}/{self.decided} approved "
-                f"unedited ({self.rate:.0%}; needs {min_approvals} at ≥{min_rate:.0%})")
+                f"unedited ({self.rate:.0%}; needs {min_approvals} at ≥{min_rate:.0%}){review}")
 
 
 def topic_of(passages: Sequence[Passage], *, min_cosine: float) -> tuple[str, str] | None:

@@ -14,6 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bot.pipeline import injection, intents
+from bot.pipeline.language import detect_language
+
 ANGRY_AT = 0.6  # frustration at which a message is treated as angry and goes to a human
 
 
@@ -26,9 +29,16 @@ class Flag(enum.StrEnum):
     ACCOUNT_ACTION = "account_action"
     PROMPT_INJECTION = "prompt_injection"
     AUTO_REPLY = "auto_reply"
+    WANTS_HUMAN = "wants_human"
+    CHURN = "churn"  # leaving, or a chargeback / payment dispute
+    ACKNOWLEDGEMENT = "acknowledgement"  # thanks / "it works": closes quietly
+    URGENT = "urgent"  # outage, many users, a deadline: a priority, not an escalation
 
 
-ESCALATING = (Flag.ANGRY, Flag.LEGAL, Flag.ACCOUNT_ACTION, Flag.PROMPT_INJECTION)
+ESCALATING = (
+    Flag.ANGRY, Flag.LEGAL, Flag.ACCOUNT_ACTION, Flag.PROMPT_INJECTION, Flag.WANTS_HUMAN,
+    Flag.CHURN,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +84,19 @@ class Triage:
     @property
     def auto_reply(self) -> bool:
         return self.has(Flag.AUTO_REPLY)
+
+    @property
+    def wants_human(self) -> bool:
+        return self.has(Flag.WANTS_HUMAN)
+
+    @property
+    def acknowledgement(self) -> bool:
+        """Only thanks or "it works": no draft, no card, the conversation stays answered."""
+        return self.has(Flag.ACKNOWLEDGEMENT) and not self.escalation_reasons
+
+    @property
+    def urgent(self) -> bool:
+        return self.has(Flag.URGENT)
 
     def reasons(self, flag: Flag) -> list[str]:
         """The reasons behind one flag, in the order they were found."""
@@ -134,16 +157,11 @@ _FRUSTRATION: tuple[tuple[str, float, re.Pattern[str]], ...] = (
     ("legal_threat", 0.4, _rx(r"lawyers?|attorneys?|sue|lawsuit|legal action")),
     ("chargeback", 0.4, _rx(r"charge ?backs?|dispute (?:the|this) (?:charge|payment)")),
 )
+ANGER_PER_PHRASE = 0.35  # each distinct strong phrase in any language, up to two
 _EXCLAIM = re.compile(r"[!?]{3,}")
 _CAPS_WORD = re.compile(r"\b[A-Z][A-Z']{2,}\b")
 _CAPS_RUN = re.compile(r"\b[A-Z][A-Z']+(?:[\s,.!?]+[A-Z][A-Z']+\b){3,}")
 
-_LEGAL = _rx(
-    r"lawyers?|attorneys?|solicitors?|sue|suing|lawsuit|legal action|court|small claims"
-    r"|charge ?backs?|dispute (?:the|this) (?:charge|payment)|consumer protection|ombudsman"
-    r"|regulator|police|subpoena|cease and desist|data protection authority"
-    r"|anwalt|avocat|abogado"
-)
 _ACCOUNT_ACTION = _rx(
     r"(?:delete|close|cancel|terminate|deactivate|remove) (?:my|our|the|this) account"
     r"|(?:change|transfer) (?:the |my |our )?(?:account )?owner(?:ship)?"
@@ -226,43 +244,9 @@ _AUTO_BODY = re.compile(
     r"(?:reply|response|message)"
 )
 
-_STOPWORDS: dict[str, frozenset[str]] = {
-    "en": frozenset("the and is are you my to of it for have with not this that can i".split()),
-    "de": frozenset("der die das und ist nicht ich mein sie ein eine mit für zu bitte".split()),
-    "fr": frozenset("le la les et est je mon ma vous pas une pour avec ne merci des".split()),
-    "es": frozenset("el la los las y es mi no que una para con por gracias hola".split()),
-    "it": frozenset("il lo la gli e è non mio mia che per con una grazie ciao sono".split()),
-    "nl": frozenset("de het een en is niet ik mijn je met voor dat van alstublieft".split()),
-    "pt": frozenset("o os as e é não eu meu minha que para com uma obrigado olá".split()),
-}
-_SCRIPTS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("ja", re.compile(r"[\u3040-\u30ff]")),  # kana first: Japanese also uses Han characters
-    ("ko", re.compile(r"[\uac00-\ud7af]")),
-    ("zh", re.compile(r"[\u4e00-\u9fff]")),
-    ("ru", re.compile(r"[\u0400-\u04ff]")),
-    ("el", re.compile(r"[\u0370-\u03ff]")),
-    ("ar", re.compile(r"[\u0600-\u06ff]")),
-    ("he", re.compile(r"[\u0590-\u05ff]")),
-    ("hi", re.compile(r"[\u0900-\u097f]")),
-    ("th", re.compile(r"[\u0e00-\u0e7f]")),
-)
-
-
 def guess_language(text: str) -> str:
-    """A cheap language guess: non-Latin scripts by code points, Latin ones by stopwords."""
-    letters = sum(ch.isalpha() for ch in text)
-    if letters == 0:
-        return "und"
-    for code, pattern in _SCRIPTS:
-        if len(pattern.findall(text)) / letters > 0.3:
-            return code
-    tokens = re.findall(r"[^\W\d_]+", text.lower())
-    hits = sorted(
-        ((sum(t in words for t in tokens), code) for code, words in _STOPWORDS.items()),
-        reverse=True,
-    )
-    (best, code), (second, _) = hits[0], hits[1]
-    return code if best >= 2 and best > second else "und"
+    """ISO 639-1 code of ``text`` or ``"und"``; see ``bot.pipeline.language``."""
+    return detect_language(text)
 
 
 def _first(pattern: re.Pattern[str], text: str) -> str | None:
@@ -312,6 +296,10 @@ def triage(
     if (bang := _first(_EXCLAIM, whole)) is not None:
         frustration += 0.15
         findings.append(Finding(Flag.FRUSTRATION, "exclamations", f'"{bang}" (+0.15)'))
+    strong = list(dict.fromkeys(m.group(0).lower() for m in intents.ANGER.finditer(whole)))[:2]
+    for phrase in strong:
+        frustration += ANGER_PER_PHRASE
+        findings.append(Finding(Flag.FRUSTRATION, "anger", f'"{phrase}" (+{ANGER_PER_PHRASE:.2f})'))
     frustration = min(1.0, frustration)
     if frustration >= ANGRY_AT:
         signals = ", ".join(f.signal for f in findings if f.flag is Flag.FRUSTRATION)
@@ -319,14 +307,29 @@ def triage(
             Finding(Flag.ANGRY, "frustration", f"frustration {frustration:.2f} ({signals})")
         )
 
+    legal_context = intents.NOT_LEGAL.sub(" ", whole)
+    for flag, pattern, where in (
+        (Flag.LEGAL, intents.LEGAL, legal_context),
+        (Flag.WANTS_HUMAN, intents.WANTS_HUMAN, whole),
+        (Flag.CHURN, intents.CHURN, whole),
+        (Flag.URGENT, intents.URGENT, whole),
+    ):
+        hits = dict.fromkeys(" ".join(m.group(0).split()).lower() for m in pattern.finditer(where))
+        findings.extend(Finding(flag, flag.value, f'"{hit}"') for hit in hits)
+    if (thanks := intents.acknowledgement(text)) is not None:
+        findings.append(Finding(Flag.ACKNOWLEDGEMENT, "acknowledgement", f'"{thanks}"'))
     for flag, pattern in (
-        (Flag.LEGAL, _LEGAL),
         (Flag.ACCOUNT_ACTION, _ACCOUNT_ACTION),
         (Flag.PROMPT_INJECTION, _INJECTION),
         (Flag.PROMPT_INJECTION, _FENCE_TAG),
     ):
         hits = dict.fromkeys(m.group(0).strip().lower() for m in pattern.finditer(whole))
         findings.extend(Finding(flag, flag.value, f'"{hit}"') for hit in hits)
+    # The same and more on the folded text (NFKC, zero-width, look-alikes, several languages).
+    known = {f.reason.strip('"') for f in findings if f.flag is Flag.PROMPT_INJECTION}
+    for seen in injection.detect(whole):
+        if seen.phrase not in known:
+            findings.append(Finding(Flag.PROMPT_INJECTION, seen.signal, f'"{seen.phrase}"'))
     for signal, why, pattern in _INJECTION_ASKS:
         hits = dict.fromkeys(" ".join(m.group(0).split()) for m in pattern.finditer(whole))
         findings.extend(

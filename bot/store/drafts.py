@@ -103,13 +103,14 @@ async def mark_auto_sent(draft: Draft, *, channel: str, now: datetime,
     ))
 
 
-async def hand_to_humans(*, message_id: int, conversation_id: int, error: str) -> Draft:
-    """Routing gave up on a message: a human-only draft carrying the error, and the
-    conversation waits for an agent. Never a silent drop."""
+async def hand_to_humans(*, message_id: int, conversation_id: int, error: str | None,
+                         reason: str = "routing failed") -> Draft:
+    """Routing gave up on a message (or it is over a rate limit): a human-only draft carrying
+    the reason and error, and the conversation waits for an agent. Never a silent drop."""
     async with in_transaction():
         draft = await Draft.create(
             conversation_id=conversation_id, message_id=message_id, text="", confidence=0.0,
-            decision=Decision.HUMAN.value, model="none", reasons=["routing failed"],
+            decision=Decision.HUMAN.value, model="none", reasons=[reason],
             error=error,
         )
         await Conversation.filter(id=conversation_id).update(

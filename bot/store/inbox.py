@@ -34,8 +34,6 @@ from bot.store.models import (
 log = logging.getLogger(__name__)
 
 _REOPEN = {ConversationStatus.ANSWERED, ConversationStatus.CLOSED}
-
-
 class _CustomerFields(TypedDict, total=False):
     """``Customer`` columns set from an inbound sender; one identity key is the lookup."""
 
@@ -193,12 +191,17 @@ class Claimed:
     attempts: int
 
 
-async def claim(owner: str, *, limit: int, lease_seconds: float, clock: Clock = utcnow
-                ) -> list[Claimed]:
+async def claim(owner: str, *, limit: int, lease_seconds: float, clock: Clock = utcnow,
+                coalesce_seconds: float | None = None) -> list[Claimed]:
     """Lease up to ``limit`` pending items, oldest first, at most one per conversation.
 
     One conversation's messages are processed in order, never by two workers at once: an item
     is skipped while an earlier item of its conversation is still unfinished.
+
+    With ``coalesce_seconds`` (not None), a burst becomes one draft: when a conversation has
+    several pending items, the earlier ones are marked ``coalesced`` (the messages stay
+    stored, and the draft of the newest sees them in its history) and only the newest is
+    leased, once no new message has arrived in the conversation for ``coalesce_seconds``.
     """
     now = clock()
     free = Q(lease_until__isnull=True) | Q(lease_until__lte=now)
@@ -223,6 +226,8 @@ async def claim(owner: str, *, limit: int, lease_seconds: float, clock: Clock = 
         if first_open.get(row["message__conversation_id"]) == row["id"]:
             first_open.pop(row["message__conversation_id"])
             eligible.append(row)
+    if coalesce_seconds is not None:
+        eligible = await _coalesce(eligible, free, now, coalesce_seconds)
     eligible = eligible[:limit]
     if not eligible:
         return []
@@ -242,6 +247,64 @@ async def claim(owner: str, *, limit: int, lease_seconds: float, clock: Clock = 
         Claimed(row["id"], row["message_id"], row["message__conversation_id"], row["attempts"] + 1)
         for row in eligible
     ]
+
+
+async def _coalesce(rows: list[dict[str, Any]], free: Q, now: datetime, window: float
+                    ) -> list[dict[str, Any]]:
+    """Replace each conversation's first pending item by its newest (see ``claim``)."""
+    fresh = [r for r in rows if r["attempts"] == 0]  # a retried item resumes, never folds
+    if not fresh:
+        return rows
+    conversations = [r["message__conversation_id"] for r in fresh]
+    latest = {
+        r["message__conversation_id"]: r
+        for r in await InboxItem.filter(free, status=QueueStatus.PENDING,
+                                        message__conversation_id__in=conversations)
+        .order_by("id")
+        .values("id", "message_id", "message__conversation_id", "attempts", "created_at")
+    }
+    quiet_since = now - timedelta(seconds=window)
+    result: list[dict[str, Any]] = []
+    for row in rows:
+        newest = latest.get(row["message__conversation_id"]) if row["attempts"] == 0 else None
+        if newest is None:
+            result.append(row)
+            continue
+        if window and newest["created_at"] > quiet_since:
+            continue  # the burst may go on: wait until the conversation is quiet
+        if newest["id"] != row["id"]:
+            earlier = await InboxItem.filter(
+                status=QueueStatus.PENDING, attempts=0, id__lt=newest["id"],
+                message__conversation_id=row["message__conversation_id"],
+            ).values_list("id", flat=True)
+            folded = await InboxItem.filter(
+                free, id__in=list(earlier), status=QueueStatus.PENDING, attempts=0
+            ).update(status=QueueStatus.COALESCED, done_at=now,
+                     last_error=f"coalesced into message {newest['message_id']}")
+            log.info("coalesced %s messages of conversation %s into message %s", folded,
+                     row["message__conversation_id"], newest["message_id"])
+        result.append(newest)
+    return result
+
+
+async def recent_arrivals(message_id: int) -> tuple[int, int, str]:
+    """How many customer messages arrived from this message's sender in the hour, and through
+    its channel in the minute, up to and including it; and the channel's name.
+
+    Counted up to the message itself: a backlog routed late is judged by when each message
+    arrived relative to the others, not by how many are queued behind it.
+    """
+    message = await Message.get(id=message_id).prefetch_related("conversation")
+    customer_id = message.conversation.customer_id  # type: ignore[attr-defined]
+    sender = await Message.filter(
+        direction="in", conversation__customer_id=customer_id, id__lte=message.id,
+        created_at__gte=message.created_at - timedelta(hours=1),
+    ).count()
+    source = await Message.filter(
+        direction="in", channel=message.channel, id__lte=message.id,
+        created_at__gte=message.created_at - timedelta(minutes=1),
+    ).count()
+    return sender, source, message.channel
 
 
 async def complete(item: Claimed, owner: str, *, clock: Clock = utcnow) -> None:

@@ -11,9 +11,9 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
-from bot.domain import ConversationStatus, Direction, DraftStatus, QueueStatus
+from bot.domain import ConversationStatus, Direction, DraftStatus, LearnedStatus, QueueStatus
 
-__all__ = ["ConversationStatus", "Direction", "DraftStatus", "QueueStatus"]
+__all__ = ["ConversationStatus", "Direction", "DraftStatus", "LearnedStatus", "QueueStatus"]
 
 
 class Customer(Model):
@@ -222,3 +222,20 @@ class RawMail(Model):
 
     class Meta:
         table = "raw_mail"
+
+
+class LearnedAnswerReview(Model):
+    """The review state of one learned answer (the answer itself lives in the vector store)."""
+
+    answer_id = fields.CharField(max_length=128, primary_key=True)
+    status = fields.CharField(max_length=16, default=LearnedStatus.PROPOSED, db_index=True)
+    question = fields.TextField(default="")
+    answer = fields.TextField(default="")
+    grounded_in = fields.CharField(max_length=1024, null=True, db_index=True)
+    reason = fields.TextField(null=True)
+    decided_by = fields.CharField(max_length=64, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "learned_answer_review"

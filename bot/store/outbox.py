@@ -17,9 +17,9 @@ from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from bot.clock import Clock, utcnow
-from bot.domain import Channel, Direction, QueueStatus, Reply, Sender
+from bot.domain import Channel, ConversationStatus, Direction, QueueStatus, Reply, Sender
 from bot.store import conversations
-from bot.store.models import Conversation, Message, OutboxItem
+from bot.store.models import Conversation, Draft, Message, OutboxItem
 
 
 def reply_to_payload(reply: Reply) -> dict[str, Any]:
@@ -168,6 +168,23 @@ async def schedule_retry(item_id: int, *, owner: str, error: str, at: datetime) 
     """Release the item's lease and try again at ``at``."""
     await OutboxItem.filter(id=item_id, lease_owner=owner).update(
         last_error=error[:4000], lease_owner=None, lease_until=None, next_attempt_at=at)
+
+
+async def auto_reply_withdrawn(item: OutboxItem) -> str | None:
+    """Why an automatic reply must not leave now (None: it may). Checked right before
+    sending: a human may have taken the conversation over, or the customer written again,
+    since the reply was decided."""
+    conversation = await Conversation.get(id=item.conversation_id)  # type: ignore[attr-defined]
+    if conversation.status == ConversationStatus.HUMAN:
+        return "withdrawn: a human took the conversation over before it was sent"
+    draft_id = item.draft_id  # type: ignore[attr-defined]
+    if draft_id is not None:
+        draft = await Draft.get_or_none(id=draft_id)
+        if draft is not None and await Message.filter(
+                conversation_id=conversation.id, direction=Direction.IN,
+                id__gt=draft.message_id).exists():  # type: ignore[attr-defined]
+            return "withdrawn: the customer wrote again before it was sent"
+    return None
 
 
 async def has_item_for_draft(draft_id: int) -> bool:

@@ -168,6 +168,16 @@ async def test_auto_send_is_earned_by_unedited_approvals(system: System) -> None
         assert outcome.won
         system.services.worker.kick()
         await wait_for(system.settled)
+    # A learned answer starts proposed: its topic cannot earn auto-send before an admin
+    # accepts it, however many approvals it has.
+    response = await system.post(message(mid="m-p", conversation="c-p", text=questions[2]))
+    await wait_for(system.settled)
+    held = await Draft.get(conversation_id=response.json()["conversation_id"])
+    assert held.decision == "review" and any("awaits admin review" in r for r in held.reasons)
+    from bot.store import learned_review
+
+    assert held.topic is not None
+    assert await learned_review.accept(held.topic, admin="U-admin")
     response = await system.post(message(mid="m-2", conversation="c-2", text=questions[2]))
     await wait_for(system.settled)
     draft = await Draft.get(conversation_id=response.json()["conversation_id"])

@@ -117,3 +117,18 @@ async def test_learned_answers_can_be_listed_and_forgotten(admin_desk: Desk) -> 
     assert "No learned answers yet" in await ask(admin_desk, "learned")
     assert "No learned answer `nope`" in await ask(admin_desk, "learned delete nope")
     assert "Usage" in await ask(admin_desk, "learned delete")
+
+
+async def test_learned_answers_await_review_until_an_admin_accepts_them(admin_desk: Desk) -> None:
+    from bot.store import learned_review
+
+    assert "No learned answers await review" in await ask(admin_desk, "learned review")
+    await learned_review.propose("answer-40", question="Student discount?",
+                                 answer="Students get 50% off.", grounded_in="pricing")
+    listing = await ask(admin_desk, "learned review")
+    assert "`answer-40` *proposed*" in listing and "Students get 50% off." in listing
+    assert "Accepted learned answer `answer-40`" in await ask(admin_desk,
+                                                               "learned accept answer-40")
+    assert await learned_review.status_of("answer-40") == "accepted"
+    assert "No learned answers await review" in await ask(admin_desk, "learned review")
+    assert "awaits review" in await ask(admin_desk, "learned accept nope")

@@ -175,3 +175,11 @@ def test_sources_name_the_sections_the_drafter_was_given() -> None:
     text = str(cards.as_dicts(cards.draft_card(view)[0]))
     assert "• Shipping — KB, score 0.81 · given: introduction; Times &amp; costs" in text
     assert text.count("given:") == 1  # a source stored without sections names none
+
+
+def test_urgency_is_shown_as_priority_in_the_title() -> None:
+    urgent = longest_view(question="Everyone is locked out", subject="Outage",
+                          triage={"flags": ["urgent"]})
+    calm = longest_view(question="Where is my invoice?", subject="Invoice", triage={"flags": []})
+    assert cards.card_fallback(urgent).startswith("🔴 Urgent · ")
+    assert not cards.card_fallback(calm).startswith("🔴")

@@ -57,3 +57,23 @@ async def test_earned_after_unedited_approvals_and_demoted_when_edits_rise(db: S
     # Only the recent window counts: steady approvals win the standing back.
     await _decisions("answer-7", ["approved"] * 10)
     assert (await topic_record("answer-7", window=10, **RULE)).earned
+
+
+async def test_a_proposed_answer_never_earns_until_an_admin_accepts_it(db: Settings) -> None:
+    from bot.store import learned_review
+
+    await learned_review.propose("answer-9", question="refund?", answer="Within 30 days.",
+                                 grounded_in="refunds")
+    await _decisions("answer-9", ["approved"] * 5)
+    record = await topic_record("answer-9", window=10, **RULE)
+    assert not record.earned and "awaits admin review" in record.describe(3, 0.9)
+    assert [r.answer_id for r in await learned_review.awaiting_review()] == ["answer-9"]
+    assert await learned_review.accept("answer-9", admin="UADMIN")
+    assert (await topic_record("answer-9", window=10, **RULE)).earned
+    # The article it rests on changes: stale, no longer earned, back in the review list.
+    assert await learned_review.mark_stale(["refunds"], reason="refunds.md changed") == [
+        "answer-9"]
+    record = await topic_record("answer-9", window=10, **RULE)
+    assert not record.earned and record.review == "stale"
+    assert await learned_review.status_of("answer-9") == "stale"
+    assert await learned_review.mark_stale(["shipping"], reason="x") == []

@@ -186,3 +186,35 @@ async def test_an_absurd_retry_after_is_capped(db: Settings) -> None:
     assert item.next_attempt_at == start + timedelta(seconds=dispatch.MAX_RETRY_AFTER_SECONDS)
     clock.now = start + timedelta(seconds=dispatch.MAX_RETRY_AFTER_SECONDS)
     assert await d.run_once() == 1 and len(sender.sent) == 1
+
+
+async def test_an_automatic_reply_is_rechecked_right_before_it_leaves(db: Settings) -> None:
+    draft = await _draft()
+    conversation_id = draft.conversation_id  # type: ignore[attr-defined]
+    await outbox.enqueue_reply(conversation_id=conversation_id, text="Auto answer",
+                               decided_by="auto", draft_id=draft.id, auto=True)
+    # The customer writes again before the automatic reply left: it is withdrawn, visibly.
+    await inbox.accept(inbound("form:m2", text="Actually, never mind that"))
+    sender, notifier, clock = RecordingSender(), RecordingNotifier(), Clock()
+    await dispatcher(sender, notifier, clock).run_once()
+    assert sender.sent == [] and sender.attempts == 0
+    item = await OutboxItem.get()
+    assert item.status == QueueStatus.DEAD and "wrote again" in (item.last_error or "")
+    assert notifier.failed == [item.id]
+
+
+async def test_an_automatic_reply_is_not_sent_once_a_human_took_over(db: Settings) -> None:
+    draft = await _draft()
+    conversation_id = draft.conversation_id  # type: ignore[attr-defined]
+    await outbox.enqueue_reply(conversation_id=conversation_id, text="Auto answer",
+                               decided_by="auto", draft_id=draft.id, auto=True)
+    await Conversation.filter(id=conversation_id).update(status=ConversationStatus.HUMAN)
+    sender = RecordingSender()
+    await dispatcher(sender, RecordingNotifier(), Clock()).run_once()
+    assert sender.sent == []
+    assert "human took" in ((await OutboxItem.get()).last_error or "")
+    # An agent's reply is never held back by this check.
+    await outbox.enqueue_reply(conversation_id=conversation_id, text="From a person",
+                               decided_by="UAGENT", draft_id=None, auto=False)
+    await dispatcher(sender, RecordingNotifier(), Clock()).run_once()
+    assert [r.text for r in sender.sent] == ["From a person"]

@@ -121,3 +121,23 @@ def test_the_plan_follows_the_settings(make_settings: SettingsFactory) -> None:
     names = {job.name for job, _ in plan(settings, notifier=NullNotifier(), ops=RecordingOps(),
                                          ingest=None, refit=noop)}
     assert names == {"remind_pending", "recover_queues", "refit_confidence", "purge_retention"}
+
+
+async def test_sync_flags_learned_answers_on_changed_or_removed_articles_stale(
+    db: Settings,
+) -> None:
+    from bot.ops.jobs import sync_knowledge
+    from bot.store import learned_review
+    from knowledge.types import IngestReport
+
+    for answer_id, article in (("a1", "refunds"), ("a2", "shipping"), ("a3", "pricing")):
+        await learned_review.propose(answer_id, question="q", answer="a", grounded_in=article)
+        await learned_review.accept(answer_id, admin="UADMIN")
+
+    async def ingest() -> IngestReport:
+        return IngestReport(updated=("refunds",), removed=("shipping",), unchanged=("pricing",))
+
+    summary = await sync_knowledge(ingest)(datetime.now(UTC))
+    assert "2 learned answers flagged stale" in summary
+    assert [await learned_review.status_of(a) for a in ("a1", "a2", "a3")] == [
+        "stale", "stale", "accepted"]

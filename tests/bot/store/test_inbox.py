@@ -6,7 +6,8 @@ import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from bot.domain import Channel
+from bot.domain import Channel, Inbound, Sender
+from bot.pipeline.redact import redact_inbound
 from bot.store import inbox
 from bot.store.models import Conversation, InboxItem, Message, QueueStatus
 from config import Settings
@@ -108,3 +109,55 @@ async def test_failure_backoff_is_jittered_within_the_exponential_bound(db: Sett
         assert lease_until is not None
         delays.add((lease_until - now).total_seconds())
     assert all(1.0 <= d <= 8.0 for d in delays) and len(delays) > 1
+
+
+async def test_redacted_at_the_door_text_subject_and_prose_metadata_not_identifiers(
+    db: Settings,
+) -> None:
+    card = "4242 4242 4242 4242"
+    message = Inbound(
+        channel=Channel.EMAIL, thread_key="<4242424242424242@mail>", text=f"card {card}",
+        channel_message_id="<4242424242424242@mail>", subject=f"Card {card}",
+        sender=Sender(id="jo@example.com", email="jo@example.com"), received_at=datetime.now(UTC),
+        metadata={"full_text": f"card {card}", "message_id": "<4242424242424242@mail>"},
+    )
+    accepted = await inbox.accept(redact_inbound(message))  # as bot.flow.intake does
+    stored = await Message.get(id=accepted.message_id)
+    conversation = await Conversation.get(id=accepted.conversation_id)
+    assert stored.text == "card [card •••• 4242]"
+    assert conversation.subject == "Card [card •••• 4242]"
+    assert stored.metadata["full_text"] == "card [card •••• 4242]"
+    # Threading keys are identifiers: a Luhn-valid digit run inside one stays.
+    assert stored.metadata["message_id"] == "<4242424242424242@mail>"
+    assert stored.channel_message_id == "<4242424242424242@mail>"
+
+
+async def test_a_burst_is_coalesced_into_its_newest_message(db: Settings) -> None:
+    accepted = [await inbox.accept(inbound(f"form:b{i}", text=f"part {i}")) for i in range(6)]
+    other = await inbox.accept(inbound("form:x1", thread="form:other"))
+    claimed = await inbox.claim("w1", limit=8, lease_seconds=30, coalesce_seconds=0)
+    assert sorted(c.message_id for c in claimed) == sorted(
+        [accepted[-1].message_id, other.message_id])
+    folded = await InboxItem.filter(status=QueueStatus.COALESCED).count()
+    assert folded == 5
+    assert await Message.filter(direction="in").count() == 7  # every message is kept
+
+
+async def test_coalescing_waits_for_a_quiet_conversation(db: Settings) -> None:
+    await inbox.accept(inbound("form:q1"))
+    await inbox.accept(inbound("form:q2"))
+    now = datetime.now(UTC)
+    assert await inbox.claim("w1", limit=4, lease_seconds=30, coalesce_seconds=5,
+                             clock=lambda: now) == []
+    later = await inbox.claim("w1", limit=4, lease_seconds=30, coalesce_seconds=5,
+                              clock=lambda: now + timedelta(seconds=6))
+    assert len(later) == 1
+    assert await InboxItem.filter(status=QueueStatus.COALESCED).count() == 1
+
+
+async def test_without_coalescing_every_message_is_claimed_in_turn(db: Settings) -> None:
+    for i in range(3):
+        await inbox.accept(inbound(f"form:n{i}"))
+    claimed = await inbox.claim("w1", limit=4, lease_seconds=30)
+    assert len(claimed) == 1 and not await InboxItem.filter(
+        status=QueueStatus.COALESCED).exists()
