@@ -54,86 +54,327 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
 
-    data_dir: Path = Field(Path("./data"), alias="SUPPORTBOT_DATA_DIR")
-    database_url: SecretStr | None = Field(None, alias="DATABASE_URL")
-    qdrant_url: str | None = Field(None, alias="QDRANT_URL")
-    qdrant_api_key: SecretStr | None = Field(None, alias="QDRANT_API_KEY")
-    kb_dir: Path = Field(Path("knowledge/samples"), alias="SUPPORTBOT_KB_DIR")
-    embed_model: str = Field(DEFAULT_EMBED_MODEL, alias="SUPPORTBOT_EMBED_MODEL")
-    embed_model_path: Path | None = Field(None, alias="SUPPORTBOT_EMBED_MODEL_PATH")
-    sparse_model_path: Path | None = Field(None, alias="SUPPORTBOT_SPARSE_MODEL_PATH")
+    data_dir: Path = Field(
+        Path("./data"), alias="SUPPORTBOT_DATA_DIR",
+        description="Where the embedded SQLite database and Qdrant local mode keep their files.",
+    )
+    database_url: SecretStr | None = Field(
+        None, alias="DATABASE_URL",
+        description=(
+            "Tortoise URL of the database (`sqlite://…`, `postgres://…`); unset means SQLite "
+            "in the data dir."
+        ),
+    )
+    qdrant_url: str | None = Field(
+        None, alias="QDRANT_URL",
+        description="Qdrant server or cluster URL; unset means Qdrant local mode in the data dir.",
+    )
+    qdrant_api_key: SecretStr | None = Field(
+        None, alias="QDRANT_API_KEY",
+        description="API key of the Qdrant server.",
+    )
+    kb_dir: Path = Field(
+        Path("knowledge/samples"), alias="SUPPORTBOT_KB_DIR",
+        description="Knowledge folder (Markdown, text, HTML) ingested by `run` and the sync job.",
+    )
+    embed_model: str = Field(
+        DEFAULT_EMBED_MODEL, alias="SUPPORTBOT_EMBED_MODEL",
+        description="fastembed dense embedding model name.",
+    )
+    embed_model_path: Path | None = Field(
+        None, alias="SUPPORTBOT_EMBED_MODEL_PATH",
+        description="Local folder of the embedding model (offline machines).",
+    )
+    sparse_model_path: Path | None = Field(
+        None, alias="SUPPORTBOT_SPARSE_MODEL_PATH",
+        description="Local folder of fastembed's `Qdrant/bm25` sparse model (offline machines).",
+    )
 
-    anthropic_api_key: SecretStr | None = Field(None, alias="ANTHROPIC_API_KEY")
-    anthropic_base_url: str | None = Field(None, alias="ANTHROPIC_BASE_URL")
-    llm_model: str = Field(DEFAULT_LLM_MODEL, alias="SUPPORTBOT_LLM_MODEL")
-    llm_max_attempts: int = Field(4, ge=1, le=10, alias="SUPPORTBOT_LLM_MAX_ATTEMPTS")
-    llm_timeout_seconds: float = Field(60.0, gt=0, alias="SUPPORTBOT_LLM_TIMEOUT")
-    brand_name: str = Field("Acme Cloud", alias="SUPPORTBOT_BRAND_NAME")
+    anthropic_api_key: SecretStr | None = Field(
+        None, alias="ANTHROPIC_API_KEY",
+        description=(
+            "Anthropic API key for the Claude drafter; unset means the offline extractive "
+            "drafter."
+        ),
+    )
+    anthropic_base_url: str | None = Field(
+        None, alias="ANTHROPIC_BASE_URL",
+        description="Override of the Anthropic API URL (a proxy or gateway).",
+    )
+    llm_model: str = Field(
+        DEFAULT_LLM_MODEL, alias="SUPPORTBOT_LLM_MODEL",
+        description="Claude model that drafts replies.",
+    )
+    llm_max_attempts: int = Field(
+        4, ge=1, le=10, alias="SUPPORTBOT_LLM_MAX_ATTEMPTS",
+        description="Tries per draft on 429/529/5xx before the message goes to humans.",
+    )
+    llm_timeout_seconds: float = Field(
+        60.0, gt=0, alias="SUPPORTBOT_LLM_TIMEOUT",
+        description="Seconds one Anthropic request may take.",
+    )
+    brand_name: str = Field(
+        "Acme Cloud", alias="SUPPORTBOT_BRAND_NAME",
+        description="Company name used in reply signatures and the drafting prompt.",
+    )
 
-    slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
-    slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
-    slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
-    slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
-    approval_channel: str | None = Field(None, alias="SUPPORTBOT_APPROVAL_CHANNEL")
-    support_channels: list[str] = Field(default_factory=list, alias="SUPPORTBOT_SUPPORT_CHANNELS")
-    approvers: list[str] = Field(default_factory=list, alias="SUPPORTBOT_APPROVERS")
-    admins: list[str] = Field(default_factory=list, alias="SUPPORTBOT_ADMINS")
-    ignore_other_bots: bool = Field(True, alias="SUPPORTBOT_IGNORE_BOTS")
+    slack_bot_token: SecretStr | None = Field(
+        None, alias="SLACK_BOT_TOKEN",
+        description="Bot token (`xoxb-…`) of the Slack app; unset means Slack off.",
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        None, alias="SLACK_SIGNING_SECRET",
+        description="Signing secret of the Slack app (HTTP mode: `/slack/events`).",
+    )
+    slack_app_token: SecretStr | None = Field(
+        None, alias="SLACK_APP_TOKEN",
+        description="App-level token (`xapp-…`, scope `connections:write`); set means Socket Mode.",
+    )
+    slack_api_url: str = Field(
+        "https://slack.com/api/", alias="SLACK_API_URL",
+        description="Slack Web API base URL (tests and proxies).",
+    )
+    approval_channel: str | None = Field(
+        None, alias="SUPPORTBOT_APPROVAL_CHANNEL",
+        description="Channel id (`C…`) where agents approve, edit or reject drafts.",
+    )
+    support_channels: list[str] = Field(
+        default_factory=list, alias="SUPPORTBOT_SUPPORT_CHANNELS",
+        description=(
+            "Comma-separated channel ids whose messages are customer messages (DMs and "
+            "mentions always are)."
+        ),
+    )
+    approvers: list[str] = Field(
+        default_factory=list, alias="SUPPORTBOT_APPROVERS",
+        description=(
+            "Comma-separated user or user-group ids who may decide drafts; empty means anyone"
+            " in the approval channel."
+        ),
+    )
+    admins: list[str] = Field(
+        default_factory=list, alias="SUPPORTBOT_ADMINS",
+        description="Comma-separated user ids who may run the admin slash command.",
+    )
+    ignore_other_bots: bool = Field(
+        True, alias="SUPPORTBOT_IGNORE_BOTS",
+        description="Ignore messages from other bots in support channels.",
+    )
+    slash_command: str = Field(
+        "/support", alias="SUPPORTBOT_SLASH_COMMAND",
+        description="The admin slash command, as declared in the Slack app manifest.",
+    )
 
-    imap_host: str | None = Field(None, alias="IMAP_HOST")
-    imap_port: int = Field(993, ge=1, le=65535, alias="IMAP_PORT")
-    imap_user: str | None = Field(None, alias="IMAP_USER")
-    imap_password: SecretStr | None = Field(None, alias="IMAP_PASSWORD")
-    imap_ssl: bool = Field(True, alias="IMAP_SSL")
-    imap_folder: str = Field("INBOX", alias="IMAP_FOLDER")
-    imap_starttls: bool | None = Field(None, alias="IMAP_STARTTLS")
-    imap_processed_folder: str | None = Field(None, alias="IMAP_PROCESSED_FOLDER")
-    imap_poll_seconds: float = Field(60.0, gt=0, alias="IMAP_POLL_SECONDS")
+    imap_host: str | None = Field(
+        None, alias="IMAP_HOST",
+        description="IMAP server of the support mailbox; unset means no mailbox is watched.",
+    )
+    imap_port: int = Field(
+        993, ge=1, le=65535, alias="IMAP_PORT",
+        description="IMAP server port.",
+    )
+    imap_user: str | None = Field(
+        None, alias="IMAP_USER",
+        description="IMAP login name.",
+    )
+    imap_password: SecretStr | None = Field(
+        None, alias="IMAP_PASSWORD",
+        description="IMAP password (or app password).",
+    )
+    imap_ssl: bool = Field(
+        True, alias="IMAP_SSL",
+        description="Connect with implicit TLS (port 993).",
+    )
+    imap_folder: str = Field(
+        "INBOX", alias="IMAP_FOLDER",
+        description="Folder to watch.",
+    )
+    imap_starttls: bool | None = Field(
+        None, alias="IMAP_STARTTLS",
+        description="STARTTLS on a plain connection; unset means on when `IMAP_SSL` is off.",
+    )
+    imap_processed_folder: str | None = Field(
+        None, alias="IMAP_PROCESSED_FOLDER",
+        description="Move processed mail to this folder instead of flagging it seen.",
+    )
+    imap_poll_seconds: float = Field(
+        60.0, gt=0, alias="IMAP_POLL_SECONDS",
+        description="Poll interval when the server has no IDLE.",
+    )
 
-    smtp_host: str | None = Field(None, alias="SMTP_HOST")
-    smtp_port: int = Field(587, ge=1, le=65535, alias="SMTP_PORT")
-    smtp_user: str | None = Field(None, alias="SMTP_USER")
-    smtp_password: SecretStr | None = Field(None, alias="SMTP_PASSWORD")
-    smtp_starttls: bool = Field(True, alias="SMTP_STARTTLS")
-    smtp_ssl: bool = Field(False, alias="SMTP_SSL")
-    smtp_listen: str | None = Field(None, alias="SUPPORTBOT_SMTP_LISTEN")
-    mail_domains: list[str] = Field(default_factory=list, alias="SUPPORTBOT_MAIL_DOMAINS")
-    support_address: str | None = Field(None, alias="SUPPORTBOT_SUPPORT_ADDRESS")
-    mail_max_bytes: int = Field(25 * 1024 * 1024, gt=0, alias="SUPPORTBOT_MAIL_MAX_BYTES")
-    smtp_listen_tls_cert: Path | None = Field(None, alias="SUPPORTBOT_SMTP_TLS_CERT")
-    smtp_listen_tls_key: Path | None = Field(None, alias="SUPPORTBOT_SMTP_TLS_KEY")
-    smtp_listen_user: str | None = Field(None, alias="SUPPORTBOT_SMTP_AUTH_USER")
-    smtp_listen_password: SecretStr | None = Field(None, alias="SUPPORTBOT_SMTP_AUTH_PASSWORD")
-    auto_reply_cap_per_conversation: int = Field(3, ge=0, alias="SUPPORTBOT_AUTO_REPLY_CAP")
-    auto_reply_cap_per_sender_daily: int = Field(10, ge=0, alias="SUPPORTBOT_AUTO_REPLY_SENDER_CAP")
+    smtp_host: str | None = Field(
+        None, alias="SMTP_HOST",
+        description="Outgoing mail relay; with `SUPPORTBOT_SUPPORT_ADDRESS`, mail replies are on.",
+    )
+    smtp_port: int = Field(
+        587, ge=1, le=65535, alias="SMTP_PORT",
+        description="Port of the mail relay.",
+    )
+    smtp_user: str | None = Field(
+        None, alias="SMTP_USER",
+        description="Relay login (AUTH only when set).",
+    )
+    smtp_password: SecretStr | None = Field(
+        None, alias="SMTP_PASSWORD",
+        description="Relay password.",
+    )
+    smtp_starttls: bool = Field(
+        True, alias="SMTP_STARTTLS",
+        description="Use STARTTLS with the relay.",
+    )
+    smtp_ssl: bool = Field(
+        False, alias="SMTP_SSL",
+        description="Connect to the relay with implicit TLS (port 465).",
+    )
+    smtp_listen: str | None = Field(
+        None, alias="SUPPORTBOT_SMTP_LISTEN",
+        description="`host:port` of supportbot's own inbound SMTP server; unset means off.",
+    )
+    mail_domains: list[str] = Field(
+        default_factory=list, alias="SUPPORTBOT_MAIL_DOMAINS",
+        description="Comma-separated recipient domains our SMTP server accepts mail for.",
+    )
+    support_address: str | None = Field(
+        None, alias="SUPPORTBOT_SUPPORT_ADDRESS",
+        description="From and Reply-To address of mail replies.",
+    )
+    mail_max_bytes: int = Field(
+        25 * 1024 * 1024, gt=0, alias="SUPPORTBOT_MAIL_MAX_BYTES",
+        description="Largest mail our SMTP server accepts (bytes).",
+    )
+    smtp_listen_tls_cert: Path | None = Field(
+        None, alias="SUPPORTBOT_SMTP_TLS_CERT",
+        description="Certificate file: our SMTP server offers STARTTLS with it.",
+    )
+    smtp_listen_tls_key: Path | None = Field(
+        None, alias="SUPPORTBOT_SMTP_TLS_KEY",
+        description="Private key file of that certificate.",
+    )
+    smtp_listen_user: str | None = Field(
+        None, alias="SUPPORTBOT_SMTP_AUTH_USER",
+        description="Our SMTP server requires AUTH with this user (only after STARTTLS).",
+    )
+    smtp_listen_password: SecretStr | None = Field(
+        None, alias="SUPPORTBOT_SMTP_AUTH_PASSWORD",
+        description="Password for that AUTH user.",
+    )
+    auto_reply_cap_per_conversation: int = Field(
+        3, ge=0, alias="SUPPORTBOT_AUTO_REPLY_CAP",
+        description="Most auto-sent replies in one conversation before humans take over.",
+    )
+    auto_reply_cap_per_sender_daily: int = Field(
+        10, ge=0, alias="SUPPORTBOT_AUTO_REPLY_SENDER_CAP",
+        description="Most auto-sent replies to one sender a day (loop guard).",
+    )
 
     webhooks: dict[str, WebhookSource] = Field(default_factory=dict)
-    webhook_max_body_bytes: int = Field(256 * 1024, gt=0, alias="SUPPORTBOT_WEBHOOK_MAX_BODY")
-    webhook_replay_window_seconds: int = Field(300, gt=0, alias="SUPPORTBOT_WEBHOOK_REPLAY_WINDOW")
-    demo: bool | None = Field(None, alias="SUPPORTBOT_DEMO")
+    webhook_max_body_bytes: int = Field(
+        256 * 1024, gt=0, alias="SUPPORTBOT_WEBHOOK_MAX_BODY",
+        description="Largest webhook body accepted (bytes); larger answers 413.",
+    )
+    webhook_replay_window_seconds: int = Field(
+        300, gt=0, alias="SUPPORTBOT_WEBHOOK_REPLAY_WINDOW",
+        description="Seconds a signed webhook timestamp stays valid.",
+    )
+    demo: bool | None = Field(
+        None, alias="SUPPORTBOT_DEMO",
+        description=(
+            "The built-in `demo` webhook source and `/api/conversations/{id}`; unset means on"
+            " for the embedded setup only."
+        ),
+    )
 
-    auto_send_threshold: float | None = Field(None, alias="SUPPORTBOT_AUTO_SEND_THRESHOLD")
-    human_threshold: float = Field(0.44, ge=0, le=1, alias="SUPPORTBOT_HUMAN_THRESHOLD")
-    earn_min_approvals: int = Field(5, ge=0, alias="SUPPORTBOT_EARN_MIN_APPROVALS")
-    earn_min_rate: float = Field(0.9, ge=0, le=1, alias="SUPPORTBOT_EARN_MIN_RATE")
-    earn_window: int = Field(30, ge=1, alias="SUPPORTBOT_EARN_WINDOW")
-    topic_cosine: float = Field(0.8, ge=0, le=1, alias="SUPPORTBOT_TOPIC_COSINE")
-    outbox_max_attempts: int = Field(8, ge=1, le=50, alias="SUPPORTBOT_OUTBOX_MAX_ATTEMPTS")
-    outbox_backoff_seconds: float = Field(2.0, gt=0, alias="SUPPORTBOT_OUTBOX_BACKOFF")
-    lease_seconds: float = Field(120.0, gt=0, alias="SUPPORTBOT_LEASE_SECONDS")
-    inbox_max_attempts: int = Field(5, ge=1, le=50, alias="SUPPORTBOT_INBOX_MAX_ATTEMPTS")
-    worker_concurrency: int = Field(8, ge=1, le=64, alias="SUPPORTBOT_WORKER_CONCURRENCY")
+    auto_send_threshold: float | None = Field(
+        None, alias="SUPPORTBOT_AUTO_SEND_THRESHOLD",
+        description=(
+            "Confidence needed to send a draft without review (0–1); `off` disables auto-"
+            "send."
+        ),
+    )
+    human_threshold: float = Field(
+        0.44, ge=0, le=1, alias="SUPPORTBOT_HUMAN_THRESHOLD",
+        description="Below this confidence a draft goes to humans as escalated.",
+    )
+    earn_min_approvals: int = Field(
+        5, ge=0, alias="SUPPORTBOT_EARN_MIN_APPROVALS",
+        description="Unedited approvals a topic needs before it may be auto-sent.",
+    )
+    earn_min_rate: float = Field(
+        0.9, ge=0, le=1, alias="SUPPORTBOT_EARN_MIN_RATE",
+        description="Share of unedited approvals a topic needs over its recent decisions.",
+    )
+    earn_window: int = Field(
+        30, ge=1, alias="SUPPORTBOT_EARN_WINDOW",
+        description="How many recent decisions of a topic that share is computed over.",
+    )
+    topic_cosine: float = Field(
+        0.8, ge=0, le=1, alias="SUPPORTBOT_TOPIC_COSINE",
+        description="Cosine similarity at which two questions count as the same topic.",
+    )
+    outbox_max_attempts: int = Field(
+        8, ge=1, le=50, alias="SUPPORTBOT_OUTBOX_MAX_ATTEMPTS",
+        description="Send attempts before a reply is dead-lettered (shown in Slack).",
+    )
+    outbox_backoff_seconds: float = Field(
+        2.0, gt=0, alias="SUPPORTBOT_OUTBOX_BACKOFF",
+        description="Base seconds of the outbox's exponential backoff.",
+    )
+    lease_seconds: float = Field(
+        120.0, gt=0, alias="SUPPORTBOT_LEASE_SECONDS",
+        description="How long a worker holds an inbox or outbox item before another may take it.",
+    )
+    inbox_max_attempts: int = Field(
+        5, ge=1, le=50, alias="SUPPORTBOT_INBOX_MAX_ATTEMPTS",
+        description="Routing attempts before a message is handed to humans.",
+    )
+    worker_concurrency: int = Field(
+        8, ge=1, le=64, alias="SUPPORTBOT_WORKER_CONCURRENCY",
+        description="Messages one worker routes at a time.",
+    )
 
-    reminder_minutes: float = Field(30.0, gt=0, alias="SUPPORTBOT_REMINDER_MINUTES")
-    digest_hour_utc: int | None = Field(9, ge=0, le=23, alias="SUPPORTBOT_DIGEST_HOUR")
-    kb_sync_minutes: float = Field(10.0, gt=0, alias="SUPPORTBOT_KB_SYNC_MINUTES")
-    refit_hours: float = Field(24.0, gt=0, alias="SUPPORTBOT_REFIT_HOURS")
-    retention_days: int | None = Field(None, ge=1, alias="SUPPORTBOT_RETENTION_DAYS")
-    scheduler_enabled: bool = Field(True, alias="SUPPORTBOT_SCHEDULER")
+    reminder_minutes: float = Field(
+        30.0, gt=0, alias="SUPPORTBOT_REMINDER_MINUTES",
+        description="Pending drafts older than this get a reminder in the approval channel.",
+    )
+    digest_hour_utc: int | None = Field(
+        9, ge=0, le=23, alias="SUPPORTBOT_DIGEST_HOUR",
+        description="UTC hour of the daily digest in the approval channel; `off` disables it.",
+    )
+    kb_sync_minutes: float = Field(
+        10.0, gt=0, alias="SUPPORTBOT_KB_SYNC_MINUTES",
+        description="How often the knowledge folder is re-ingested (changed files only).",
+    )
+    refit_hours: float = Field(
+        24.0, gt=0, alias="SUPPORTBOT_REFIT_HOURS",
+        description="How often the confidence calibration is refit from learning signals.",
+    )
+    retention_days: int | None = Field(
+        None, ge=1, alias="SUPPORTBOT_RETENTION_DAYS",
+        description=(
+            "Blank message and draft texts older than this many days; unset or `off` keeps "
+            "them."
+        ),
+    )
+    scheduler_enabled: bool = Field(
+        True, alias="SUPPORTBOT_SCHEDULER",
+        description=(
+            "Run the scheduled jobs (reminders, digest, sync, refit, retention) in this "
+            "process."
+        ),
+    )
 
-    web_host: str = Field("127.0.0.1", alias="SUPPORTBOT_WEB_HOST")
-    web_port: int = Field(8000, ge=1, le=65535, alias="PORT")
-    log_level: str = Field("INFO", alias="SUPPORTBOT_LOG_LEVEL")
+    web_host: str = Field(
+        "127.0.0.1", alias="SUPPORTBOT_WEB_HOST",
+        description="Address the HTTP server binds to.",
+    )
+    web_port: int = Field(
+        8000, ge=1, le=65535, alias="PORT",
+        description="Port of the HTTP server (`web`, `run`).",
+    )
+    log_level: str = Field(
+        "INFO", alias="SUPPORTBOT_LOG_LEVEL",
+        description="Log level: DEBUG, INFO, WARNING or ERROR.",
+    )
 
     @field_validator("support_channels", "approvers", "admins", "mail_domains", mode="before")
     @classmethod
@@ -174,6 +415,14 @@ class Settings(BaseModel):
         host, sep, port = value.rpartition(":")
         if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ValueError("must be host:port, e.g. 0.0.0.0:2525")
+        return value
+
+    @field_validator("slash_command")
+    @classmethod
+    def _command(cls, value: str) -> str:
+        # Slack's rule for command names: a slash, then at most 31 lowercase characters.
+        if not re.fullmatch(r"/[a-z0-9_\-]{1,31}", value):
+            raise ValueError("must be a slash and up to 31 lowercase letters, e.g. /support")
         return value
 
     @field_validator("log_level")
