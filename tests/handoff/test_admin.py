@@ -117,3 +117,13 @@ async def test_learned_answers_can_be_listed_and_forgotten(admin_desk: Desk) -> 
     assert "No learned answers yet" in await ask(admin_desk, "learned")
     assert "No learned answer `nope`" in await ask(admin_desk, "learned delete nope")
     assert "Usage" in await ask(admin_desk, "learned delete")
+
+
+async def test_the_command_name_is_a_setting(sqlite_db: object, make_desk: Any) -> None:
+    desk: Desk = await make_desk(SUPPORTBOT_SLASH_COMMAND="/helpdesk")
+    answer = await desk.edge.command(user="UADMIN", text="help", command="/helpdesk",
+                                     response_url=desk.slack.response_url())
+    assert "`/helpdesk` commands" in answer.text and "/support" not in answer.text
+    unknown = await desk.edge.command(user="UADMIN", text="help",
+                                      response_url=desk.slack.response_url())
+    assert "/helpdesk" not in unknown.text  # /support is no longer ours
