@@ -17,24 +17,25 @@ from fastapi import FastAPI
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import inbox, metrics, outbox
-from bot import scheduler as scheduling
-from bot.calibration import load_calibration
-from bot.calibration import refit as refit_calibration
+from bot import telemetry
 from bot.clock import Clock, utcnow
-from bot.db import database
-from bot.decisions import DeliverFn
 from bot.domain import Accepted, AcceptFn, Channel, Inbound, ReplySender
-from bot.drafting import make_drafter
-from bot.jobs import JobRunner, LogOps, OpsChannel
-from bot.learning import LearnFn
-from bot.models import Draft, OutboxItem
-from bot.outbox import OutboxDispatcher
+from bot.flow import inbox, outbox
+from bot.flow.calibration import load_calibration
+from bot.flow.calibration import refit as refit_calibration
+from bot.flow.decisions import DeliverFn
+from bot.flow.outbox import OutboxDispatcher
+from bot.flow.router import Router
+from bot.flow.worker import Worker, worker_id
+from bot.ops import scheduler as scheduling
+from bot.ops.jobs import JobRunner, LogOps, OpsChannel
+from bot.ops.web import make_web_app
+from bot.pipeline.drafting import make_drafter
+from bot.pipeline.learning import LearnFn
+from bot.pipeline.redact import redact
 from bot.ports import ApprovalNotifier, NullNotifier
-from bot.redact import redact
-from bot.router import Router
-from bot.web import make_web_app
-from bot.worker import Worker, worker_id
+from bot.store.db import database
+from bot.store.models import Draft, OutboxItem
 from channels.mail import smtp_security
 from channels.mail.imap import ImapPoller
 from channels.mail.sender import SmtpSender
@@ -210,7 +211,7 @@ class _Kicker:
 
     async def accept(self, inbound: Inbound) -> Accepted:
         accepted = await inbox.accept(inbound)
-        metrics.ACCEPTED.labels(inbound.channel.value, str(accepted.duplicate).lower()).inc()
+        telemetry.ACCEPTED.labels(inbound.channel.value, str(accepted.duplicate).lower()).inc()
         if not accepted.duplicate and self.worker is not None:
             self.worker.kick()
         return accepted
@@ -283,7 +284,7 @@ def _kb_sync(services: Services) -> Callable[[], Awaitable[object]] | None:
 def create_web_app(services: Services) -> FastAPI:
     """The HTTP face: webhook, Slack events, health, readiness, metrics, demo conversation view.
 
-    The channel routers are built here (the composition root); ``bot.web`` mounts them."""
+    The channel routers are built here (the composition root); ``bot.ops.web`` mounts them."""
     settings = services.settings
     edges = [make_webhook_router(settings=settings, accept=services.accept)]
     if services.slack_app is not None:

@@ -1,7 +1,7 @@
 """The Slack approval channel: cards, decisions, modals, notes and the ``/support`` command.
 
 ``bot/app.py`` wires it with ``register_handoff``; the handoff reaches customers only through
-the injected ``deliver`` callable (``bot.outbox.enqueue_reply``) and never imports a channel.
+the injected ``deliver`` callable (``bot.flow.outbox.enqueue_reply``) and never imports a channel.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from slack_bolt.async_app import AsyncApp
 
 from bot.clock import Clock, utcnow
-from bot.decisions import DeliverFn
-from bot.learning import LearnFn
+from bot.flow.decisions import DeliverFn
+from bot.pipeline.learning import LearnFn
 from config import Settings
 from handoff.access import AccessPolicy
 from handoff.actions import Handoff, RetryFn, register_actions
@@ -49,7 +49,7 @@ def register_handoff(
     """Register the approval channel's listeners on ``app`` (the same bolt app as the Slack
     customer channel) and return the ``ApprovalNotifier`` for the router and the outbox.
 
-    ``deliver``: ``bot.outbox.enqueue_reply``; ``retry_delivery``: ``bot.outbox.retry``;
+    ``deliver``: ``bot.flow.outbox.enqueue_reply``; ``retry_delivery``: ``bot.flow.outbox.retry``;
     ``search(query)`` / ``reindex()``: the knowledge base for ``/support kb``; ``learn``: the
     learned-answers store (``learn(question, answer, meta)``).
     """

@@ -1,7 +1,7 @@
 """Card buttons, modal submissions and card-thread notes in the approval channel.
 
 Each handler checks the clicker may decide, makes the decision in the database
-(``bot.decisions``: the first decision wins) and returns, so Slack gets its answer at once;
+(``bot.flow.decisions``: the first decision wins) and returns, so Slack gets its answer at once;
 card updates, ephemerals and learning run afterwards as tracked tasks.
 """
 
@@ -16,11 +16,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import decisions
 from bot.clock import Clock
-from bot.decisions import DeliverFn, DraftOutcome
-from bot.learning import LearnFn
-from bot.models import Conversation, Draft, Message
+from bot.flow import decisions
+from bot.flow.decisions import DeliverFn, DraftOutcome
+from bot.pipeline.learning import LearnFn
+from bot.store.models import Conversation, Draft, Message
 from config import Settings
 from handoff import cards, modals
 from handoff.access import AccessPolicy

@@ -14,11 +14,11 @@ from typing import Any, Protocol
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot import kv
 from bot.domain import Channel
-from bot.earning import earned_topics
-from bot.models import Draft, DraftStatus
-from bot.stats import Stats, compute_stats, parse_window
+from bot.flow.earning import earned_topics
+from bot.ops.stats import Stats, compute_stats, parse_window
+from bot.store import kv
+from bot.store.models import Draft, DraftStatus
 from handoff.actions import Handoff
 from handoff.chart import render_chart
 from handoff.runtime import with_retry
@@ -27,8 +27,8 @@ from handoff.text import fit, plain
 log = logging.getLogger(__name__)
 SearchFn = Callable[[str], Awaitable[Sequence[Any]]]
 ReindexFn = Callable[[], Awaitable[Any]]
-AUTO_SEND_KEY = "auto_send_threshold"  # read by bot.router (same key)
-PAUSED_KEY = "paused_channels"  # read by bot.router (same key)
+AUTO_SEND_KEY = "auto_send_threshold"  # read by bot.flow.router (same key)
+PAUSED_KEY = "paused_channels"  # read by bot.flow.router (same key)
 ANSWER_LIMIT = 3900  # a response_url / ack text stays readable under Slack's 4000 advice
 USAGE = """*`/support` commands* (only you see the answers)
 • `stats [24h|7d|30d]` volume, decisions, edit ratio, latencies, top sources, chart

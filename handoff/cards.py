@@ -22,7 +22,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.learning import edit_ratio, edit_size
+from bot.pipeline.learning import edit_ratio, edit_size
 from handoff.state import CardView
 from handoff.text import (
     BUTTON_TEXT,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from bot.stats import OUTCOMES, Stats
+from bot.ops.stats import OUTCOMES, Stats
 
 _COLOURS = {"auto_sent": "#2eb67d", "approved": "#36c5f0", "edited": "#ecb22e",
             "rejected": "#e01e5a", "human": "#4a154b", "pending": "#b0b0b0"}

@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.models import Conversation, Draft, DraftStatus, Message, OutboxItem
+from bot.store.models import Conversation, Draft, DraftStatus, Message, OutboxItem
 from config import Settings
 from handoff.cards import (
     as_dicts,

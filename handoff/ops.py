@@ -8,7 +8,7 @@ import logging
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.stats import Stats
+from bot.ops.stats import Stats
 from handoff.admin import format_stats
 from handoff.chart import render_chart
 from handoff.runtime import with_retry

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.models import Conversation, Draft, LearningSignal, Message, OutboxItem
+from bot.store.models import Conversation, Draft, LearningSignal, Message, OutboxItem
 
 
 @dataclass(frozen=True, slots=True)

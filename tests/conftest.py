@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 from tortoise import Tortoise, connections
 
-from bot.db import database, migrate
+from bot.store.db import database, migrate
 from config import Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[1]

@@ -18,12 +18,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from bot import kv
 from bot.domain import Channel, Decision
-from bot.drafting.offline import strip_salutations
-from bot.learning import edit_ratio
-from bot.models import Draft, DraftStatus, LearningSignal, Message
-from bot.router import AUTO_SEND_KEY, PAUSED_CHANNELS_KEY, Router
+from bot.flow.router import AUTO_SEND_KEY, PAUSED_CHANNELS_KEY, Router
+from bot.pipeline.drafting.offline import strip_salutations
+from bot.pipeline.learning import edit_ratio
+from bot.store import kv
+from bot.store.models import Draft, DraftStatus, LearningSignal, Message
 from config import Settings
 
 # A new draft "agrees" with the agent when this much of the text survives (1 − edit ratio)

@@ -28,14 +28,14 @@ from pathlib import Path
 
 from qdrant_client import AsyncQdrantClient
 
-from bot.confidence import Calibration, score_confidence
 from bot.domain import Decision
-from bot.drafting.base import Drafter
-from bot.drafting.offline import OfflineDrafter
-from bot.learning import grounding_of
-from bot.policy import decide
+from bot.flow.router import Analysis, Router, source_json
+from bot.pipeline.confidence import Calibration, score_confidence
+from bot.pipeline.drafting.base import Drafter
+from bot.pipeline.drafting.offline import OfflineDrafter
+from bot.pipeline.learning import grounding_of
+from bot.pipeline.policy import decide
 from bot.ports import NullNotifier
-from bot.router import Analysis, Router, source_json
 from config import Settings
 from knowledge import Embedder, KnowledgeBase, ProgressFn, make_qdrant_client
 from knowledge.learned import LearnedAnswers

@@ -19,8 +19,8 @@ from typing import Any
 
 from imapclient import SEEN, IMAPClient
 
-from bot import kv
 from bot.domain import AcceptError, AcceptFn
+from bot.store import kv
 from channels.mail.imap_connect import ImapAccount, ImapConnect, TokenProvider, imap_connector
 from channels.mail.inbound import MailOptions, to_inbound
 from channels.mail.parse import MailRejected, OwnMail

@@ -35,12 +35,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from bot import outbox  # noqa: E402
 from bot.app import _learner, build_services  # noqa: E402
-from bot.db import migrate  # noqa: E402
-from bot.decisions import approve  # noqa: E402
 from bot.domain import Channel, Inbound, Sender  # noqa: E402
-from bot.models import Draft  # noqa: E402
+from bot.flow import outbox  # noqa: E402
+from bot.flow.decisions import approve  # noqa: E402
+from bot.store.db import migrate  # noqa: E402
+from bot.store.models import Draft  # noqa: E402
 from config import load_settings  # noqa: E402
 
 DATASETS = REPO.parent / "shared" / "datasets"

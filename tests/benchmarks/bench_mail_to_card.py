@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from bot.app import build_services, run_worker  # noqa: E402
-from bot.db import migrate  # noqa: E402
+from bot.store.db import migrate  # noqa: E402
 from config import load_settings  # noqa: E402
 from tests.fakes.imap_server import FakeImapServer  # noqa: E402
 from tests.fakes.slack_api import FakeSlackAPI  # noqa: E402

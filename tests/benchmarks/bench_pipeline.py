@@ -35,8 +35,8 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from bot.app import build_services, create_web_app  # noqa: E402
-from bot.db import migrate  # noqa: E402
-from bot.models import Draft, InboxItem, Message, QueueStatus  # noqa: E402
+from bot.store.db import migrate  # noqa: E402
+from bot.store.models import Draft, InboxItem, Message, QueueStatus  # noqa: E402
 from config import load_settings  # noqa: E402
 from knowledge import Embedder, KnowledgeBase  # noqa: E402
 

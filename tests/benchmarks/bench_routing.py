@@ -27,12 +27,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from bot.calibration import Sample, fit_calibration  # noqa: E402
-from bot.confidence import HAND_SET, Calibration  # noqa: E402
 from bot.evaluation.metrics import auroc, best_threshold  # noqa: E402
 from bot.evaluation.plot import reliability_png  # noqa: E402
 from bot.evaluation.routing import RowOutcome, load_rows, rescore, resolve_kbs, run_routing  # noqa: E402
 from bot.evaluation.routing_report import format_table, summarise  # noqa: E402
+from bot.flow.calibration import Sample, fit_calibration  # noqa: E402
+from bot.pipeline.confidence import HAND_SET, Calibration  # noqa: E402
 from config import load_settings  # noqa: E402
 
 ROWS = REPO.parent / "shared" / "datasets" / "routing.jsonl"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 
-from bot import calibration, kv
-from bot.calibration import (
+from bot.evaluation.metrics import auroc
+from bot.flow import calibration
+from bot.flow.calibration import (
     CALIBRATION_KEY,
     Sample,
     fit_calibration,
@@ -14,9 +15,9 @@ from bot.calibration import (
     load_calibration,
     refit,
 )
-from bot.confidence import DEFAULT_CALIBRATION, PARTS, combine
-from bot.evaluation.metrics import auroc
-from bot.models import Conversation, Draft, LearningSignal, Message
+from bot.pipeline.confidence import DEFAULT_CALIBRATION, PARTS, combine
+from bot.store import kv
+from bot.store.models import Conversation, Draft, LearningSignal, Message
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 

@@ -13,7 +13,7 @@ from tests.conftest import model_env
 
 
 def supportbot(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], env=env, text=True,
+    return subprocess.run([sys.executable, "-m", "bot.cli.main", *args], env=env, text=True,
                           capture_output=True, timeout=180)
 
 

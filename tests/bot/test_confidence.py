@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from bot.confidence import (
+from bot.domain import DraftResult, Passage
+from bot.pipeline.confidence import (
     DEFAULT_CALIBRATION,
     PARTS,
     Calibration,
@@ -15,8 +16,7 @@ from bot.confidence import (
     score_confidence,
     sparse_strength,
 )
-from bot.domain import DraftResult, Passage
-from bot.triage import Triage, triage
+from bot.pipeline.triage import Triage, triage
 
 QUESTION = "How do I reset my password?"
 CALM = triage(QUESTION)
@@ -216,8 +216,8 @@ def test_calibration_round_trips_through_json_and_combine_matches_the_score() ->
 
 
 def test_an_approved_answer_and_its_article_are_not_rivals() -> None:
-    from bot.confidence import retrieval_parts
     from bot.domain import Passage
+    from bot.pipeline.confidence import retrieval_parts
 
     learned = Passage(source_id="answer-1", title="how do i return an item", text="Send it back.",
                       score=0.9, kind="learned",

@@ -36,7 +36,7 @@ class Process:
         self.log = log
         with log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", command],
+                [sys.executable, "-m", "bot.cli.main", command],
                 env=env, stdout=out, stderr=subprocess.STDOUT,
             )
 
@@ -76,7 +76,7 @@ async def test_nothing_accepted_is_lost_and_nothing_is_sent_twice(
             "PORT": str(port),
         }
         log = tmp_path / "supportbot.log"
-        await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "bot.cli", "migrate"],
+        await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "bot.cli.main", "migrate"],
                                 env=env, check=True, capture_output=True)
 
         async def healthy() -> bool:

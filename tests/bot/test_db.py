@@ -1,11 +1,11 @@
-"""Connection settings from ``bot.db``: SQLite pragmas and pooled PostgreSQL connections."""
+"""Connection settings from ``bot.store.db``: SQLite pragmas and pooled PostgreSQL connections."""
 
 from __future__ import annotations
 
 from tortoise import connections
 
-from bot.db import PooledConnection, tortoise_config
-from bot.models import Customer
+from bot.store.db import PooledConnection, tortoise_config
+from bot.store.models import Customer
 from config import Settings
 
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from bot import decisions, outbox
-from bot.decisions import DecisionError
-from bot.learning import edit_ratio, edit_size, is_edited
-from bot.models import Conversation, Draft, LearningSignal, Message, OutboxItem
+from bot.flow import decisions, outbox
+from bot.flow.decisions import DecisionError
+from bot.pipeline.learning import edit_ratio, edit_size, is_edited
+from bot.store.models import Conversation, Draft, LearningSignal, Message, OutboxItem
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 

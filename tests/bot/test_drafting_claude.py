@@ -10,9 +10,9 @@ import anthropic
 import pytest
 
 from bot.domain import Passage
-from bot.drafting import DraftRequest
-from bot.drafting.claude import ClaudeDrafter
-from bot.drafting.prompt import TOOL_NAME
+from bot.pipeline.drafting import DraftRequest
+from bot.pipeline.drafting.claude import ClaudeDrafter
+from bot.pipeline.drafting.prompt import TOOL_NAME
 from tests.fakes.anthropic_server import FakeAnthropicServer, Scenario, fake_anthropic_server
 
 CARD = "4242 4242 4242 4242"

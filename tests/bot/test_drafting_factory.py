@@ -8,8 +8,8 @@ from collections.abc import Callable
 import anthropic
 import pytest
 
-from bot.drafting import DraftRequest, OfflineDrafter, make_drafter
-from bot.drafting.claude import ClaudeDrafter
+from bot.pipeline.drafting import DraftRequest, OfflineDrafter, make_drafter
+from bot.pipeline.drafting.claude import ClaudeDrafter
 from config import Settings
 from tests.fakes.anthropic_server import fake_anthropic_server
 
@@ -17,7 +17,7 @@ from tests.fakes.anthropic_server import fake_anthropic_server
 def test_offline_without_a_key(
     make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="bot.drafting.factory"):
+    with caplog.at_level(logging.INFO, logger="bot.pipeline.drafting.factory"):
         drafter = make_drafter(make_settings())
     assert isinstance(drafter, OfflineDrafter)
     assert "offline extractive (no ANTHROPIC_API_KEY)" in caplog.text
@@ -33,7 +33,7 @@ async def test_claude_with_a_key_talks_to_the_configured_base_url(
             SUPPORTBOT_LLM_MODEL="claude-configured",
             SUPPORTBOT_LLM_MAX_ATTEMPTS=1,
         )
-        with caplog.at_level(logging.INFO, logger="bot.drafting.factory"):
+        with caplog.at_level(logging.INFO, logger="bot.pipeline.drafting.factory"):
             drafter = make_drafter(settings)
         try:
             assert isinstance(drafter, ClaudeDrafter)

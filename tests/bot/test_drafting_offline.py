@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.domain import Passage
-from bot.drafting import OFFLINE_MODEL, DraftRequest, OfflineDrafter
+from bot.pipeline.drafting import OFFLINE_MODEL, DraftRequest, OfflineDrafter
 
 ARTICLE = Passage(
     source_id="kb:billing/refunds",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot import inbox
 from bot.domain import Passage
-from bot.earning import earned_topics, is_earned, topic_of, topic_record
-from bot.models import Draft, LearningSignal, Message
+from bot.flow import inbox
+from bot.flow.earning import earned_topics, is_earned, topic_of, topic_record
+from bot.store.models import Draft, LearningSignal, Message
 from config import Settings
 from tests.bot.test_inbox import inbound
 

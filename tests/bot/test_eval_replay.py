@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from qdrant_client import AsyncQdrantClient
 
-from bot import kv
-from bot.cli_eval import add_eval_parser
-from bot.db import migrate
-from bot.drafting.offline import OfflineDrafter
+from bot.cli.evaluate import add_eval_parser
 from bot.evaluation.replay import current_auto_policy, load_cases, replay, summarise
-from bot.models import Conversation, Draft, LearningSignal, Message, OutboxItem
+from bot.flow.router import AUTO_SEND_KEY, Router
+from bot.pipeline.drafting.offline import OfflineDrafter
 from bot.ports import NullNotifier
-from bot.router import AUTO_SEND_KEY, Router
+from bot.store import kv
+from bot.store.db import migrate
+from bot.store.models import Conversation, Draft, LearningSignal, Message, OutboxItem
 from config import Settings
 from knowledge import Embedder, KnowledgeBase
 from tests.conftest import SettingsFactory

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli_eval import add_eval_parser
+from bot.cli.evaluate import add_eval_parser
 from bot.evaluation.metrics import auroc, best_threshold, precision_recall, reliability
 from bot.evaluation.routing import RoutingEvalError, parse_rows, resolve_kbs
 from tests.conftest import SettingsFactory
@@ -187,8 +187,8 @@ async def test_with_an_api_key_claudes_grounding_check_enters_the_confidence(
             }))
         settings = make_settings(ANTHROPIC_API_KEY="sk-test", ANTHROPIC_BASE_URL=claude.url,
                                  SUPPORTBOT_HUMAN_THRESHOLD="0.3")
-        from bot.drafting.factory import make_drafter
         from bot.evaluation.routing import load_rows, run_routing
+        from bot.pipeline.drafting.factory import make_drafter
 
         drafter = make_drafter(settings)
         loaded = load_rows(rows)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from bot import inbox
 from bot.domain import Channel, Inbound, Sender
-from bot.models import Conversation, InboxItem, Message, QueueStatus
+from bot.flow import inbox
+from bot.store.models import Conversation, InboxItem, Message, QueueStatus
 from config import Settings
 
 

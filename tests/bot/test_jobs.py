@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot import inbox, jobs
-from bot.jobs import Job, JobRunner
-from bot.models import Draft, InboxItem, Message, QueueStatus
+from bot.flow import inbox
+from bot.ops import jobs
+from bot.ops.jobs import Job, JobRunner
+from bot.ops.scheduler import plan
+from bot.ops.stats import Stats, compute_stats
 from bot.ports import NullNotifier
-from bot.scheduler import plan
-from bot.stats import Stats, compute_stats
+from bot.store.models import Draft, InboxItem, Message, QueueStatus
 from config import Settings
 from tests.bot.test_inbox import inbound
 from tests.conftest import SettingsFactory

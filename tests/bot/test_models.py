@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from tortoise.exceptions import IntegrityError
 
-from bot.models import Conversation, Message
+from bot.store.models import Conversation, Message
 
 
 async def test_message_dedupe_key_is_unique_per_channel(db: object) -> None:
@@ -22,7 +22,7 @@ async def test_message_dedupe_key_is_unique_per_channel(db: object) -> None:
 
 
 async def test_runtime_values_round_trip_including_plain_strings(db: object) -> None:
-    from bot import kv
+    from bot.store import kv
 
     assert await kv.get_value("auto_send_threshold", "unset") == "unset"
     for value in ("off", 0.8, ["C1", "C2"], {"uidvalidity": 7, "last_uid": 42}):

@@ -5,10 +5,17 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from bot import inbox, outbox
 from bot.domain import Channel, Reply, SendError, SendResult
-from bot.models import Conversation, ConversationStatus, Draft, Message, OutboxItem, QueueStatus
+from bot.flow import inbox, outbox
 from bot.ports import NullNotifier
+from bot.store.models import (
+    Conversation,
+    ConversationStatus,
+    Draft,
+    Message,
+    OutboxItem,
+    QueueStatus,
+)
 from config import Settings
 from tests.bot.test_inbox import inbound
 

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 import pytest
 
-from bot.confidence import Confidence
 from bot.domain import Decision, DraftResult, Passage
-from bot.policy import PolicyDecision, decide, ungrounded_tokens
-from bot.triage import Triage, triage
+from bot.pipeline.confidence import Confidence
+from bot.pipeline.policy import PolicyDecision, decide, ungrounded_tokens
+from bot.pipeline.triage import Triage, triage
 
 REFUND = Passage(
     source_id="kb:refunds",

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from bot.redact import RedactingFilter, iban_valid, luhn_valid, redact, redact_text
+from bot.pipeline.redact import RedactingFilter, iban_valid, luhn_valid, redact, redact_text
 
 VISA = "4242 4242 4242 4242"
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.models import Conversation, Draft, LearningSignal, Message
-from bot.stats import compute_stats, outcome_of, parse_window
+from bot.ops.stats import compute_stats, outcome_of, parse_window
+from bot.store.models import Conversation, Draft, LearningSignal, Message
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.triage import ANGRY_AT, Flag, guess_language, triage
+from bot.pipeline.triage import ANGRY_AT, Flag, guess_language, triage
 
 
 def test_calm_question_has_no_flags() -> None:

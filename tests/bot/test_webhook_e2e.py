@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
-from bot import outbox
 from bot.app import Services, build_services, create_web_app
-from bot.db import migrate
-from bot.models import Draft, InboxItem, OutboxItem, QueueStatus
+from bot.flow import outbox
+from bot.store.db import migrate
+from bot.store.models import Draft, InboxItem, OutboxItem, QueueStatus
 from tests.conftest import SettingsFactory
 from tests.fakes.http import CallbackReceiver, callback_receiver, serve_asgi, wait_for
 
@@ -175,7 +175,7 @@ async def test_auto_send_is_earned_by_unedited_approvals(system: System) -> None
     """The loop that makes the product learn: approved answers become a topic's learned answer,
     and after enough unedited approvals that topic is answered without review."""
     from bot.app import _learner
-    from bot.decisions import approve
+    from bot.flow.decisions import approve
 
     assert system.services.learned is not None
     learn = _learner(system.services.learned)

@@ -8,12 +8,12 @@ import random
 from datetime import UTC, datetime
 from typing import Any
 
-from bot import inbox
 from bot.domain import Channel, Inbound, Sender
-from bot.models import InboxItem, Message, QueueStatus
-from bot.outbox import OutboxDispatcher
+from bot.flow import inbox
+from bot.flow.outbox import OutboxDispatcher
+from bot.flow.worker import Worker
 from bot.ports import NullNotifier
-from bot.worker import Worker
+from bot.store.models import InboxItem, Message, QueueStatus
 from config import Settings
 
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import inbox
 from bot.domain import Accepted, AcceptError, Channel, Inbound, Sender
-from bot.models import Conversation, Customer, InboxItem, Message
+from bot.flow import inbox
+from bot.store.models import Conversation, Customer, InboxItem, Message
 from channels.slack import (
     SlackCustomerChannel,
     clean_text,

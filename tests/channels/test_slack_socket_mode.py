@@ -6,8 +6,8 @@ import asyncio
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import inbox
-from bot.models import Message
+from bot.flow import inbox
+from bot.store.models import Message
 from channels.slack import make_slack_app, register_customer_channel, start_socket_mode
 from config import Settings
 from tests.conftest import SettingsFactory

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import inbox, outbox
 from bot.domain import Channel, Inbound, Sender
-from bot.models import Draft
+from bot.flow import inbox, outbox
+from bot.store.models import Draft
 from channels.slack import make_slack_app
 from config import Settings
 from handoff import HandoffHandle, register_handoff
@@ -58,7 +58,7 @@ class Desk:
     ) -> Draft:
         """A stored draft as the router leaves it, and its card posted."""
         message_id = await self.customer_message(question, thread=thread)
-        from bot.models import Message
+        from bot.store.models import Message
 
         message = await Message.get(id=message_id)
         values: dict[str, Any] = {

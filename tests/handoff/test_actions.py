@@ -6,8 +6,8 @@ import asyncio
 import json
 from typing import Any
 
-from bot.learning import edit_ratio
-from bot.models import Conversation, Draft, LearningSignal, Message, OutboxItem
+from bot.pipeline.learning import edit_ratio
+from bot.store.models import Conversation, Draft, LearningSignal, Message, OutboxItem
 from handoff import cards, modals
 from tests.handoff.conftest import APPROVAL, Desk
 

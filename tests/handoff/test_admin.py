@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from bot import kv
-from bot.models import Draft, Message
+from bot.store import kv
+from bot.store.models import Draft, Message
 from handoff.admin import USAGE
 from tests.handoff.conftest import NOW, Desk
 

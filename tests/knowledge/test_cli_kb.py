@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli_kb import add_kb_parser
+from bot.cli.kb import add_kb_parser
 from config import Settings
 
 

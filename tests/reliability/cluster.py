@@ -1,4 +1,4 @@
-"""Real ``supportbot`` processes (``python -m bot.cli web|worker``) for crash and load tests,
+"""Real ``supportbot`` processes (``python -m bot.cli.main web|worker``) for crash and load tests,
 plus the traffic that flows into them: signed webhook posts and SMTP sessions, each retried
 the way a real sender retries (a source re-posts on 503 or a dropped connection, an MTA
 re-sends after a 4xx or a refused connection)."""
@@ -48,7 +48,7 @@ class Process:
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", self.command],
+                [sys.executable, "-m", "bot.cli.main", self.command],
                 env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO,
             )
 
@@ -78,7 +78,7 @@ def base_env(data_dir: Path, kb: Path, **extra: str) -> dict[str, str]:
 
 def cli(command: list[str], env: dict[str, str]) -> None:
     """Run a one-shot CLI command (migrate, kb ingest) to completion."""
-    subprocess.run([sys.executable, "-m", "bot.cli", *command], env=env, check=True,
+    subprocess.run([sys.executable, "-m", "bot.cli.main", *command], env=env, check=True,
                    capture_output=True, cwd=REPO)
 
 

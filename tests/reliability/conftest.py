@@ -33,8 +33,8 @@ import pytest
 from slack_sdk.signature import SignatureVerifier
 
 from bot.app import Services, build_services, create_web_app, run_worker
-from bot.db import migrate
-from bot.models import Draft, InboxItem, OutboxItem, QueueStatus
+from bot.store.db import migrate
+from bot.store.models import Draft, InboxItem, OutboxItem, QueueStatus
 from config import Settings
 from tests.bot.test_webhook_e2e import KB
 from tests.conftest import SettingsFactory, _truncate_all

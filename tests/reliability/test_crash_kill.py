@@ -22,8 +22,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.db import database
-from bot.models import Draft, InboxItem, Message, OutboxItem
+from bot.store.db import database
+from bot.store.models import Draft, InboxItem, Message, OutboxItem
 from config import load_settings
 from tests.fakes.http import CallbackReceiver, callback_receiver, wait_for
 from tests.fakes.smtp_relay import SmtpRelay

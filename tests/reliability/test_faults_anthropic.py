@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.models import Draft
+from bot.store.models import Draft
 from tests.fakes.anthropic_server import Scenario
 from tests.fakes.http import wait_for
 from tests.reliability.conftest import StackFactory, db_true, webhook_message

@@ -9,7 +9,7 @@ import logging
 
 import pytest
 
-from bot.models import Message, OutboxItem, QueueStatus
+from bot.store.models import Message, OutboxItem, QueueStatus
 from tests.fakes.http import wait_for
 from tests.fakes.imap_server import FakeImapServer
 from tests.fakes.smtp_relay import SmtpRelay

@@ -17,7 +17,7 @@ import asyncpg
 import httpx
 import pytest
 
-from bot.models import Draft, InboxItem, Message, OutboxItem
+from bot.store.models import Draft, InboxItem, Message, OutboxItem
 from tests.conftest import PG_ADMIN_URL
 from tests.fakes.http import wait_for
 from tests.reliability.conftest import (

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.models import Draft, InboxItem, QueueStatus
+from bot.store.models import Draft, InboxItem, QueueStatus
 from tests.fakes.http import wait_for
 from tests.reliability.conftest import StackFactory, db_true, free_port, webhook_message
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from bot.jobs import recover_queues
-from bot.models import Draft, OutboxItem, QueueStatus
+from bot.ops.jobs import recover_queues
+from bot.store.models import Draft, OutboxItem, QueueStatus
 from tests.fakes.http import wait_for
 from tests.reliability.conftest import APPROVAL, SUPPORT_CHANNEL, Stack, StackFactory, db_true
 

@@ -20,7 +20,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.models import Draft, InboxItem, OutboxItem, QueueStatus
+from bot.store.models import Draft, InboxItem, OutboxItem, QueueStatus
 from config import Settings
 from handoff.cards import APPROVE, action_value
 from tests.conftest import SettingsFactory

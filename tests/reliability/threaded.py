@@ -18,7 +18,7 @@ from typing import Any
 import uvicorn
 
 from bot.app import build_services, create_web_app
-from bot.db import migrate
+from bot.store.db import migrate
 from config import Settings
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.reliability.conftest import APPROVAL, APPROVER

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from imapclient import IMAPClient
 
-from bot import kv
+from bot.store import kv
 from channels.mail.imap import ImapPoller, _is_keepalive
 from channels.mail.imap_connect import ImapAccount, imap_connector
 from channels.mail.inbound import MailOptions

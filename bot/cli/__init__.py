@@ -1,0 +1,1 @@
+"""The ``supportbot`` command line (an entry point: it may import every layer)."""

@@ -1,0 +1,30 @@
+"""What a decision teaches, shared by every decision verb: the time it took, and the call to
+the ``learn`` hook once the decision is committed."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from bot.pipeline.learning import LearnFn
+
+log = logging.getLogger(__name__)
+
+
+def seconds_since(start: datetime | None, now: datetime) -> float | None:
+    """Seconds from ``start`` (a draft's creation) to ``now``; None without a start."""
+    return None if start is None else max(0.0, (now - start).total_seconds())
+
+
+async def call_learner(
+    learn: LearnFn | None, question: str, answer: str, meta: dict[str, Any]
+) -> None:
+    """Hand a committed answer to ``learn``; a failing hook is logged, never raised."""
+    # Learning is an improvement, never a reason to fail a decision already committed.
+    if learn is None or not question.strip() or not answer.strip():
+        return
+    try:
+        await learn(question, answer, meta)
+    except Exception:
+        log.exception("learner hook failed for conversation %s", meta.get("conversation_id"))

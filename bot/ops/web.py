@@ -1,0 +1,94 @@
+"""The HTTP surface: the FastAPI app with ops routes (health, readiness, metrics) and the
+demo routes (``/api/ask``, ``/api/conversations``).
+
+Channel routers (the webhook, Slack's events endpoint) are built by the composition root
+(``bot/app.py``) and passed in as ``edges``, so this module never imports ``channels``,
+``handoff`` or a channel's SDK.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, HTTPException
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from tortoise import connections
+
+from bot.flow.router import Router
+from bot.ops import metrics
+from bot.store.models import Conversation, Draft, Message
+from config import Settings
+
+log = logging.getLogger(__name__)
+
+
+class AskRequest(BaseModel):
+    """A question for ``POST /api/ask``."""
+
+    message: str = Field(min_length=1, max_length=20_000)
+    subject: str | None = Field(default=None, max_length=998)
+
+
+def make_web_app(
+    *, settings: Settings, router: Router, edges: Sequence[APIRouter] = ()
+) -> FastAPI:
+    """The FastAPI app: ``edges`` (channel routers, mounted first), then health, readiness,
+    metrics and, on the embedded demo, the ask and conversation views."""
+    app = FastAPI(
+        title="supportbot",
+        version="0.1.0",
+        description="Support gateway: customer messages in, grounded drafts out.",
+    )
+    for edge in edges:
+        app.include_router(edge)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz() -> JSONResponse:
+        checks: dict[str, str] = {}
+        try:
+            await connections.get("default").execute_query("SELECT 1")
+            checks["database"] = "ok"
+        except Exception as exc:  # readiness reports, it does not raise
+            checks["database"] = f"error: {exc.__class__.__name__}"
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["ops"], response_class=Response)
+    async def prometheus() -> Response:
+        return Response(await metrics.render(), media_type="text/plain; version=0.0.4")
+
+    if settings.demo_enabled:
+
+        @app.post("/api/ask", tags=["demo"])
+        async def ask(question: AskRequest) -> dict[str, Any]:
+            """``supportbot ask`` over HTTP (embedded demo only): draft, confidence, decision
+            and sources for a message, without storing or sending anything. Qdrant local mode
+            admits one process, so while ``supportbot run`` holds it this is the way to ask."""
+            analysis = await router.analyse(
+                question.message, subject=question.subject,
+                auto_send_threshold=settings.auto_send_threshold)
+            return analysis.to_dict()
+
+        @app.get("/api/conversations/{conversation_id}", tags=["demo"])
+        async def conversation_view(conversation_id: int) -> dict[str, Any]:
+            """What happened to a conversation (embedded demo only: no auth, bound locally)."""
+            conversation = await Conversation.get_or_none(id=conversation_id)
+            if conversation is None:
+                raise HTTPException(404, "no such conversation")
+            messages = await Message.filter(conversation_id=conversation_id).order_by("id").values(
+                "direction", "author", "text", "created_at")
+            drafts = await Draft.filter(conversation_id=conversation_id).order_by("id").values(
+                "id", "status", "decision", "confidence", "text", "reasons", "sources", "model",
+                "offline", "timings_ms")
+            return {"id": conversation.id, "channel": conversation.channel,
+                    "status": conversation.status, "subject": conversation.subject,
+                    "messages": messages, "drafts": drafts}
+
+    return app

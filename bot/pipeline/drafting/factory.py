@@ -1,0 +1,55 @@
+"""``make_drafter``: Claude when an API key is configured, the offline drafter otherwise."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from bot.pipeline.drafting.base import Drafter
+from bot.pipeline.drafting.offline import OfflineDrafter
+from config import Settings
+
+if TYPE_CHECKING:
+    import anthropic
+
+log = logging.getLogger(__name__)
+
+
+def make_drafter(settings: Settings, *, client: anthropic.AsyncAnthropic | None = None) -> Drafter:
+    """The drafter for these settings.
+
+    ``ClaudeDrafter`` when ``ANTHROPIC_API_KEY`` is set or a ``client`` is injected (tests
+    and the composition root may bring their own); the drafter owns and closes a client it
+    created here. ``OfflineDrafter`` otherwise: cards then say "drafted offline".
+    """
+    if settings.anthropic_api_key is None and client is None:
+        log.info("drafter: offline extractive (no ANTHROPIC_API_KEY)")
+        return OfflineDrafter()
+
+    # Imported here so the offline path never loads the SDK.
+    import anthropic
+
+    from bot.pipeline.drafting.claude import ClaudeDrafter
+
+    owns_client = client is None
+    if client is None:
+        assert settings.anthropic_api_key is not None
+        client = anthropic.AsyncAnthropic(
+            api_key=settings.anthropic_api_key.get_secret_value(),
+            base_url=settings.anthropic_base_url,
+            max_retries=0,  # ClaudeDrafter retries itself (see bot.pipeline.drafting.claude)
+            timeout=settings.llm_timeout_seconds,
+        )
+    log.info(
+        "drafter: Claude (model=%s, base_url=%s, attempts=%d)",
+        settings.llm_model,
+        client.base_url,
+        settings.llm_max_attempts,
+    )
+    return ClaudeDrafter(
+        client=client,
+        model=settings.llm_model,
+        max_attempts=settings.llm_max_attempts,
+        timeout=settings.llm_timeout_seconds,
+        owns_client=owns_client,
+    )

@@ -1,0 +1,154 @@
+"""Policy: what happens to a draft — sent automatically, reviewed, or handed to a human.
+
+Rules (DESIGN.md, "Confidence and policy"):
+
+* ``SUPPRESSED`` when triage recognised an auto-reply: answering it would start a mail loop.
+* ``HUMAN`` when triage escalates (angry, legal, account action, prompt injection), when no
+  passage reaches the grounding floor, when the drafter failed or asked for a human, when
+  the reply is empty, or when confidence is below the human threshold.
+* ``AUTO`` only when auto-send is on (threshold not None), confidence reaches it, the
+  channel allows it, the draft cites passages we retrieved, and every URL, e-mail address
+  and number in it appears in those cited passages.
+* ``REVIEW`` otherwise. Every decision carries the reasons for it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bot.domain import Decision, DraftResult, Passage
+from bot.pipeline.confidence import Confidence
+from bot.pipeline.drafting.base import retrieval_score
+from bot.pipeline.triage import Flag, Triage
+
+# Passages scoring below this do not ground an answer (``retrieval_score``, in [0, 1]).
+GROUNDING_FLOOR = 0.3
+
+_URL = re.compile(r"(?i)\b(?:https?://|www\.)[^\s<>()\"']+")
+_EMAIL = re.compile(r"(?i)\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+# Numbers, with thousands separators and decimals ("1,299.00", "4.5", "24"), optionally a
+# currency sign or percent, which are ignored when comparing.
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
+# "1." or "2)" at the start of a line is list numbering that the drafter may add itself.
+_LIST_MARKER = re.compile(r"(?m)^\s*\d{1,2}[.)]\s")
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyDecision:
+    """The decision and the human-readable reasons behind it."""
+
+    decision: Decision
+    reasons: list[str] = field(default_factory=list)
+
+
+def _normalise_url(url: str) -> str:
+    url = url.rstrip(".,;:!?").lower()
+    url = re.sub(r"^https?://", "", url)
+    return url.removeprefix("www.").rstrip("/")
+
+
+def _normalise_number(number: str) -> str:
+    # "1,299.00" and "1299.00" are the same amount; "1.299,00" (European) becomes "1299.00".
+    digits = re.sub(r"[.,](?=\d{3}(?:\D|$))", "", number)
+    return digits.replace(",", ".")
+
+
+def _mentions(text: str) -> tuple[set[str], set[str], set[str]]:
+    urls = {_normalise_url(u) for u in _URL.findall(text)}
+    rest = _URL.sub(" ", text)
+    emails = {e.lower() for e in _EMAIL.findall(rest)}
+    rest = _EMAIL.sub(" ", rest)
+    numbers = {_normalise_number(n) for n in _NUMBER.findall(rest)}
+    return urls, emails, numbers
+
+
+def ungrounded_tokens(draft_text: str, passages: Sequence[Passage]) -> list[str]:
+    """URLs, e-mail addresses and numbers in the draft that no passage contains.
+
+    A URL is grounded when a passage text contains it or it is a passage's own ``url``
+    (compared without scheme, ``www.`` and trailing slash); numbers are compared after
+    removing thousands separators. List numbering at line starts is ignored.
+    """
+    source = "\n".join(p.text + "\n" + p.title for p in passages)
+    grounded_urls, grounded_emails, grounded_numbers = _mentions(source)
+    grounded_urls |= {_normalise_url(p.url) for p in passages if p.url}
+    urls, emails, numbers = _mentions(_LIST_MARKER.sub("", draft_text))
+    missing: list[str] = []
+    missing += sorted(u for u in urls if u not in grounded_urls)
+    missing += sorted(e for e in emails if e not in grounded_emails)
+    missing += sorted(n for n in numbers if n not in grounded_numbers)
+    return missing
+
+
+def decide(
+    *,
+    confidence: Confidence,
+    triage: Triage,
+    draft: DraftResult,
+    passages: Sequence[Passage],
+    channel_allows_auto: bool,
+    auto_send_threshold: float | None,
+    human_threshold: float,
+    grounding_floor: float = GROUNDING_FLOOR,
+) -> PolicyDecision:
+    """Decide what happens to ``draft``; see the module docstring for the rules."""
+    if triage.auto_reply:
+        return PolicyDecision(
+            Decision.SUPPRESSED, [f"auto-reply: {r}" for r in triage.reasons(Flag.AUTO_REPLY)]
+        )
+
+    human: list[str] = list(triage.escalation_reasons)
+    best = max((retrieval_score(p) for p in passages), default=None)
+    if best is None:
+        human.append("no grounding: no knowledge passage was found")
+    elif best < grounding_floor:
+        human.append(f"no grounding: best passage score {best:.2f} < {grounding_floor:.2f}")
+    if draft.error is not None:
+        human.append(f"drafter error: {draft.error}")
+    elif draft.needs_human:
+        human.append(f"drafter asked for a human: {draft.reason or 'no reason given'}")
+    elif not draft.reply.strip():
+        human.append("the draft is empty")
+    if confidence.value < human_threshold:
+        human.append(f"confidence {confidence.value:.2f} < human threshold {human_threshold:.2f}")
+    if human:
+        return PolicyDecision(Decision.HUMAN, human)
+
+    blockers = _auto_blockers(confidence, draft, passages, channel_allows_auto, auto_send_threshold)
+    if blockers:
+        return PolicyDecision(Decision.REVIEW, blockers)
+    return PolicyDecision(
+        Decision.AUTO,
+        [
+            f"confidence {confidence.value:.2f} ≥ auto-send threshold {auto_send_threshold:.2f}",
+            f"grounded in {', '.join(draft.cited_sources)}",
+        ],
+    )
+
+
+def _auto_blockers(
+    confidence: Confidence,
+    draft: DraftResult,
+    passages: Sequence[Passage],
+    channel_allows_auto: bool,
+    threshold: float | None,
+) -> list[str]:
+    """Why this draft may not be sent without review (empty: it may)."""
+    if threshold is None:
+        return ["auto-send is off"]
+    blockers: list[str] = []
+    if confidence.value < threshold:
+        blockers.append(f"confidence {confidence.value:.2f} < auto-send threshold {threshold:.2f}")
+    if not channel_allows_auto:
+        blockers.append("auto-send is not allowed on this channel")
+    by_id = {p.source_id: p for p in passages}
+    cited = [by_id[s] for s in draft.cited_sources if s in by_id]
+    if not cited:
+        blockers.append("the draft cites no retrieved source")
+    else:
+        missing = ungrounded_tokens(draft.reply, cited)
+        if missing:
+            blockers.append("not in the cited sources: " + ", ".join(missing))
+    return blockers
