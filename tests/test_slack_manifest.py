@@ -16,6 +16,7 @@ import pytest
 import yaml
 from slack_sdk.web.async_client import AsyncWebClient
 
+from channels.slack.scopes import REQUIRED_SCOPES
 from config import load_settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,6 +95,10 @@ def test_every_called_method_has_its_scopes(manifest: dict[str, Any]) -> None:
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     missing = {m: METHOD_SCOPES[m] - scopes for m in called_methods() if METHOD_SCOPES[m] - scopes}
     assert missing == {}
+
+
+def test_the_doctor_expects_exactly_the_manifest_scopes(manifest: dict[str, Any]) -> None:
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == REQUIRED_SCOPES
 
 
 def test_no_scope_is_asked_for_that_nothing_uses(manifest: dict[str, Any]) -> None:

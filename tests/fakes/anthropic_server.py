@@ -111,7 +111,23 @@ class FakeAnthropicServer:
         self.requests: list[RecordedRequest] = []
         self._scenarios: deque[Scenario] = deque()
         self._closing = asyncio.Event()
+        self.missing_models: set[str] = set()
         self.url = ""
+
+    async def handle_model(self, request: web.Request) -> web.Response:
+        """``GET /v1/models/{id}``: every model exists unless listed in ``missing_models``;
+        the key ``sk-bad`` is rejected like a revoked one."""
+        model = request.match_info["model_id"]
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        self.requests.append(RecordedRequest(request.path, headers, b"", None))
+        if headers.get("x-api-key") == "sk-bad":
+            return web.json_response({"type": "error", "error": {
+                "type": "authentication_error", "message": "invalid x-api-key"}}, status=401)
+        if model in self.missing_models:
+            return web.json_response({"type": "error", "error": {
+                "type": "not_found_error", "message": f"model: {model}"}}, status=404)
+        return web.json_response({"type": "model", "id": model, "display_name": model,
+                                  "created_at": "2025-01-01T00:00:00Z"})
 
     def queue(self, *scenarios: Scenario) -> None:
         """Answer the next requests with these scenarios, in order."""
@@ -178,6 +194,7 @@ async def fake_anthropic_server() -> AsyncIterator[FakeAnthropicServer]:
     server = FakeAnthropicServer()
     app = web.Application()
     app.router.add_post("/v1/messages", server.handle_messages)
+    app.router.add_get("/v1/models/{model_id}", server.handle_model)
     runner = web.AppRunner(app, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
