@@ -371,6 +371,13 @@ class Settings(BaseModel):
         8000, ge=1, le=65535, alias="PORT",
         description="Port of the HTTP server (`web`, `run`).",
     )
+    worker_port: int | None = Field(
+        9101, ge=0, le=65535, alias="SUPPORTBOT_WORKER_PORT",
+        description=(
+            "Port of the worker's own `/metrics`, `/healthz` and `/readyz` (on "
+            "`SUPPORTBOT_WEB_HOST`); `off` disables it."
+        ),
+    )
     log_level: str = Field(
         "INFO", alias="SUPPORTBOT_LOG_LEVEL",
         description="Log level: DEBUG, INFO, WARNING or ERROR.",
@@ -386,7 +393,7 @@ class Settings(BaseModel):
     def _lower_domains(cls, value: list[str]) -> list[str]:
         return [d.lower() for d in value]
 
-    @field_validator("digest_hour_utc", "retention_days", mode="before")
+    @field_validator("digest_hour_utc", "retention_days", "worker_port", mode="before")
     @classmethod
     def _off_is_none(cls, value: Any) -> Any:
         if isinstance(value, str) and value.strip().lower() in {"off", "none"}:

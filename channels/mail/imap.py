@@ -19,6 +19,7 @@ from typing import Any
 
 from imapclient import SEEN, IMAPClient
 
+from bot import telemetry
 from bot.domain import AcceptError, AcceptFn
 from bot.store import kv
 from channels.mail.imap_connect import ImapAccount, ImapConnect, TokenProvider, imap_connector
@@ -127,10 +128,12 @@ class ImapPoller:
         """Until ``stop`` is set: fetch, wait for mail, repeat; reconnect with exponential
         backoff on any failure (the failure is logged, never swallowed silently)."""
         backoff = self._backoff_initial
+        telemetry.IMAP_POLL_AGE.watch()
         try:
             while not stop.is_set():
                 try:
                     await self.poll_once()
+                    telemetry.IMAP_POLL_AGE.mark()
                     backoff = self._backoff_initial
                     await self._wait_for_mail(stop)
                 except (IMAPClient.Error, OSError, AcceptError) as exc:
@@ -221,6 +224,8 @@ class ImapPoller:
                     # Readable yet nothing parsed: imapclient swallows EOF here, so this is a
                     # closed connection; DONE below fails and the reconnect path takes over.
                     break
+                # The server held the IDLE for the whole check: the mailbox is reachable.
+                telemetry.IMAP_POLL_AGE.mark()
         finally:
             await asyncio.to_thread(client.idle_done)
 

@@ -30,6 +30,7 @@ import anthropic
 from anthropic.types import Message, MessageParam, TextBlockParam, ToolChoiceParam, ToolParam
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
+from bot import telemetry
 from bot.domain import DraftResult
 from bot.pipeline.drafting.base import DraftRequest
 from bot.pipeline.drafting.prompt import (
@@ -145,6 +146,10 @@ class ClaudeDrafter:
         if self._owns_client:
             await self._original.close()
 
+    async def check(self) -> None:
+        """Raise unless the key is accepted and the model exists (a free models lookup)."""
+        await self._client.models.retrieve(self.model, timeout=min(self._timeout, 10.0))
+
     async def draft(self, request: DraftRequest) -> DraftResult:
         """Draft a reply; never raises for API or model trouble (see module docstring)."""
         tokens = _Tokens()
@@ -243,6 +248,7 @@ class ClaudeDrafter:
         error += f" (after {attempts} attempt{'s' if attempts != 1 else ''})"
         expected = is_retryable(exc) or isinstance(exc, anthropic.APIStatusError)
         log.error("drafting failed: %s", error, exc_info=not expected)
+        telemetry.DRAFTER_ERRORS.labels(self.model, type(exc).__name__).inc()
         return DraftResult(
             reply="",
             self_confidence=0.0,

@@ -49,6 +49,9 @@ class OfflineDrafter:
     async def aclose(self) -> None:
         """Nothing to release."""
 
+    async def check(self) -> None:
+        """Always ready: no network, no key."""
+
     async def draft(self, request: DraftRequest) -> DraftResult:
         """Build the reply from the best learned answer or KB passage, or ask for a human."""
         ranked = sorted(request.passages, key=retrieval_score, reverse=True)
