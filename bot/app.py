@@ -7,8 +7,7 @@ import asyncio
 import logging
 import secrets
 import socket
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,27 +17,23 @@ from fastapi import FastAPI
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import telemetry
 from bot.clock import Clock, utcnow
-from bot.domain import Accepted, AcceptFn, Channel, Inbound, ReplySender
-from bot.flow import inbox, outbox
-from bot.flow.calibration import load_calibration
-from bot.flow.calibration import refit as refit_calibration
-from bot.flow.decisions import DeliverFn
+from bot.domain import AcceptFn, Channel, ReplySender
+from bot.flow.calibration import Calibrator
+from bot.flow.intake import accept_into, deliver_into
+from bot.flow.learning import REJECTED_COLLECTION, Learners
 from bot.flow.outbox import OutboxDispatcher
 from bot.flow.router import Router
+from bot.flow.wakeup import WakeUp
 from bot.flow.worker import Worker, worker_id
 from bot.ops import scheduler as scheduling
 from bot.ops.health import Check, Readiness
 from bot.ops.jobs import JobRunner, LogOps, OpsChannel
 from bot.ops.web import make_ops_app, make_web_app
 from bot.pipeline.drafting import make_drafter
-from bot.pipeline.learning import LearnFn
-from bot.pipeline.redact import redact
 from bot.ports import ApprovalNotifier, NullNotifier
-from bot.store import db
+from bot.store import db, inbox, outbox
 from bot.store.db import database
-from bot.store.models import Draft, OutboxItem
 from channels.mail import smtp_security
 from channels.mail.imap import ImapPoller
 from channels.mail.sender import SmtpSender
@@ -91,37 +86,8 @@ class Services:
     handoff: HandoffHandle | None = None
     ops: OpsChannel = field(default_factory=LogOps)
     rejected: LearnedAnswers | None = None
+    calibrator: Calibrator = field(default_factory=Calibrator)
     readiness: Readiness = field(default_factory=lambda: Readiness({"database": Check(db.ping)}))
-
-
-def _learner(learned: LearnedAnswers) -> LearnFn:
-    """Approved, edited and manual answers feed retrieval for the next similar question."""
-
-    async def learn(question: str, answer: str, meta: Mapping[str, Any]) -> None:
-        draft_id = meta.get("draft_id")
-        key = draft_id or f"c{meta.get('conversation_id')}-{uuid.uuid4().hex[:8]}"
-        entry = await learned.add(redact(question), redact(answer), answer_id=f"answer-{key}",
-                                  metadata={k: v for k, v in meta.items() if v is not None})
-        if draft_id is not None:
-            # The approval that founds (or joins) a topic counts towards earning it.
-            await Draft.filter(id=draft_id, topic__isnull=True).update(topic=entry.answer_id)
-
-    return learn
-
-
-REJECTED_COLLECTION = "rejected_answers"
-
-
-def _rejection_learner(rejected: LearnedAnswers) -> LearnFn:
-    """A rejection with a reason: the question is remembered with the reason, and drafts for
-    close questions lose confidence and wait for review (``Router._close_rejection``)."""
-
-    async def learn(question: str, reason: str, meta: Mapping[str, Any]) -> None:
-        await rejected.add(redact(question), redact(reason),
-                           answer_id=f"rejected-{meta.get('draft_id')}",
-                           metadata={"agent": meta.get("agent"), "draft_id": meta.get("draft_id")})
-
-    return learn
 
 
 @asynccontextmanager
@@ -146,6 +112,7 @@ async def build_services(
         knowledge: KnowledgeBase | None = None
         learned: LearnedAnswers | None = None
         rejected: LearnedAnswers | None = None
+        learners: Learners | None = None
         if with_knowledge:
             qdrant = make_qdrant_client(settings)
             stack.push_async_callback(qdrant.close)
@@ -154,6 +121,7 @@ async def build_services(
             learned = LearnedAnswers(client=qdrant, embedder=embedder)
             rejected = LearnedAnswers(client=qdrant, embedder=embedder,
                                       collection=REJECTED_COLLECTION)
+            learners = Learners(learned=learned, rejected=rejected)
         senders: dict[Channel, ReplySender] = {
             Channel.WEBHOOK: WebhookReplySender(settings=settings, http=http),
         }
@@ -165,7 +133,9 @@ async def build_services(
         checks = {"database": Check(db.ping)}
         if knowledge is not None:
             checks["knowledge"] = Check(knowledge.client.get_collections)
-        kicker = _Kicker()
+        wake = WakeUp()
+        accept = accept_into(wake)
+        deliver = deliver_into(wake, clock)
         notifier: ApprovalNotifier = NullNotifier()
         ops: OpsChannel = LogOps()
         slack_app: AsyncApp | None = None
@@ -176,17 +146,17 @@ async def build_services(
                                     base_url=settings.slack_api_url)
             slack_app = make_slack_app(settings, client=client)
             handle = register_handoff(
-                slack_app, settings=settings, deliver=_deliver(kicker, clock),
+                slack_app, settings=settings, deliver=deliver,
                 retry_delivery=outbox.retry,
                 search=knowledge.search if knowledge is not None else None,
                 reindex=(lambda: knowledge.ingest(settings.kb_dir)) if knowledge else None,
-                learn=_learner(learned) if learned is not None else None, learned=learned,
-                learn_rejection=_rejection_learner(rejected) if rejected is not None else None,
+                learn=learners.answer if learners else None, learned=learned,
+                learn_rejection=learners.rejection if learners else None,
                 clock=clock,
             )
             stack.push_async_callback(handle.tasks.drain)
             notifier = handle.notifier
-            register_customer_channel(slack_app, settings=settings, accept=kicker.accept,
+            register_customer_channel(slack_app, settings=settings, accept=accept,
                                       on_profile=inbox.update_slack_profile)
             if settings.approval_channel:
                 ops = SlackOps(client=client, channel=settings.approval_channel)
@@ -197,8 +167,9 @@ async def build_services(
         stack.push_async_callback(drafter.aclose)
         if settings.anthropic_api_key is not None or anthropic_client is not None:
             checks["llm"] = Check(drafter.check, ttl=300.0)
+        calibrator = await Calibrator.load()
         router = Router(settings=settings, knowledge=knowledge, learned=learned, drafter=drafter,
-                        notifier=notifier, clock=clock, calibration=await load_calibration(),
+                        notifier=notifier, clock=clock, calibration=calibrator,
                         rejected=rejected)
         owner = worker_id()
         dispatcher = OutboxDispatcher(
@@ -207,41 +178,13 @@ async def build_services(
             lease_seconds=settings.lease_seconds, clock=clock,
         )
         worker = Worker(settings=settings, router=router, dispatcher=dispatcher,
-                        notifier=notifier, owner=owner, clock=clock,
+                        notifier=notifier, owner=owner, wake=wake, clock=clock,
                         concurrency=settings.worker_concurrency)
-        kicker.worker = worker
         yield Services(settings=settings, http=http, knowledge=knowledge, learned=learned,
                        notifier=notifier, router=router, worker=worker, senders=senders,
-                       slack_app=slack_app, handoff=handle, accept=kicker.accept,
-                       ops=ops, rejected=rejected, readiness=Readiness(checks))
-
-
-class _Kicker:
-    """Accept and enqueue for the edges of this process, waking its worker afterwards."""
-
-    worker: Worker | None = None
-
-    async def accept(self, inbound: Inbound) -> Accepted:
-        accepted = await inbox.accept(inbound)
-        telemetry.ACCEPTED.labels(inbound.channel.value, str(accepted.duplicate).lower()).inc()
-        if not accepted.duplicate and self.worker is not None:
-            self.worker.kick()
-        return accepted
-
-
-def _deliver(kicker: _Kicker, clock: Clock) -> DeliverFn:
-    async def deliver(
-        *, conversation_id: int, text: str, decided_by: str, draft_id: int | None, auto: bool
-    ) -> OutboxItem:
-        item = await outbox.enqueue_reply(
-            conversation_id=conversation_id, text=text, decided_by=decided_by,
-            draft_id=draft_id, auto=auto, clock=clock,
-        )
-        if kicker.worker is not None:
-            kicker.worker.kick()
-        return item
-
-    return deliver
+                       slack_app=slack_app, handoff=handle, accept=accept,
+                       ops=ops, rejected=rejected, calibrator=calibrator,
+                       readiness=Readiness(checks))
 
 
 async def run_worker(services: Services, stop: asyncio.Event) -> None:
@@ -258,7 +201,8 @@ async def run_worker(services: Services, stop: asyncio.Event) -> None:
         scheduler = scheduling.start(
             JobRunner(owner=services.worker.owner, ops=services.ops),
             scheduling.plan(settings, notifier=services.notifier, ops=services.ops,
-                            ingest=_kb_sync(services), refit=_refit(services)),
+                            ingest=_kb_sync(services),
+                            refit=lambda: services.calibrator.refit(utcnow())),
         )
     try:
         async with asyncio.TaskGroup() as group:
@@ -273,17 +217,6 @@ async def run_worker(services: Services, stop: asyncio.Event) -> None:
         if smtp is not None:
             smtp.close()
             await smtp.wait_closed()
-
-
-def _refit(services: Services) -> Callable[[], Awaitable[object]]:
-    async def refit() -> object:
-        fitted = await refit_calibration(now=utcnow())
-        if fitted is None:
-            return "too few learning signals: the defaults hold"
-        services.router.calibration = fitted
-        return f"confidence refit: version {fitted.version} from {fitted.n_samples} signals"
-
-    return refit
 
 
 def _kb_sync(services: Services) -> Callable[[], Awaitable[object]] | None:

@@ -6,7 +6,9 @@ except to hand it back to the same channel with the reply.
 
 from __future__ import annotations
 
+import email.utils
 import enum
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -101,6 +103,29 @@ class SendError(Exception):
         self.retry_after = retry_after
 
 
+def retry_after_seconds(headers: Mapping[str, Any]) -> float | None:
+    """The wait a remote asked for: ``retry-after-ms``, or ``Retry-After`` as delta-seconds or
+    an HTTP date (RFC 9110 §10.2.3). Names match case-insensitively; None when absent or
+    unreadable. The one parser for Slack, Anthropic and webhook receivers."""
+    found = {str(k).lower(): v for k, v in headers.items()}
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        raw = found.get(name)
+        if isinstance(raw, list | tuple):
+            raw = raw[0] if raw else None
+        if raw is None:
+            continue
+        text = str(raw).strip()
+        try:
+            seconds = float(text) * scale
+        except ValueError:
+            parsed = email.utils.parsedate_tz(text)
+            if parsed is None:
+                return None
+            return max(0.0, email.utils.mktime_tz(parsed) - time.time())
+        return seconds if seconds >= 0 else None
+    return None
+
+
 class Decision(enum.StrEnum):
     """What the policy decided for a draft."""
 
@@ -110,9 +135,55 @@ class Decision(enum.StrEnum):
     SUPPRESSED = "suppressed"  # never answered: auto-reply, bounce, list mail
 
 
+class ConversationStatus(enum.StrEnum):
+    """Where a conversation stands."""
+
+    OPEN = "open"
+    AWAITING_APPROVAL = "awaiting_approval"
+    ANSWERED = "answered"
+    HUMAN = "human"
+    CLOSED = "closed"
+
+
+class DraftStatus(enum.StrEnum):
+    """Where a draft stands: pending until someone (or auto-send) decides it."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    EDITED = "edited"
+    REJECTED = "rejected"
+    SUPERSEDED = "superseded"
+    AUTO_SENT = "auto_sent"
+    EXPIRED = "expired"
+    HUMAN = "human"  # escalated: no draft text to approve, humans answer
+
+
+class QueueStatus(enum.StrEnum):
+    """An inbox or outbox item's state."""
+
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"  # inbox: gave up after max attempts, visible for humans
+    SENT = "sent"
+    DEAD = "dead"  # outbox: dead-lettered
+
+
+class Direction(enum.StrEnum):
+    """Who wrote a stored message: the customer, us, or an agent's internal note."""
+
+    IN = "in"
+    OUT = "out"
+    NOTE = "note"
+
+
 @dataclass(frozen=True, slots=True)
 class Passage:
-    """A retrieved piece of knowledge: a KB chunk or a learned (agent-approved) answer."""
+    """A retrieved piece of knowledge: a KB chunk or a learned (agent-approved) answer.
+
+    ``score`` is the fused retrieval score; ``cosine`` the dense similarity between the
+    customer's message and the passage's question or chunk; ``keyword`` the BM25 score;
+    ``grounded_in`` the KB article a learned answer rests on.
+    """
 
     source_id: str
     title: str
@@ -120,7 +191,16 @@ class Passage:
     score: float
     kind: str = "kb"  # "kb" | "learned"
     url: str | None = None
+    cosine: float | None = None
+    keyword: float | None = None
+    chunk_id: str | None = None
+    grounded_in: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def similarity(self) -> float:
+        """The dense cosine when known, else the fused score."""
+        return self.score if self.cosine is None else self.cosine
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import Protocol
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,12 @@ class ApprovalNotifier(Protocol):
     async def delivered(self, outbox_item_id: int) -> None:
         """A reply reached the customer (update the card if there is one)."""
 
+    async def remind_stale(self, *, older_than: timedelta, now: datetime) -> int:
+        """Nudge humans about drafts waiting longer than ``older_than``; how many."""
+
+    async def post_missing_cards(self) -> int:
+        """Post the cards of pending drafts that never reached the channel; how many."""
+
 
 class NullNotifier:
     """Used when Slack is off: drafts wait in the database (see `supportbot stats`)."""
@@ -48,3 +55,9 @@ class NullNotifier:
 
     async def delivered(self, outbox_item_id: int) -> None:
         return None
+
+    async def remind_stale(self, *, older_than: timedelta, now: datetime) -> int:
+        return 0
+
+    async def post_missing_cards(self) -> int:
+        return 0

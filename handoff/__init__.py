@@ -1,7 +1,7 @@
 """The Slack approval channel: cards, decisions, modals, notes and the ``/support`` command.
 
 ``bot/app.py`` wires it with ``register_handoff``; the handoff reaches customers only through
-the injected ``deliver`` callable (``bot.flow.outbox.enqueue_reply``) and never imports a channel.
+the injected ``deliver`` callable (``bot.store.outbox.enqueue_reply``) and never imports a channel.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def register_handoff(
     """Register the approval channel's listeners on ``app`` (the same bolt app as the Slack
     customer channel) and return the ``ApprovalNotifier`` for the router and the outbox.
 
-    ``deliver``: ``bot.flow.outbox.enqueue_reply``; ``retry_delivery``: ``bot.flow.outbox.retry``;
+    ``deliver``: ``bot.store.outbox.enqueue_reply``; ``retry_delivery``: ``bot.store.outbox.retry``;
     ``search(query)`` / ``reindex()``: the knowledge base for ``/support kb``; ``learn``: the
     learned-answers store (``learn(question, answer, meta)``).
     """

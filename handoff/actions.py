@@ -11,16 +11,18 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
+from bot.domain import DraftStatus
 from bot.flow import decisions
 from bot.flow.decisions import DeliverFn, DraftOutcome
-from bot.pipeline.learning import LearnFn
-from bot.store.models import Conversation, Draft, Message
+from bot.pipeline.learning import LearnedExample, LearnFn
+from bot.store import cards as card_store
+from bot.store import conversations
 from config import Settings
 from handoff import cards, modals
 from handoff.access import AccessPolicy
@@ -28,7 +30,11 @@ from handoff.notifier import SlackApprovalNotifier
 from handoff.runtime import TaskSet, with_retry
 from handoff.text import plain, user
 
+if TYPE_CHECKING:
+    from bot.store.models import Draft
+
 log = logging.getLogger(__name__)
+Listener = Callable[..., Awaitable[None]]
 REFUSAL = "Only approvers can act on drafts. Ask an admin to add you to SUPPORTBOT_APPROVERS."
 RetryFn = Callable[[int], Awaitable[bool]]
 _STATUS_WORDS = {"approved": "approved", "edited": "edited and sent", "rejected": "rejected",
@@ -57,9 +63,9 @@ class Handoff:
         if learn is None:
             return None
 
-        async def spawn(question: str, answer: str, meta: Mapping[str, Any]) -> None:
+        async def spawn(example: LearnedExample) -> None:
             async def run() -> None:
-                await learn(question, answer, meta)
+                await learn(example)
 
             self.tasks.spawn(run(), name="learn")
 
@@ -98,11 +104,11 @@ def already(outcome: DraftOutcome) -> str:
 async def _pending_or_tell(
     h: Handoff, draft_id: int, channel: str | None, agent: str
 ) -> Draft | None:
-    draft = await Draft.get_or_none(id=draft_id)
+    draft = await card_store.draft(draft_id)
     if draft is None:
         h.ephemeral(channel, agent, "This draft no longer exists.")
         return None
-    if draft.status != "pending":
+    if draft.status != DraftStatus.PENDING:
         h.ephemeral(channel, agent, already(DraftOutcome(
             won=False, draft_id=draft.id, conversation_id=draft.conversation_id,  # type: ignore[attr-defined]
             status=draft.status, decided_by=draft.decided_by, decided_at=draft.decided_at)))
@@ -127,18 +133,22 @@ async def _reply_text_or_refuse(h: Handoff, ack: AsyncAck, agent: str,
 def register_actions(app: AsyncApp, h: Handoff) -> None:
     """Register every approval-channel listener on ``app``."""
 
-    async def allowed(body: Mapping[str, Any]) -> bool:
-        agent = str(body["user"]["id"])
-        if await h.access.may_decide(agent):
-            return True
-        h.ephemeral(_channel(body), agent, REFUSAL)
-        return False
-
-    @app.action(cards.APPROVE)
-    async def approve(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def acked_deciders_only(ack: AsyncAck, body: dict[str, Any],
+                                  next: Callable[[], Awaitable[None]]) -> None:
+        """Listener middleware of every card button: acknowledge at once (Slack's 3-second
+        deadline), then let only agents who may decide through; others are told why."""
         await ack()
-        if not await allowed(body):
+        agent = str(body["user"]["id"])
+        if not await h.access.may_decide(agent):
+            h.ephemeral(_channel(body), agent, REFUSAL)
             return
+        await next()
+
+    def button(action_id: str) -> Callable[[Listener], Any]:
+        return app.action(action_id, middleware=[acked_deciders_only])
+
+    @button(cards.APPROVE)
+    async def approve(body: dict[str, Any], action: dict[str, Any]) -> None:
         agent, ids = str(body["user"]["id"]), _ids(action)
         outcome = await decisions.approve(ids["draft"], agent=agent, now=h.clock(),
                                           deliver=h.deliver, learn=h.learn_later())
@@ -147,11 +157,8 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
             return
         h.refresh(outcome.draft_id)
 
-    @app.action(cards.EDIT)
-    async def edit(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        if not await allowed(body):
-            return
+    @button(cards.EDIT)
+    async def edit(body: dict[str, Any], action: dict[str, Any]) -> None:
         agent, ids = str(body["user"]["id"]), _ids(action)
         draft = await _pending_or_tell(h, ids["draft"], _channel(body), agent)
         if draft is None:
@@ -162,22 +169,16 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
             draft_id=draft.id, conversation_id=ids["conversation"], draft=draft.text,
             question=question.text))
 
-    @app.action(cards.REJECT)
-    async def reject(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        if not await allowed(body):
-            return
+    @button(cards.REJECT)
+    async def reject(body: dict[str, Any], action: dict[str, Any]) -> None:
         agent, ids = str(body["user"]["id"]), _ids(action)
         if await _pending_or_tell(h, ids["draft"], _channel(body), agent) is None:
             return
         await h.client.views_open(trigger_id=body["trigger_id"], view=modals.reject_modal(
             draft_id=ids["draft"], conversation_id=ids["conversation"]))
 
-    @app.action(cards.TAKE_OVER)
-    async def take_over(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        if not await allowed(body):
-            return
+    @button(cards.TAKE_OVER)
+    async def take_over(body: dict[str, Any], action: dict[str, Any]) -> None:
         agent, ids = str(body["user"]["id"]), _ids(action)
         outcome = await decisions.take_over(ids["conversation"], agent=agent)
         if not outcome.won:
@@ -187,18 +188,12 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
         await _open_reply(h, body["trigger_id"], ids["conversation"])
         h.tasks.spawn(h.notifier.refresh_conversation(ids["conversation"]), name="take-over")
 
-    @app.action(cards.REPLY)
-    async def reply(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        if not await allowed(body):
-            return
+    @button(cards.REPLY)
+    async def reply(body: dict[str, Any], action: dict[str, Any]) -> None:
         await _open_reply(h, body["trigger_id"], _ids(action)["conversation"])
 
-    @app.action(cards.RELEASE)
-    async def release(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        if not await allowed(body):
-            return
+    @button(cards.RELEASE)
+    async def release(body: dict[str, Any], action: dict[str, Any]) -> None:
         agent, ids = str(body["user"]["id"]), _ids(action)
         await decisions.release(ids["conversation"], agent=agent)
         h.tasks.spawn(h.notifier.refresh_conversation(ids["conversation"]), name="release")
@@ -206,11 +201,8 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
             ids["conversation"], f"🤖 {user(agent)} handed this conversation back to the bot."),
             name="release-note")
 
-    @app.action(cards.RETRY)
-    async def retry(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        if not await allowed(body):
-            return
+    @button(cards.RETRY)
+    async def retry(body: dict[str, Any], action: dict[str, Any]) -> None:
         agent, ids = str(body["user"]["id"]), _ids(action)
         if h.retry_delivery is None or not await h.retry_delivery(ids["outbox"]):
             h.ephemeral(_channel(body), agent, "That reply is no longer waiting for a retry.")
@@ -274,18 +266,17 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
         thread, author = event.get("thread_ts"), event.get("user")
         if event.get("subtype") or event.get("bot_id") or not thread or not author:
             return
-        conversation = await Conversation.get_or_none(
-            approval_channel=h.settings.approval_channel, approval_thread_ts=thread)
-        if conversation is None:
+        conversation_id = await card_store.conversation_by_thread(h.settings.approval_channel,
+                                                             str(thread))
+        if conversation_id is None:
             return
-        await decisions.add_note(conversation.id, agent=str(author),
+        await decisions.add_note(conversation_id, agent=str(author),
                                  text=str(event.get("text") or ""),
                                  note_id=f"{event['channel']}:{event['ts']}")
 
 
 async def _open_reply(h: Handoff, trigger_id: str, conversation_id: int) -> None:
-    draft = await (Draft.filter(conversation_id=conversation_id, status="pending")
-                   .order_by("-id").first().prefetch_related("message"))
+    draft = await card_store.pending_draft(conversation_id)
     question = draft.message.text if draft is not None else await _last_question(conversation_id)
     await h.client.views_open(trigger_id=trigger_id, view=modals.reply_modal(
         conversation_id=conversation_id, question=question,
@@ -294,6 +285,5 @@ async def _open_reply(h: Handoff, trigger_id: str, conversation_id: int) -> None
 
 
 async def _last_question(conversation_id: int) -> str:
-    message = await Message.filter(conversation_id=conversation_id, direction="in").order_by(
-        "-id").first()
+    message = await conversations.latest_customer_message(conversation_id)
     return message.text if message is not None else ""

@@ -10,25 +10,26 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.domain import Channel
 from bot.flow.earning import earned_topics
 from bot.ops.stats import Stats, compute_stats, parse_window
-from bot.store import kv
-from bot.store.models import Draft, DraftStatus
+from bot.store import drafts as draft_store
+from bot.store import runtime
 from handoff.actions import Handoff
 from handoff.chart import render_chart
 from handoff.runtime import with_retry
 from handoff.text import fit, plain
 
+if TYPE_CHECKING:
+    from bot.store.models import Draft
+
 log = logging.getLogger(__name__)
 SearchFn = Callable[[str], Awaitable[Sequence[Any]]]
 ReindexFn = Callable[[], Awaitable[Any]]
-AUTO_SEND_KEY = "auto_send_threshold"  # read by bot.flow.router (same key)
-PAUSED_KEY = "paused_channels"  # read by bot.flow.router (same key)
 ANSWER_LIMIT = 3900  # a response_url / ack text stays readable under Slack's 4000 advice
 USAGE = """*`/support` commands* (only you see the answers)
 • `stats [24h|7d|30d]` volume, decisions, edit ratio, latencies, top sources, chart
@@ -159,12 +160,11 @@ class AdminCommands:
 
     async def _autosend(self, user_id: str, args: list[str]) -> str:
         if not args:
-            stored = await kv.get_value(AUTO_SEND_KEY, "unset")
-            current = self._h.settings.auto_send_threshold if stored == "unset" else stored
-            shown = "off" if current in (None, "off") else f"{float(current):.2f}"
+            current = await runtime.auto_send_threshold(self._h.settings.auto_send_threshold)
+            shown = "off" if current is None else f"{current:.2f}"
             return f"Auto-send threshold: *{shown}*.\n" + await self._earned()
         if args[0].lower() == "off":
-            await kv.put_value(AUTO_SEND_KEY, "off", updated_by=user_id)
+            await runtime.set_auto_send_threshold(None, updated_by=user_id)
             return "Auto-send is *off*: every draft waits for an agent."
         try:
             value = float(args[0])
@@ -172,7 +172,7 @@ class AdminCommands:
             value = -1.0
         if not 0.0 <= value <= 1.0:
             return "Usage: `/support autosend off` or `/support autosend 0.85` (between 0 and 1)."
-        await kv.put_value(AUTO_SEND_KEY, value, updated_by=user_id)
+        await runtime.set_auto_send_threshold(value, updated_by=user_id)
         return f"Auto-send threshold set to *{value:.2f}*."
 
     async def _learned_answers(self, args: list[str]) -> str:
@@ -213,9 +213,9 @@ class AdminCommands:
         if len(args) != 1 or args[0].lower() not in valid:
             return f"Usage: `/support {verb} CHANNEL` where CHANNEL is one of {', '.join(valid)}."
         channel = args[0].lower()
-        paused = set(await kv.get_value(PAUSED_KEY, []) or [])
+        paused = set(await runtime.paused_channels())
         paused = paused | {channel} if verb == "pause" else paused - {channel}
-        await kv.put_value(PAUSED_KEY, sorted(paused), updated_by=user_id)
+        await runtime.set_paused_channels(paused, updated_by=user_id)
         state = "paused: drafts wait for agents" if verb == "pause" else "resumed"
         now = ", ".join(sorted(paused)) or "none"
         return f"Auto-send on *{channel}* {state}. Paused now: {now}."
@@ -233,8 +233,7 @@ class AdminCommands:
         return format_stats(stats) + "\n(The chart is in your DM with me.)"
 
     async def _pending(self, limit: int = 20) -> str:
-        drafts = await (Draft.filter(status=DraftStatus.PENDING).order_by("created_at", "id")
-                        .limit(limit).prefetch_related("conversation"))
+        drafts = await draft_store.oldest_pending(limit)
         if not drafts:
             return "No drafts are waiting. 🎉"
         now = self._h.clock()

@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.store.models import Conversation, Draft, DraftStatus, Message, OutboxItem
+from bot.store import cards
 from config import Settings
 from handoff.cards import (
     as_dicts,
@@ -62,8 +62,8 @@ class SlackApprovalNotifier:
             log.exception("could not post the card of draft %s (it stays pending)", draft_id)
 
     async def customer_followup(self, message_id: int) -> None:
-        message = await Message.get(id=message_id).prefetch_related("conversation__customer")
-        conversation: Conversation = message.conversation
+        message = await cards.message_with_customer(message_id)
+        conversation = message.conversation
         blocks = followup_blocks(author=customer_label(conversation, message), text=message.text,
                                  conversation_id=conversation.id, assignee=conversation.assignee)
         try:
@@ -77,7 +77,9 @@ class SlackApprovalNotifier:
         await self.refresh(draft_id)
 
     async def delivery_failed(self, outbox_item_id: int) -> None:
-        item = await OutboxItem.get(id=outbox_item_id)
+        item = await cards.outbox_item(outbox_item_id)
+        if item is None:
+            return
         draft_id: int | None = item.draft_id  # type: ignore[attr-defined]
         conversation_id: int = item.conversation_id  # type: ignore[attr-defined]
         error = item.last_error or "unknown error"
@@ -95,7 +97,7 @@ class SlackApprovalNotifier:
             log.exception("could not show the failure of outbox item %s", outbox_item_id)
 
     async def delivered(self, outbox_item_id: int) -> None:
-        item = await OutboxItem.get_or_none(id=outbox_item_id)
+        item = await cards.outbox_item(outbox_item_id)
         draft_id: int | None = getattr(item, "draft_id", None)
         if draft_id is not None:
             await self.refresh(draft_id)
@@ -108,33 +110,32 @@ class SlackApprovalNotifier:
         if lock is None:
             lock = self._locks[draft_id] = asyncio.Lock()
         async with lock:
-            row = await Draft.filter(id=draft_id).values("approval_ts", "conversation_id")
-            if not row or not row[0]["approval_ts"]:
+            card = await cards.card_ts(draft_id)
+            if card is None:
                 return
+            ts, conversation_id = card
             view = await load_card(draft_id)
             blocks, _ = draft_card(view)
-            channel = await self._card_channel(int(row[0]["conversation_id"]))
+            channel = await self._card_channel(conversation_id)
             try:
                 await with_retry(lambda: self._client.chat_update(
-                    channel=channel, ts=str(row[0]["approval_ts"]), text=card_fallback(view),
+                    channel=channel, ts=ts, text=card_fallback(view),
                     blocks=as_dicts(blocks)))
             except _SLACK_ERRORS:
                 log.exception("could not update the card of draft %s", draft_id)
 
     async def refresh_conversation(self, conversation_id: int) -> None:
         """Re-render the newest card of a conversation (take over, release)."""
-        latest = await (Draft.filter(conversation_id=conversation_id, approval_ts__not_isnull=True)
-                        .order_by("-id").first())
+        latest = await cards.latest_card_draft(conversation_id)
         if latest is not None:
-            await self.refresh(latest.id)
+            await self.refresh(latest)
 
     async def post_in_thread(
         self, conversation_id: int, text: str, *, blocks: list[Block] | None = None
     ) -> str:
         """Post into the conversation's card thread (starting one if it has none)."""
-        conversation = await Conversation.get(id=conversation_id)
-        channel = conversation.approval_channel or self._channel
-        thread = conversation.approval_thread_ts
+        card_channel, thread = await cards.approval_place(conversation_id)
+        channel = card_channel or self._channel
         kwargs: dict[str, Any] = {"channel": channel, "text": text}
         if thread:
             kwargs["thread_ts"] = thread
@@ -143,28 +144,21 @@ class SlackApprovalNotifier:
         response = await with_retry(lambda: self._client.chat_postMessage(**kwargs))
         ts = str(response["ts"])
         if not thread:
-            await Conversation.filter(id=conversation_id, approval_thread_ts__isnull=True).update(
-                approval_channel=channel, approval_thread_ts=ts)
+            await cards.record_thread(conversation_id, channel=channel, ts=ts)
         return ts
 
     async def post_missing_cards(self, *, limit: int = 50) -> int:
         """Post the cards of pending drafts that have none (Slack was down): a scheduled job."""
-        ids: list[int] = [d.id for d in await (
-            Draft.filter(status=DraftStatus.PENDING, approval_ts__isnull=True)
-            .order_by("id").limit(limit).only("id"))]
+        ids = await cards.pending_without_card(limit)
         for draft_id in ids:
             await self.draft_ready(draft_id)
         return len(ids)
 
     async def remind_stale(self, *, older_than: timedelta, now: datetime) -> int:
         """Nudge drafts pending longer than ``older_than`` (once each): a scheduled job."""
-        stale = await Draft.filter(status=DraftStatus.PENDING, approval_ts__not_isnull=True,
-                                   reminded_at__isnull=True,
-                                   created_at__lte=now - older_than).order_by("id").limit(50)
+        stale = await cards.stale_pending(older_than=older_than, now=now)
         for draft in stale:
-            claimed = await Draft.filter(id=draft.id, reminded_at__isnull=True).update(
-                reminded_at=now)
-            if not claimed:
+            if not await cards.claim_reminder(draft.id, now):
                 continue  # another worker reminded it
             minutes = int((now - draft.created_at).total_seconds() // 60)
             try:
@@ -182,18 +176,16 @@ class SlackApprovalNotifier:
     # --- internals ------------------------------------------------------------------------
 
     async def _card_channel(self, conversation_id: int) -> str:
-        rows = await Conversation.filter(id=conversation_id).values_list(
-            "approval_channel", flat=True)
-        return str(rows[0]) if rows and rows[0] else self._channel
+        channel, _ = await cards.approval_place(conversation_id)
+        return channel or self._channel
 
     async def _has_card(self, draft_id: int) -> bool:
-        return await Draft.filter(id=draft_id, approval_ts__not_isnull=True).exists()
+        return await cards.has_card(draft_id)
 
     async def _post_card(self, draft_id: int) -> None:
         view = await load_card(draft_id)
-        conversation = await Conversation.get(id=view.conversation_id)
-        channel = conversation.approval_channel or self._channel
-        thread = conversation.approval_thread_ts
+        card_channel, thread = await cards.approval_place(view.conversation_id)
+        channel = card_channel or self._channel
         blocks, shortened = draft_card(view)
         kwargs: dict[str, Any] = {"channel": channel, "text": card_fallback(view),
                                   "blocks": as_dicts(blocks)}
@@ -201,10 +193,9 @@ class SlackApprovalNotifier:
             kwargs["thread_ts"] = thread  # follow-up drafts go into the first card's thread
         response = await with_retry(lambda: self._client.chat_postMessage(**kwargs))
         ts = str(response["ts"])
-        await Draft.filter(id=draft_id).update(approval_ts=ts)
+        await cards.record_card(draft_id, ts)
         if not thread:
-            await Conversation.filter(id=conversation.id, approval_thread_ts__isnull=True).update(
-                approval_channel=channel, approval_thread_ts=ts)
+            await cards.record_thread(view.conversation_id, channel=channel, ts=ts)
         if shortened:
             await with_retry(lambda: self._client.chat_postMessage(
                 channel=channel, thread_ts=thread or ts, text=full_text_message(view)))

@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 
 from slack_sdk.errors import SlackApiError
 
+from bot.domain import retry_after_seconds
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_RETRY_AFTER = 30.0
@@ -57,7 +59,7 @@ async def with_retry(call: Callable[[], Awaitable[T]], *, attempts: int = 3) -> 
         except SlackApiError as exc:
             if exc.response.status_code != 429 or attempt == attempts:
                 raise
-            delay = float(exc.response.headers.get("Retry-After", "1") or 1)
+            delay = retry_after_seconds(exc.response.headers) or 1.0
             log.warning("Slack rate limit, retrying in %.0fs", delay)
             await asyncio.sleep(min(delay, MAX_RETRY_AFTER))
     raise AssertionError("unreachable")

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.store.models import Conversation, Draft, LearningSignal, Message, OutboxItem
+from bot.store import cards
+
+if TYPE_CHECKING:
+    from bot.store.models import Conversation, Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,17 +80,18 @@ def where_label(conversation: Conversation, message: Message | None) -> str | No
 
 async def load_card(draft_id: int) -> CardView:
     """Build the ``CardView`` of one draft from the database."""
-    draft = await Draft.get(id=draft_id).prefetch_related("conversation__customer", "message")
-    conversation: Conversation = draft.conversation
-    message: Message = draft.message
-    item = await OutboxItem.filter(draft_id=draft_id).order_by("-id").first()
+    draft = await cards.draft_for_card(draft_id)
+    if draft is None:
+        raise LookupError(f"draft {draft_id} does not exist")
+    conversation = draft.conversation
+    message = draft.message
+    item = await cards.latest_delivery(draft_id)
     delivery = None
     if item is not None:
         delivery = Delivery(item.id, item.status, item.attempts, item.last_error, item.sent_at)
     signal_reason = None
     if draft.status == "rejected":
-        signal = await LearningSignal.filter(draft_id=draft_id, action="rejected").first()
-        signal_reason = signal.reason if signal is not None else None
+        signal_reason = await cards.rejection_reason(draft_id)
     return CardView(
         draft_id=draft.id,
         conversation_id=conversation.id,

@@ -6,13 +6,13 @@ id is a KB file's path relative to the KB root without its extension.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from knowledge.jsonlines import json_rows
 from knowledge.types import ProgressFn
 
 SearchFn = Callable[[str, int], Awaitable[Sequence[str]]]  # query, limit → ranked doc ids
@@ -58,14 +58,8 @@ class EvalResult:
 def parse_queries(lines: Iterable[str], source: str = "<queries>") -> list[LabelledQuery]:
     """Parse JSON lines into labelled queries; blank lines are skipped."""
     queries = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            query, relevant = row["query"], row["relevant"]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise EvalError(f"{source}:{number}: expected {{query, relevant}}: {exc}") from None
+    for number, row in json_rows(lines, source, required=("query", "relevant"), error=EvalError):
+        query, relevant = row["query"], row["relevant"]
         if not isinstance(query, str) or not isinstance(relevant, list):
             raise EvalError(f"{source}:{number}: query must be a string, relevant a list")
         queries.append(LabelledQuery(query, frozenset(str(r) for r in relevant)))

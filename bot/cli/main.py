@@ -159,10 +159,8 @@ async def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_services
 
     async with build_services(settings) as services:
-        analysis = await services.router.analyse(
-            args.message, subject=args.subject,
-            auto_send_threshold=settings.auto_send_threshold,
-        )
+        analysis = await services.router.ask(args.message, subject=args.subject,
+                                             conversation_id=args.conversation)
     data = analysis.to_dict()
     if args.json:
         print(json.dumps(data, default=str))
@@ -236,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("ask", cmd_ask, "draft an answer to MESSAGE without storing or sending anything")
     p.add_argument("message", help="the customer's message")
     p.add_argument("--subject", help="the message's subject line, if it has one")
+    p.add_argument("--conversation", type=int, metavar="ID",
+                   help="ask as the next message of this conversation: its history and its "
+                        "automatic replies so far count, as they would in production")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p = add("stats", cmd_stats, "approval, edit and auto-send figures")
     p.add_argument("--since", default="7d", help="window such as 24h, 7d or 30d (default 7d)")

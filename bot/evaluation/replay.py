@@ -14,40 +14,27 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
 from bot.domain import Channel, Decision
-from bot.flow.router import AUTO_SEND_KEY, PAUSED_CHANNELS_KEY, Router
+from bot.flow.router import Router
 from bot.pipeline.drafting.offline import strip_salutations
 from bot.pipeline.learning import edit_ratio
-from bot.store import kv
-from bot.store.models import Draft, DraftStatus, LearningSignal, Message
+from bot.store import runtime
+from bot.store.answers import DecidedAnswer as ReplayCase
+from bot.store.answers import decided_answers
 from config import Settings
 
 # A new draft "agrees" with the agent when this much of the text survives (1 − edit ratio)
 # or the meaning is this close (MiniLM cosine); an auto-send that agrees with neither was wrong.
 SIMILAR_TEXT = 0.6
 SIMILAR_COSINE = 0.85
-_HISTORY_TURNS = 6  # as the router: the drafter sees the last six turns
+
+#: The cases a replay replays: what agents finally sent, per customer message.
+load_cases = decided_answers
 
 EmbedFn = Callable[[Sequence[str]], Awaitable[list[list[float]]]]
-
-
-@dataclass(frozen=True, slots=True)
-class ReplayCase:
-    """A customer message and the answer an agent finally sent for it."""
-
-    conversation_id: int
-    message_id: int
-    channel: str
-    subject: str | None
-    question: str
-    sent: str
-    source: str  # "approved" | "edited" | "manual"
-    decided_at: datetime | None
-    history: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,83 +51,11 @@ class ReplayResult:
     would_be_wrong: bool
 
 
-async def _history(conversation_id: int, before: int) -> tuple[tuple[str, str], ...]:
-    rows = await (
-        Message.filter(conversation_id=conversation_id, id__lt=before)
-        .exclude(direction="note")
-        .order_by("-id")
-        .limit(_HISTORY_TURNS)
-        .values_list("direction", "text")
-    )
-    return tuple((str(d), str(t)) for d, t in reversed(rows))
-
-
-async def load_cases(
-    *, since: datetime | None = None, limit: int | None = None
-) -> list[ReplayCase]:
-    """Cases decided since ``since``, oldest first; with ``limit``, the most recent ones."""
-    drafts = Draft.filter(status__in=[DraftStatus.APPROVED, DraftStatus.EDITED])
-    manual = LearningSignal.filter(action="manual", final_text__isnull=False)
-    if since is not None:
-        drafts = drafts.filter(decided_at__gte=since)
-        manual = manual.filter(created_at__gte=since)
-    cases: list[ReplayCase] = []
-    for draft in await drafts.prefetch_related("message", "conversation"):
-        message, conversation = draft.message, draft.conversation
-        cases.append(
-            ReplayCase(
-                conversation.id,
-                message.id,
-                conversation.channel,
-                conversation.subject,
-                message.text,
-                draft.final_text or draft.text,
-                str(draft.status),
-                draft.decided_at,
-            )
-        )
-    for signal in await manual:
-        question = await (
-            Message.filter(
-                conversation_id=signal.conversation_id,
-                direction="in",
-                created_at__lte=signal.created_at,
-            )
-            .order_by("-id")
-            .prefetch_related("conversation")
-            .first()
-        )
-        if question is None or not signal.final_text:
-            continue  # an agent wrote first: there is no customer question to replay
-        conversation = question.conversation
-        cases.append(
-            ReplayCase(
-                conversation.id,
-                question.id,
-                conversation.channel,
-                conversation.subject,
-                question.text,
-                signal.final_text,
-                "manual",
-                signal.created_at,
-            )
-        )
-    cases.sort(key=lambda c: (c.decided_at is None, c.decided_at or datetime.min, c.message_id))
-    if limit is not None:
-        cases = cases[-limit:] if limit > 0 else []
-    return [replace(c, history=await _history(c.conversation_id, c.message_id)) for c in cases]
-
-
-async def current_auto_policy(settings: Settings) -> tuple[float | None, set[str]]:
-    """The auto-send threshold in force (an admin's stored value beats the setting; "off"
-    disables) and the channels where auto-send is paused — what the router would use."""
-    stored = await kv.get_value(AUTO_SEND_KEY, "unset")
-    if stored == "unset":
-        threshold = settings.auto_send_threshold
-    else:
-        threshold = None if stored in (None, "off") else float(stored)
-    paused = {str(c) for c in (await kv.get_value(PAUSED_CHANNELS_KEY, []) or [])}
-    return threshold, paused
+async def current_auto_policy(settings: Settings) -> tuple[float | None, frozenset[str]]:
+    """The auto-send threshold in force and the channels where auto-send is paused: what the
+    router would use (read through the same store functions)."""
+    return (await runtime.auto_send_threshold(settings.auto_send_threshold),
+            await runtime.paused_channels())
 
 
 def cosine(a: Sequence[float], b: Sequence[float]) -> float:
@@ -159,6 +74,8 @@ async def replay(
     embed: EmbedFn | None = None,
 ) -> list[ReplayResult]:
     """Analyse every case again and compare the new draft with what was sent."""
+    what_if = analyser.what_if(auto_send_threshold=auto_send_threshold,
+                               paused=frozenset(paused_channels))
     results = []
     for case in cases:
         analysis = await analyser.analyse(
@@ -166,8 +83,7 @@ async def replay(
             subject=case.subject,
             channel=Channel(case.channel),
             history=case.history,
-            auto_send_threshold=auto_send_threshold,
-            channel_allows_auto=case.channel not in paused_channels,
+            facts=what_if,
         )
         draft = analysis.draft.reply
         # Greetings and sign-offs differ between drafter and agent and say nothing about

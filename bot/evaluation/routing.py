@@ -17,7 +17,6 @@ collections like the KB's.
 
 from __future__ import annotations
 
-import json
 import random
 import tempfile
 import uuid
@@ -29,15 +28,17 @@ from pathlib import Path
 from qdrant_client import AsyncQdrantClient
 
 from bot.domain import Decision
+from bot.flow.facts import FixedFacts
 from bot.flow.router import Analysis, Router, source_json
 from bot.pipeline.confidence import Calibration, score_confidence
+from bot.pipeline.decide import decide
 from bot.pipeline.drafting.base import Drafter
 from bot.pipeline.drafting.offline import OfflineDrafter
 from bot.pipeline.learning import grounding_of
-from bot.pipeline.policy import decide
 from bot.ports import NullNotifier
 from config import Settings
 from knowledge import Embedder, KnowledgeBase, ProgressFn, make_qdrant_client
+from knowledge.jsonlines import json_rows
 from knowledge.learned import LearnedAnswers
 
 LABELS = ("answerable", "out_of_scope")
@@ -79,16 +80,9 @@ class RowOutcome:
 def parse_rows(lines: Iterable[str], source: str = "<rows>") -> list[RoutingRow]:
     """Parse JSON lines into rows; blank lines are skipped, a bad line names its number."""
     rows = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-            text, label = data["text"], data["label"]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise RoutingEvalError(
-                f"{source}:{number}: expected {{text, label, kb}}: {exc}"
-            ) from None
+    for number, data in json_rows(lines, source, required=("text", "label"),
+                                  error=RoutingEvalError):
+        text, label = data["text"], data["label"]
         if not isinstance(text, str) or label not in LABELS:
             raise RoutingEvalError(f"{source}:{number}: label must be one of {', '.join(LABELS)}")
         kb = data.get("kb")
@@ -178,14 +172,13 @@ async def run_routing(
                     rejected=rejected,
                     drafter=drafter or OfflineDrafter(),
                     notifier=NullNotifier(),
+                    facts=FixedFacts(auto_send_threshold=settings.auto_send_threshold),
                 )
                 stream = [row for row in rows if (row.kb or "") == name]
                 if learn:
                     random.Random(f"{seed}:{name}").shuffle(stream)
                 for position, row in enumerate(stream):
-                    analysis = await router.analyse(
-                        row.text, auto_send_threshold=settings.auto_send_threshold
-                    )
+                    analysis = await router.analyse(row.text)
                     outcomes.append(RowOutcome(row, name or folder.name, analysis, position))
                     if learned is not None and rejected is not None:
                         await _agent_decides(row, analysis, position, learned, rejected)
@@ -250,9 +243,8 @@ def rescore(
             triage=a.triage,
             draft=a.draft,
             passages=a.passages,
-            channel_allows_auto=True,
-            auto_send_threshold=auto_send_threshold,
-            human_threshold=human_threshold,
+            facts=replace(a.facts, auto_send_threshold=auto_send_threshold,
+                          human_threshold=human_threshold),
         )
         rescored.append(replace(outcome, analysis=replace(a, confidence=confidence, policy=policy)))
     return rescored

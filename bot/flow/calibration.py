@@ -21,10 +21,8 @@ from types import MappingProxyType
 import numpy as np
 
 from bot.pipeline.confidence import DEFAULT_CALIBRATION, PARTS, Calibration, feature
-from bot.store import kv
-from bot.store.models import Draft, LearningSignal
+from bot.store import calibration as calibration_store
 
-CALIBRATION_KEY = "calibration"
 # Below this many labelled decisions a fit is noise; the shipped defaults hold.
 MIN_SIGNALS = 50
 # An edit this small (1 − difflib ratio) is a touch-up: the draft was right.
@@ -112,23 +110,18 @@ async def training_samples(since: datetime | None = None) -> list[Sample]:
 
     The latest judgement of a draft wins; drafts stored before parts were kept are skipped.
     """
-    query = LearningSignal.filter(draft_id__isnull=False)
-    if since is not None:
-        query = query.filter(created_at__gte=since)
-    rows = await query.order_by("id").values_list("draft_id", "action", "edit_ratio")
     verdicts: dict[int, bool] = {}
-    for draft_id, action, ratio in rows:
-        good = label_decision(str(action), ratio)
+    for draft_id, action, ratio in await calibration_store.judgements(since):
+        good = label_decision(action, ratio)
         if good is not None:
-            verdicts[int(draft_id)] = good
+            verdicts[draft_id] = good
     if not verdicts:
         return []
-    stored = await Draft.filter(id__in=list(verdicts)).values_list("id", "signals")
     samples = []
-    for draft_id, signals in stored:
-        if isinstance(signals, dict) and "top_score" in signals:
+    for draft_id, signals in await calibration_store.draft_parts(list(verdicts)):
+        if "top_score" in signals:
             parts = {p: _number(signals.get(p)) for p in PARTS}
-            samples.append(Sample(parts, verdicts[int(draft_id)]))
+            samples.append(Sample(parts, verdicts[draft_id]))
     return samples
 
 
@@ -138,13 +131,13 @@ def _number(value: object) -> float | None:
 
 async def load_calibration() -> Calibration | None:
     """The stored fitted calibration, or None (the defaults hold)."""
-    stored = await kv.get_value(CALIBRATION_KEY)
-    return Calibration.from_json(stored) if isinstance(stored, dict) else None
+    stored = await calibration_store.load()
+    return Calibration.from_json(stored) if stored is not None else None
 
 
 async def store_calibration(calibration: Calibration) -> None:
     """Keep ``calibration`` as the current one."""
-    await kv.put_value(CALIBRATION_KEY, calibration.to_json(), updated_by="calibration")
+    await calibration_store.save(calibration.to_json())
 
 
 async def refit(*, now: datetime, min_samples: int = MIN_SIGNALS) -> Calibration | None:
@@ -161,3 +154,31 @@ async def refit(*, now: datetime, min_samples: int = MIN_SIGNALS) -> Calibration
     if fitted is not None:
         await store_calibration(fitted)
     return fitted
+
+
+class Calibrator:
+    """Holds the calibration this process scores with; the refit job replaces it.
+
+    The router reads ``current`` for every message; nothing else mutates the router.
+    """
+
+    def __init__(self, current: Calibration | None = None) -> None:
+        self._current = current
+
+    @property
+    def current(self) -> Calibration | None:
+        """The fitted calibration in force, or None (the shipped defaults)."""
+        return self._current
+
+    @classmethod
+    async def load(cls) -> Calibrator:
+        """A calibrator holding the stored calibration."""
+        return cls(await load_calibration())
+
+    async def refit(self, now: datetime) -> str:
+        """Fit again from the latest learning signals and use the result; what happened."""
+        fitted = await refit(now=now)
+        if fitted is None:
+            return "too few learning signals: the defaults hold"
+        self._current = fitted
+        return f"confidence refit: version {fitted.version} from {fitted.n_samples} signals"

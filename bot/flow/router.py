@@ -1,9 +1,9 @@
 """The conversation router: one accepted customer message in, one visible decision out.
 
-``analyse`` is the pure-ish pipeline (triage → retrieve → draft → confidence → policy) shared by
-``supportbot ask`` (nothing stored or sent) and ``process`` (the worker), which also stores the
-draft with its reasons and per-stage timings and routes it: outbox (auto), approval card
-(review) or human-only card (escalated).
+``process`` loads the facts (the message, its conversation, automatic replies so far), calls
+``analyse`` (triage → retrieve → draft → confidence → ``decide()``), which ``supportbot ask``,
+``POST /api/ask`` and the evaluations call too, and stores the result through ``bot.store``:
+outbox (auto), approval card (review) or human-only card (escalated).
 """
 
 from __future__ import annotations
@@ -11,44 +11,47 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Any, Protocol, cast
-
-from tortoise.expressions import F
-from tortoise.transactions import in_transaction
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot import telemetry
 from bot.clock import Clock, utcnow
-from bot.domain import Channel, Decision, DraftResult, Passage
-from bot.flow import outbox
-from bot.flow.earning import topic_of, topic_record
+from bot.domain import Channel, ConversationStatus, Decision, DraftResult, Passage
+from bot.flow.facts import (
+    ConversationFacts,
+    FactSource,
+    FixedFacts,
+    StoredFacts,
+    conversation_facts,
+)
 from bot.pipeline.confidence import Calibration, Confidence, score_confidence
+from bot.pipeline.decide import (
+    DecisionFacts,
+    EarningRule,
+    PolicyDecision,
+    decide,
+    rejection_reason,
+)
 from bot.pipeline.drafting import Drafter, DraftRequest
-from bot.pipeline.policy import PolicyDecision, decide
+from bot.pipeline.earning import TopicRecord, topic_of
 from bot.pipeline.redact import redact
 from bot.pipeline.triage import Triage, triage
 from bot.ports import ApprovalNotifier
-from bot.store import kv
-from bot.store.models import (
-    Conversation,
-    ConversationStatus,
-    Draft,
-    DraftStatus,
-    LearningSignal,
-    Message,
-)
+from bot.store import conversations, drafts
+from bot.store import outbox as outbox_store
+from bot.store.drafts import EnqueueFn, NewDraft
 from config import Settings
 from knowledge.types import Hit
 
+if TYPE_CHECKING:
+    from bot.store.models import Conversation, Draft
+
 log = logging.getLogger(__name__)
 
-PAUSED_CHANNELS_KEY = "paused_channels"
-AUTO_SEND_KEY = "auto_send_threshold"
-_HISTORY_TURNS = 6
-RUNTIME_SETTINGS_TTL = 2.0  # seconds an admin's /support change may take to apply
+HISTORY_TURNS = 6
 # A rejected question at least this close (MiniLM cosine: the same subject, not yet the same
 # question) is a precedent: when it is nearer than any approved answer, learned agreement is 0.
 # Only from ``topic_cosine`` on is it named on the card and does it block auto-send. Chosen with
@@ -87,6 +90,8 @@ class Analysis:
     confidence: Confidence
     policy: PolicyDecision
     timings_ms: dict[str, float]
+    facts: DecisionFacts
+    topic: TopicRecord | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view (``supportbot ask --json``)."""
@@ -120,8 +125,8 @@ def source_json(p: Passage) -> dict[str, Any]:
     """A passage as a draft stores it in ``Draft.sources`` (and ``ask --json`` shows it)."""
     source = {"source_id": p.source_id, "title": p.title, "score": round(p.score, 4),
               "kind": p.kind, "url": p.url}
-    if p.metadata.get("grounded_in"):
-        source["grounded_in"] = p.metadata["grounded_in"]  # a learned answer's KB article
+    if p.grounded_in:
+        source["grounded_in"] = p.grounded_in  # a learned answer's KB article
     return source
 
 
@@ -134,13 +139,20 @@ def _to_passage(hit: Hit) -> Passage:
         text=hit.text,
         score=hit.score,
         kind=hit.kind,
-        metadata={**hit.metadata, "dense_score": hit.dense_score,
-                  "sparse_score": hit.sparse_score, "chunk_id": hit.chunk_id},
+        cosine=hit.dense_score,
+        keyword=hit.sparse_score,
+        chunk_id=hit.chunk_id,
+        grounded_in=_text_or_none(hit.metadata.get("grounded_in")),
+        metadata=dict(hit.metadata),
     )
 
 
 def _cosine(passage: Passage) -> float:
-    return float(passage.metadata.get("dense_score", passage.score))
+    return passage.similarity
+
+
+def _text_or_none(value: object) -> str | None:
+    return str(value) if value else None
 
 
 def merge_sources(kb: list[Passage], learned: list[Passage]) -> list[Passage]:
@@ -157,6 +169,24 @@ def merge_sources(kb: list[Passage], learned: list[Passage]) -> list[Passage]:
     return [*leading, *kb, *trailing]
 
 
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """A conversation as routing its next message sees it."""
+
+    channel: Channel
+    subject: str | None
+    customer_name: str | None
+    history: tuple[tuple[str, str], ...]
+    facts: ConversationFacts
+
+
+class Calibrated(Protocol):
+    """Where the current confidence calibration lives (``bot.flow.calibration.Calibrator``)."""
+
+    @property
+    def current(self) -> Calibration | None: ...
+
+
 class Router:
     """Routes accepted messages; see the module docstring."""
 
@@ -169,13 +199,12 @@ class Router:
         drafter: Drafter,
         notifier: ApprovalNotifier,
         clock: Clock = utcnow,
-        enqueue: Callable[..., Awaitable[Any]] = outbox.enqueue_reply,
-        calibration: Calibration | None = None,
+        enqueue: EnqueueFn = outbox_store.enqueue_reply,
+        calibration: Calibrated | None = None,
         rejected: Retriever | None = None,
+        facts: FactSource | None = None,
     ) -> None:
-        #: Fitted confidence weights (``bot.flow.calibration``); None means the defaults.
-        self.calibration = calibration
-        self._runtime_cache: dict[str, tuple[float, Any]] = {}
+        self._calibration = calibration
         self._settings = settings
         self._knowledge = knowledge
         self._learned = learned
@@ -184,6 +213,14 @@ class Router:
         self._notifier = notifier
         self._clock = clock
         self._enqueue = enqueue
+        self._facts: FactSource = facts or StoredFacts(settings=settings)
+
+    def what_if(self, *, auto_send_threshold: float | None,
+                paused: frozenset[str] = frozenset()) -> FactSource:
+        """Facts for "which drafts would threshold T send" (``supportbot eval replay``): this
+        router's topic records, another threshold and paused channels, no earning gate."""
+        return FixedFacts(auto_send_threshold=auto_send_threshold, paused=paused,
+                          topics=self._facts)
 
     async def analyse(
         self,
@@ -194,10 +231,15 @@ class Router:
         customer_name: str | None = None,
         history: Sequence[tuple[str, str]] = (),
         metadata: dict[str, Any] | None = None,
-        auto_send_threshold: float | None = None,
-        channel_allows_auto: bool = True,
+        conversation: ConversationFacts | None = None,
+        facts: FactSource | None = None,
     ) -> Analysis:
-        """Triage, retrieve, draft, score and decide; stores nothing."""
+        """Triage, retrieve, draft, score and decide; stores nothing.
+
+        The decision is the one production takes for this message in a conversation with
+        ``conversation``'s history of automatic replies (none: a new conversation). ``facts``
+        replaces the router's fact source for this call (what-if evaluations).
+        """
         timings = Timings()
         with timings.stage("triage"):
             flags = triage(text, subject, metadata or {})
@@ -231,27 +273,52 @@ class Router:
             # ... unless the nearest precedent agents decided was a rejection: the strongest
             # disagreement the learned-agreement part can express.
             agreement = 0.0
+        close_rejection = (rejection if rejection is not None
+                           and _cosine(rejection) >= self._settings.topic_cosine else None)
         with timings.stage("score"):
             confidence = score_confidence(
                 passages=passages, draft=draft, learned_agreement=agreement, triage=flags,
-                question=text, calibration=self.calibration,
+                question=text, calibration=self._calibration.current if self._calibration
+                else None,
             )
-            policy = decide(
-                confidence=confidence,
-                triage=flags,
-                draft=draft,
-                passages=passages,
-                channel_allows_auto=channel_allows_auto,
-                auto_send_threshold=auto_send_threshold,
-                human_threshold=self._settings.human_threshold,
-            )
-        if rejection is not None and _cosine(rejection) >= self._settings.topic_cosine:
-            why = (f"an agent rejected a draft for a close question "
-                   f"({_cosine(rejection):.2f}): {rejection.text[:200]}")
+        if close_rejection is not None:
+            why = rejection_reason(close_rejection)
             confidence = replace(confidence, reasons=[*confidence.reasons, why])
-            if policy.decision is Decision.AUTO:
-                policy = PolicyDecision(Decision.REVIEW, [*policy.reasons, why])
-        return Analysis(flags, passages, draft, confidence, policy, timings.ms)
+        topic = topic_of(passages, min_cosine=self._settings.topic_cosine)
+        decision_facts, record = await self._decision_facts(
+            facts or self._facts, channel, conversation or ConversationFacts(), close_rejection,
+            topic)
+        with timings.stage("decide"):
+            policy = decide(confidence=confidence, triage=flags, draft=draft, passages=passages,
+                            facts=decision_facts)
+        return Analysis(flags, passages, draft, confidence, policy, timings.ms, decision_facts,
+                        record)
+
+    async def _decision_facts(
+        self, source: FactSource, channel: Channel, conversation: ConversationFacts,
+        rejection: Passage | None, topic: tuple[str, str] | None,
+    ) -> tuple[DecisionFacts, TopicRecord | None]:
+        s = self._settings
+        threshold = await source.auto_send_threshold()
+        paused = channel.value in await source.paused_channels()
+        rule = EarningRule(s.earn_min_approvals, s.earn_min_rate) if source.earning \
+            else EarningRule()
+        record = None
+        if threshold is not None and topic is not None and rule.min_approvals > 0:
+            # Only read when it can matter: with auto-send off no record changes a decision.
+            record = await source.topic(*topic)
+        return DecisionFacts(
+            auto_send_threshold=threshold,
+            human_threshold=s.human_threshold,
+            channel_paused=paused,
+            rejection=rejection,
+            auto_replies_in_conversation=conversation.auto_replies,
+            conversation_cap=s.auto_reply_cap_per_conversation,
+            auto_replies_to_customer_today=conversation.customer_auto_replies_today,
+            customer_daily_cap=s.auto_reply_cap_per_sender_daily,
+            earning=rule,
+            topic=record,
+        ), record
 
     async def _related_rejection(self, query: str) -> Passage | None:
         if self._rejected is None:
@@ -269,63 +336,86 @@ class Router:
         kb, learned = await asyncio.gather(search(self._knowledge, 5), search(self._learned, 2))
         return merge_sources(kb, learned)
 
+    async def ask(self, text: str, *, subject: str | None = None,
+                  conversation_id: int | None = None) -> Analysis:
+        """What production would decide for ``text``, storing nothing: as the first message of
+        a new conversation, or as the next message of ``conversation_id`` (its history and its
+        automatic replies so far count as they would). ``supportbot ask`` and ``/api/ask``."""
+        if conversation_id is None:
+            return await self.analyse(text, subject=subject)
+        conversation = await conversations.with_customer(conversation_id)
+        if conversation is None:
+            raise LookupError(f"conversation {conversation_id} does not exist")
+        context = await self._context(conversation, before=None)
+        return await self.analyse(text, subject=subject or context.subject,
+                                  channel=context.channel, customer_name=context.customer_name,
+                                  history=context.history, conversation=context.facts)
+
+    async def _context(self, conversation: Conversation, *, before: int | None) -> _Context:
+        """What a conversation contributes to routing its next message."""
+        customer = conversation.customer
+        facts = await conversation_facts(
+            conversation.id, auto_replies=conversation.auto_replies,
+            customer_id=conversation.customer_id,  # type: ignore[attr-defined]
+            since=self._clock() - timedelta(days=1),
+        )
+        return _Context(
+            channel=Channel(conversation.channel),
+            subject=conversation.subject,
+            customer_name=customer.name if customer else None,
+            history=tuple(await conversations.history(conversation.id, before=before,
+                                                      turns=HISTORY_TURNS)),
+            facts=facts,
+        )
+
     async def process(self, message_id: int) -> Draft | None:
-        """Route one stored customer message. Returns the draft, or None when none is due."""
-        message = await Message.get(id=message_id).select_related(
-            "conversation", "conversation__customer")
-        conversation: Conversation = message.conversation
+        """Route one stored customer message: load its facts, analyse, store the result.
+
+        Returns the draft, or None when none is due (a suppressed message, a conversation
+        humans hold).
+        """
+        message = await conversations.message(message_id)
+        if message is None:
+            raise LookupError(f"message {message_id} does not exist")
+        conversation = message.conversation
         if message.suppress_reply:
             log.info("conversation %s: message %s not answered (%s)", conversation.id,
                      message.id, message.suppress_reply)
-            meta = dict(conversation.metadata)
-            meta["suppressed"] = int(meta.get("suppressed", 0)) + 1
-            meta["last_suppressed_reason"] = message.suppress_reply
-            await Conversation.filter(id=conversation.id).update(metadata=meta)
+            await conversations.count_suppressed(conversation.id, message.suppress_reply)
             return None
         if conversation.status == ConversationStatus.HUMAN:
             await self._notifier.customer_followup(message.id)
             return None
         if conversation.status == ConversationStatus.AWAITING_APPROVAL:
-            await self._supersede_pending(conversation.id)  # only then can a draft be pending
+            # Only then can a draft be pending.
+            for draft_id in await drafts.supersede_pending(conversation.id, now=self._clock()):
+                await self._notifier.draft_superseded(draft_id)
 
-        history = await self._history(conversation.id, before=message.id)
-        customer = conversation.customer
-        threshold = await self._auto_threshold()
-        paused = set(await self._runtime(PAUSED_CHANNELS_KEY, []) or [])
+        context = await self._context(conversation, before=message.id)
         timings_start = time.perf_counter()
         analysis = await self.analyse(
             message.text,
-            subject=conversation.subject,
-            channel=Channel(conversation.channel),
-            customer_name=customer.name if customer else None,
-            history=history,
+            subject=context.subject,
+            channel=context.channel,
+            customer_name=context.customer_name,
+            history=context.history,
             metadata=dict(message.metadata),
-            auto_send_threshold=threshold,
-            channel_allows_auto=conversation.channel not in paused,
+            conversation=context.facts,
         )
         decision = analysis.policy.decision
-        reasons = [*analysis.confidence.reasons, *analysis.policy.reasons]
-        topic = topic_of(analysis.passages, min_cosine=self._settings.topic_cosine)
-        if decision is Decision.AUTO:
-            blocker = await self._auto_reply_cap(conversation) or await self._unearned(topic)
-            if blocker:
-                decision = Decision.REVIEW
-                reasons.append(blocker)
         timings = dict(analysis.timings_ms)
         timings["total"] = round((time.perf_counter() - timings_start) * 1000, 3)
-        status = {Decision.SUPPRESSED: DraftStatus.EXPIRED}.get(decision, DraftStatus.PENDING)
-        # One transaction for the decision's writes (one commit, not five): the draft, the
-        # conversation's state and, when auto-sent, the outbox item and the learning signal.
-        async with in_transaction():
-            draft = await Draft.create(
-                conversation=conversation,
-                message=message,
+        topic = topic_of(analysis.passages, min_cosine=self._settings.topic_cosine)
+        draft = await drafts.record(
+            NewDraft(
+                conversation_id=conversation.id,
+                message_id=message.id,
                 text=analysis.draft.reply,
                 confidence=analysis.confidence.value,
+                decision=decision,
                 signals=dict(analysis.confidence.parts),
-                reasons=reasons,
+                reasons=[*analysis.confidence.reasons, *analysis.policy.reasons],
                 sources=[source_json(p) for p in analysis.passages],
-                decision=decision.value,
                 triage=_triage_json(analysis.triage),
                 timings_ms=timings,
                 model=analysis.draft.model,
@@ -333,101 +423,13 @@ class Router:
                 input_tokens=analysis.draft.input_tokens,
                 output_tokens=analysis.draft.output_tokens,
                 error=analysis.draft.error,
-                status=status,
                 topic=topic[0] if topic else None,
-            )
-            if decision is Decision.AUTO:
-                await self._auto_send(draft, conversation)
-            elif decision is not Decision.SUPPRESSED:
-                await Conversation.filter(id=conversation.id).update(
-                    status=ConversationStatus.AWAITING_APPROVAL
-                )
+            ),
+            channel=conversation.channel, now=self._clock(), enqueue=self._enqueue,
+        )
         if decision in (Decision.REVIEW, Decision.HUMAN):
             await self._notifier.draft_ready(draft.id)
         telemetry.DECISIONS.labels(decision.value).inc()
         log.info("conversation %s: draft %s %s (confidence %.2f)", conversation.id, draft.id,
                  decision.value, analysis.confidence.value)
         return draft
-
-    async def _auto_send(self, draft: Draft, conversation: Conversation) -> None:
-        draft.status, draft.decided_by, draft.decided_at, draft.final_text = (
-            DraftStatus.AUTO_SENT, "auto", self._clock(), draft.text)
-        await draft.save(update_fields=["status", "decided_by", "decided_at", "final_text"])
-        await self._enqueue(conversation_id=conversation.id, text=draft.text, decided_by="auto",
-                            draft_id=draft.id, auto=True)
-        await Conversation.filter(id=conversation.id).update(
-            auto_replies=F("auto_replies") + 1)
-        await LearningSignal.create(
-            draft=draft, conversation_id=conversation.id, channel=conversation.channel,
-            action="auto_sent", agent="auto", original_text=draft.text, final_text=draft.text,
-            edit_ratio=0.0, seconds_to_decision=0.0, confidence=draft.confidence,
-        )
-
-    async def _unearned(self, topic: tuple[str, str] | None) -> str | None:
-        """Auto-send must be earned per topic (``bot.flow.earning``); 0 approvals disables it."""
-        settings = self._settings
-        if settings.earn_min_approvals == 0:
-            return None
-        if topic is None:
-            return "auto-send not earned: no approved answer to a close question yet"
-        record = await topic_record(topic[0], window=settings.earn_window,
-                                    min_approvals=settings.earn_min_approvals,
-                                    min_rate=settings.earn_min_rate)
-        if record.earned:
-            return None
-        return record.describe(settings.earn_min_approvals, settings.earn_min_rate)
-
-    async def _auto_reply_cap(self, conversation: Conversation) -> str | None:
-        """Loop safety: a conversation or a customer only gets so many automatic replies."""
-        settings = self._settings
-        if conversation.auto_replies >= settings.auto_reply_cap_per_conversation:
-            return (f"auto-reply cap: {conversation.auto_replies} automatic replies already "
-                    "in this conversation")
-        if conversation.customer_id is not None:  # type: ignore[attr-defined]
-            since = self._clock() - timedelta(days=1)
-            recent = await Draft.filter(
-                status=DraftStatus.AUTO_SENT, created_at__gte=since,
-                conversation__customer_id=conversation.customer_id,  # type: ignore[attr-defined]
-            ).count()
-            if recent >= settings.auto_reply_cap_per_sender_daily:
-                return f"auto-reply cap: {recent} automatic replies to this customer today"
-        return None
-
-    async def _supersede_pending(self, conversation_id: int) -> None:
-        # Tortoise types values_list(flat=True) as a list of tuples; it is a list of ids.
-        pending = cast("list[int]", await Draft.filter(
-            conversation_id=conversation_id, status=DraftStatus.PENDING
-        ).values_list("id", flat=True))
-        for draft_id in pending:
-            won = await Draft.filter(id=draft_id, status=DraftStatus.PENDING).update(
-                status=DraftStatus.SUPERSEDED, decided_at=self._clock(), decided_by="customer"
-            )
-            if won:
-                await self._notifier.draft_superseded(int(draft_id))
-
-    async def _history(self, conversation_id: int, *, before: int) -> list[tuple[str, str]]:
-        rows = await (
-            Message.filter(conversation_id=conversation_id, id__lt=before)
-            .exclude(direction="note")
-            .order_by("-id")
-            .limit(_HISTORY_TURNS)
-            .values_list("direction", "text")
-        )
-        return [(str(d), str(t)) for d, t in reversed(rows)]
-
-    async def _runtime(self, key: str, default: Any) -> Any:
-        """A setting admins change from Slack, re-read at most every few seconds (not once per
-        message: at tens of messages a second that is most of the database's work)."""
-        now = time.monotonic()
-        cached = self._runtime_cache.get(key)
-        if cached is not None and now - cached[0] < RUNTIME_SETTINGS_TTL:
-            return cached[1]
-        value = await kv.get_value(key, default)
-        self._runtime_cache[key] = (now, value)
-        return value
-
-    async def _auto_threshold(self) -> float | None:
-        stored = await self._runtime(AUTO_SEND_KEY, "unset")
-        if stored == "unset":
-            return self._settings.auto_send_threshold
-        return None if stored in (None, "off") else float(stored)

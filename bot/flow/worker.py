@@ -16,18 +16,11 @@ from typing import Any
 
 from bot.clock import Clock, utcnow
 from bot.domain import Decision
-from bot.flow import inbox, outbox
 from bot.flow.outbox import OutboxDispatcher
 from bot.flow.router import Router
+from bot.flow.wakeup import WakeUp
 from bot.ports import ApprovalNotifier
-from bot.store.models import (
-    Conversation,
-    ConversationStatus,
-    Draft,
-    DraftStatus,
-    Message,
-    OutboxItem,
-)
+from bot.store import drafts, inbox
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -49,6 +42,7 @@ class Worker:
         dispatcher: OutboxDispatcher,
         notifier: ApprovalNotifier,
         owner: str,
+        wake: WakeUp | None = None,
         clock: Clock = utcnow,
         concurrency: int = 4,
         idle_seconds: float = 0.5,
@@ -61,8 +55,9 @@ class Worker:
         self._clock = clock
         self._concurrency = concurrency
         self._idle = idle_seconds
-        self._wake_inbox = asyncio.Event()
-        self._wake_outbox = asyncio.Event()
+        self._wake = wake or WakeUp()
+        self._wake_inbox = self._wake.inbox
+        self._wake_outbox = self._wake.outbox
 
     @property
     def owner(self) -> str:
@@ -71,8 +66,7 @@ class Worker:
 
     def kick(self) -> None:
         """Something was accepted or enqueued in this process: look now, not at the next poll."""
-        self._wake_inbox.set()
-        self._wake_outbox.set()
+        self._wake.kick()
 
     async def _claim(self, limit: int) -> list[inbox.Claimed]:
         """Lease up to ``limit`` claimable items; none (logged) when the database fails."""
@@ -173,49 +167,27 @@ class Worker:
         return True
 
     async def _resume(self, item: inbox.Claimed) -> bool:
-        """Finish a routing that an earlier attempt started; True when there was one.
+        """True when an earlier attempt already routed this message.
 
-        A worker that died (or lost the database) after drafting a message but before marking
-        its inbox item done leaves a draft behind. Routing the message again would draft, and
-        maybe send, a second answer; instead the first draft stays the message's one final
-        state, and an automatic reply it decided on but did not queue is queued now (the
-        outbox key ``draft:<id>`` makes that idempotent).
+        A worker that died (or lost the database) after routing a message but before marking
+        its inbox item done leaves its draft behind; the router stores a draft, its decision
+        and an automatic reply's outbox item in one transaction, so that draft is the
+        message's final state and routing it again would draft, and maybe send, a second
+        answer.
         """
-        draft = await Draft.filter(message_id=item.message_id).order_by("-id").first()
+        draft = await drafts.latest_for_message(item.message_id)
         if draft is None:
             return False
         log.warning("message %s was already routed (draft %s); not drafting it again",
                     item.message_id, draft.id)
-        unsent_auto = (
-            draft.decision == Decision.AUTO.value
-            and draft.status in (DraftStatus.PENDING, DraftStatus.AUTO_SENT)
-            and not await OutboxItem.filter(draft_id=draft.id).exists()
-        )
-        if unsent_auto:
-            await Draft.filter(id=draft.id, status=DraftStatus.PENDING).update(
-                status=DraftStatus.AUTO_SENT, decided_by="auto", decided_at=self._clock(),
-                final_text=draft.text,
-            )
-            await outbox.enqueue_reply(
-                conversation_id=draft.conversation_id,  # type: ignore[attr-defined]
-                text=draft.final_text or draft.text, decided_by="auto", draft_id=draft.id,
-                auto=True, clock=self._clock,
-            )
-            self._wake_outbox.set()
         return True
 
     async def _hand_to_humans(self, item: inbox.Claimed, exc: Exception) -> None:
         """The router kept failing: a human-only card with the error, never a silent drop."""
         try:
-            message = await Message.get(id=item.message_id)
-            draft = await Draft.create(
-                conversation_id=item.conversation_id, message=message, text="", confidence=0.0,
-                decision=Decision.HUMAN.value, model="none", reasons=["routing failed"],
-                error=f"routing failed {item.attempts} times: {exc.__class__.__name__}: {exc}",
-            )
-            await Conversation.filter(id=item.conversation_id).update(
-                status=ConversationStatus.AWAITING_APPROVAL
-            )
+            draft = await drafts.hand_to_humans(
+                message_id=item.message_id, conversation_id=item.conversation_id,
+                error=f"routing failed {item.attempts} times: {exc.__class__.__name__}: {exc}")
             await self._notifier.draft_ready(draft.id)
         except Exception:
             log.exception("could not hand message %s to humans", item.message_id)

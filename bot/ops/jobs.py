@@ -14,19 +14,9 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.clock import Clock, utcnow
-from bot.domain import Decision
 from bot.ops.stats import Stats, compute_stats
 from bot.ports import ApprovalNotifier
-from bot.store import kv, leases
-from bot.store.models import (
-    Conversation,
-    ConversationStatus,
-    Draft,
-    InboxItem,
-    LearningSignal,
-    Message,
-    QueueStatus,
-)
+from bot.store import drafts, inbox, kv, leases, retention
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +97,7 @@ def remind_pending(notifier: ApprovalNotifier, *, older_than: timedelta) -> JobF
     """Nudge drafts waiting longer than ``older_than`` (in the card's thread)."""
 
     async def job(now: datetime) -> str:
-        remind = getattr(notifier, "remind_stale", None)
-        if remind is None:
-            return "no approval channel"
-        return f"{await remind(older_than=older_than, now=now)} reminded"
+        return f"{await notifier.remind_stale(older_than=older_than, now=now)} reminded"
 
     return job
 
@@ -140,23 +127,14 @@ def recover_queues(notifier: ApprovalNotifier) -> JobFn:
     and pending drafts whose card never reached Slack are posted."""
 
     async def job(now: datetime) -> str:
-        orphans = await InboxItem.filter(status=QueueStatus.FAILED).values_list(
-            "message_id", "last_error")
         handed = 0
-        for message_id, error in orphans:
-            if await Draft.filter(message_id=message_id).exists():
-                continue
-            message = await Message.get(id=message_id)
-            draft = await Draft.create(
-                conversation_id=message.conversation_id,  # type: ignore[attr-defined]
-                message=message, text="", confidence=0.0, decision=Decision.HUMAN.value,
-                model="none", reasons=["routing failed"], error=error or "routing failed")
-            await Conversation.filter(id=draft.conversation_id).update(  # type: ignore[attr-defined]
-                status=ConversationStatus.AWAITING_APPROVAL)
+        for message_id, conversation_id, error in await inbox.failed_without_draft():
+            draft = await drafts.hand_to_humans(message_id=message_id,
+                                                conversation_id=conversation_id,
+                                                error=error or "routing failed")
             await notifier.draft_ready(draft.id)
             handed += 1
-        post_missing = getattr(notifier, "post_missing_cards", None)
-        posted = await post_missing() if post_missing is not None else 0
+        posted = await notifier.post_missing_cards()
         return f"{handed} failed messages handed to humans, {posted} missing cards posted"
 
     return job
@@ -176,14 +154,8 @@ def purge_retention(*, days: int) -> JobFn:
     stats keep working."""
 
     async def job(now: datetime) -> str:
-        cutoff = now - timedelta(days=days)
-        messages = await Message.filter(created_at__lt=cutoff).exclude(text="").update(
-            text="", metadata={}, raw_ref=None)
-        drafts = await Draft.filter(created_at__lt=cutoff).exclude(text="").update(
-            text="", final_text=None)
-        signals = await LearningSignal.filter(
-            created_at__lt=cutoff, original_text__not_isnull=True
-        ).update(original_text=None, final_text=None)
-        return f"purged {messages} messages, {drafts} drafts, {signals} signals"
+        purged = await retention.purge_before(now - timedelta(days=days))
+        return (f"purged {purged.messages} messages, {purged.drafts} drafts, "
+                f"{purged.signals} signals")
 
     return job

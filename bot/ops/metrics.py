@@ -3,14 +3,10 @@ scrape (so every process reports the shared truth); counters are this process's 
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import cast
-
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
-from tortoise.functions import Min
 
 from bot.clock import utcnow
-from bot.store.models import InboxItem, OutboxItem, QueueStatus
+from bot.store import inbox, outbox
 from bot.telemetry import REGISTRY
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST  # the exposition format generate_latest() writes
@@ -24,13 +20,9 @@ DEAD_LETTERS = Gauge("supportbot_dead_letters", "Dead-lettered replies", registr
 
 async def render() -> bytes:
     """Refresh the database-backed gauges and render the exposition format."""
-    INBOX_DEPTH.set(await InboxItem.filter(status=QueueStatus.PENDING).count())
-    OUTBOX_DEPTH.set(await OutboxItem.filter(status=QueueStatus.PENDING).count())
-    DEAD_LETTERS.set(await OutboxItem.filter(status=QueueStatus.DEAD).count())
-    # Tortoise types every values_list() result as tuples, even flat=True on a single row.
-    oldest = cast("datetime | None", await (
-        InboxItem.filter(status=QueueStatus.PENDING).annotate(first=Min("created_at"))
-        .first().values_list("first", flat=True)
-    ))
+    INBOX_DEPTH.set(await inbox.depth())
+    OUTBOX_DEPTH.set(await outbox.depth())
+    DEAD_LETTERS.set(await outbox.dead_letters())
+    oldest = await inbox.oldest_pending_at()
     OLDEST_PENDING.set((utcnow() - oldest).total_seconds() if oldest else 0.0)
     return generate_latest(REGISTRY)

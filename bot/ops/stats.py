@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot.store.models import Draft, DraftStatus, LearningSignal, Message
+from bot.domain import DraftStatus
+from bot.store import stats as rows
 
 #: Outcome buckets of a draft, in the order the card and the chart show them.
 OUTCOMES = ("auto_sent", "approved", "edited", "rejected", "human", "pending")
@@ -107,14 +108,10 @@ def _keywords(text: str) -> list[str]:
 async def compute_stats(since: timedelta, now: datetime, *, top: int = 5) -> Stats:
     """Figures for the window ``[now - since, now)``."""
     start = now - since
-    inbound_rows = await Message.filter(
-        direction="in", created_at__gte=start, created_at__lt=now
-    ).values("channel", "created_at")
+    inbound_rows = await rows.inbound(start, now)
     inbound_by_channel = Counter(str(r["channel"]) for r in inbound_rows)
 
-    drafts = await Draft.filter(created_at__gte=start, created_at__lt=now).values(
-        "status", "decision", "sources", "created_at", "message__created_at", "message__text",
-    )
+    drafts = await rows.drafts(start, now)
     outcomes: Counter[str] = Counter({name: 0 for name in OUTCOMES})
     sources: Counter[str] = Counter()
     unanswered: Counter[str] = Counter()
@@ -134,9 +131,7 @@ async def compute_stats(since: timedelta, now: datetime, *, top: int = 5) -> Sta
             to_draft.append((row["created_at"] - row["message__created_at"]).total_seconds())
     total = sum(outcomes.values())
 
-    signals = await LearningSignal.filter(created_at__gte=start, created_at__lt=now).values(
-        "action", "edit_ratio", "seconds_to_decision"
-    )
+    signals = await rows.signals(start, now)
     ratios = [float(s["edit_ratio"]) for s in signals
               if s["action"] in ("approved", "edited") and s["edit_ratio"] is not None]
     decision_times = [float(s["seconds_to_decision"]) for s in signals

@@ -21,7 +21,7 @@ from bot import __version__
 from bot.flow.router import Router
 from bot.ops import metrics
 from bot.ops.health import Readiness
-from bot.store.models import Conversation, Draft, Message
+from bot.store import views
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,9 @@ class AskRequest(BaseModel):
 
     message: str = Field(min_length=1, max_length=20_000)
     subject: str | None = Field(default=None, max_length=998)
+    conversation_id: int | None = Field(
+        default=None, description="Ask as the next message of this conversation (its history "
+        "and automatic replies so far count, as they would in production).")
 
 
 def ops_router(readiness: Readiness) -> APIRouter:
@@ -85,24 +88,19 @@ def make_web_app(
             """``supportbot ask`` over HTTP (embedded demo only): draft, confidence, decision
             and sources for a message, without storing or sending anything. Qdrant local mode
             admits one process, so while ``supportbot run`` holds it this is the way to ask."""
-            analysis = await router.analyse(
-                question.message, subject=question.subject,
-                auto_send_threshold=settings.auto_send_threshold)
+            try:
+                analysis = await router.ask(question.message, subject=question.subject,
+                                            conversation_id=question.conversation_id)
+            except LookupError:
+                raise HTTPException(404, "no such conversation") from None
             return analysis.to_dict()
 
         @app.get("/api/conversations/{conversation_id}", tags=["demo"])
         async def conversation_view(conversation_id: int) -> dict[str, Any]:
             """What happened to a conversation (embedded demo only: no auth, bound locally)."""
-            conversation = await Conversation.get_or_none(id=conversation_id)
-            if conversation is None:
+            view = await views.conversation(conversation_id)
+            if view is None:
                 raise HTTPException(404, "no such conversation")
-            messages = await Message.filter(conversation_id=conversation_id).order_by("id").values(
-                "direction", "author", "text", "created_at")
-            drafts = await Draft.filter(conversation_id=conversation_id).order_by("id").values(
-                "id", "status", "decision", "confidence", "text", "reasons", "sources", "model",
-                "offline", "timings_ms")
-            return {"id": conversation.id, "channel": conversation.channel,
-                    "status": conversation.status, "subject": conversation.subject,
-                    "messages": messages, "drafts": drafts}
+            return view
 
     return app

@@ -5,7 +5,7 @@
 Parts, each in [0, 1] (None when there is nothing to measure), kept on the result with their
 contribution to ``z`` so the card can show why a draft scored as it did:
 
-* ``top_score`` — raw cosine of the best chunk (``metadata["dense_score"]``, else ``score``);
+* ``top_score`` — raw cosine of the best chunk (``Passage.cosine``, else ``score``);
 * ``margin`` — its gap to the best passage of *another* source, over ``margin_scale``;
 * ``coverage`` — share of the question's content words found in the best passage, typos and
   transliterations forgiven (``fuzzy_coverage``);
@@ -210,7 +210,7 @@ def fuzzy_coverage(question: str, passage: str) -> float:
 def answer_source(passage: Passage) -> str:
     """What a passage's answer rests on: a learned answer approved from a KB article counts
     as that article (the agents' words for it, not a rival to it)."""
-    return str(passage.metadata.get("grounded_in") or passage.source_id)
+    return passage.grounded_in or passage.source_id
 
 
 def _margin(ranked: Sequence[Passage], scale: float) -> float:
@@ -225,10 +225,7 @@ def _margin(ranked: Sequence[Passage], scale: float) -> float:
 
 
 def _sparse(passage: Passage) -> float | None:
-    value = passage.metadata.get("sparse_score")
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return None
+    return passage.keyword
 
 
 def _rank_agreement(ranked: Sequence[Passage]) -> float | None:

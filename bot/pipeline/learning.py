@@ -8,11 +8,30 @@ from __future__ import annotations
 import difflib
 import enum
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-#: ``learn(question, answer, meta)``: store an agent-approved answer so retrieval can use it.
-#: The knowledge package's learned-answers store is plugged in by ``bot/app.py``.
-LearnFn = Callable[[str, str, Mapping[str, Any]], Awaitable[None]]
+
+@dataclass(frozen=True, slots=True)
+class LearnedExample:
+    """What a learner receives after a decision is committed: the customer's question and
+    the answer agents stood behind (or, for a rejection, the reason and the rejected text)."""
+
+    question: str
+    answer: str
+    action: str
+    conversation_id: int | None = None
+    draft_id: int | None = None
+    agent: str | None = None
+    channel: str | None = None
+    edit_ratio: float | None = None
+    grounded_in: str | None = None
+    rejected_text: str | None = None
+
+
+#: ``learn(example)``: store an agent-approved answer (or a rejection) so retrieval can use it.
+#: ``bot.flow.learning`` implements it over the knowledge package's stores.
+LearnFn = Callable[[LearnedExample], Awaitable[None]]
 
 
 class LearningAction(enum.StrEnum):

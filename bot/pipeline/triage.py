@@ -281,25 +281,10 @@ def _shouting(text: str) -> str | None:
     return _first(_CAPS_RUN, text)
 
 
-def _header(metadata: Mapping[str, Any], name: str) -> str | None:
-    for source in (metadata.get("headers"), metadata):
-        if isinstance(source, Mapping):
-            for key, value in source.items():
-                if isinstance(key, str) and key.lower().replace("_", "-") == name:
-                    return str(value).strip().lower()
-    return None
-
-
-def _auto_reply(text: str, subject: str, metadata: Mapping[str, Any]) -> str | None:
-    auto_submitted = _header(metadata, "auto-submitted")
-    if auto_submitted and auto_submitted != "no":  # RFC 3834
-        return f"Auto-Submitted: {auto_submitted}"
-    for name in ("x-autoreply", "x-autorespond"):
-        if _header(metadata, name) is not None:
-            return f"{name} header"
-    precedence = _header(metadata, "precedence")
-    if precedence in {"auto_reply", "bulk", "junk"}:
-        return f"Precedence: {precedence}"
+def _auto_reply(text: str, subject: str) -> str | None:
+    # Mail headers (Auto-Submitted, Precedence, X-Autoreply) are judged by the mail channel
+    # (``channels/mail/loops.py``), which stops such mail before it is answered; here only
+    # what any channel carries: the subject and the body.
     if (hit := _first(_AUTO_SUBJECT, subject)) is not None:
         return f'subject starts with "{hit}"'
     if (hit := _first(_AUTO_BODY, text)) is not None:
@@ -347,7 +332,7 @@ def triage(
         findings.extend(
             Finding(Flag.PROMPT_INJECTION, signal, f'{why}: "{hit}"') for hit in hits
         )
-    if (auto := _auto_reply(text, subject, metadata)) is not None:
+    if (auto := _auto_reply(text, subject)) is not None:
         findings.append(Finding(Flag.AUTO_REPLY, "auto_reply", auto))
 
     return Triage(

@@ -11,32 +11,9 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+from bot.domain import ConversationStatus, Direction, DraftStatus, QueueStatus
 
-class ConversationStatus:
-    OPEN = "open"
-    AWAITING_APPROVAL = "awaiting_approval"
-    ANSWERED = "answered"
-    HUMAN = "human"
-    CLOSED = "closed"
-
-
-class DraftStatus:
-    PENDING = "pending"
-    APPROVED = "approved"
-    EDITED = "edited"
-    REJECTED = "rejected"
-    SUPERSEDED = "superseded"
-    AUTO_SENT = "auto_sent"
-    EXPIRED = "expired"
-    HUMAN = "human"  # escalated: no draft text to approve, humans answer
-
-
-class QueueStatus:
-    PENDING = "pending"
-    DONE = "done"
-    FAILED = "failed"  # inbox: gave up after max attempts, visible for humans
-    SENT = "sent"
-    DEAD = "dead"  # outbox: dead-lettered
+__all__ = ["ConversationStatus", "Direction", "DraftStatus", "QueueStatus"]
 
 
 class Customer(Model):

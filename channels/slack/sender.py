@@ -6,14 +6,11 @@ Slack error code no retry can fix).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.domain import Reply, SendError, SendResult
+from bot.domain import Reply, SendError, SendResult, retry_after_seconds
 
 # Errors where retrying the same call cannot succeed (Slack Web API error codes).
 PERMANENT_ERRORS = frozenset({
@@ -65,7 +62,7 @@ class SlackSender:
         status = exc.response.status_code
         error = str(exc.response.get("error") or f"HTTP {status}")
         if status == 429 or error == "ratelimited":
-            retry_after = _retry_after(exc.response.headers)
+            retry_after = retry_after_seconds(exc.response.headers)
             shown = "?" if retry_after is None else f"{retry_after:g}"
             return SendError(f"Slack rate limit (retry after {shown}s)", retry_after=retry_after)
         if error in PERMANENT_ERRORS:
@@ -88,15 +85,3 @@ class SlackSender:
         return None
 
 
-def _retry_after(headers: Mapping[str, Any]) -> float | None:
-    """Seconds from a 429's ``Retry-After`` (Slack sends delta-seconds); None when absent or
-    unreadable. Header names are matched case-insensitively (aiohttp may lowercase them)."""
-    for name, value in headers.items():
-        if str(name).lower() == "retry-after":
-            raw = value[0] if isinstance(value, list) and value else value
-            try:
-                seconds = float(str(raw).strip())
-            except ValueError:
-                return None
-            return seconds if seconds >= 0 else None
-    return None

@@ -35,10 +35,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from bot.app import _learner, build_services  # noqa: E402
+from bot.app import build_services  # noqa: E402
 from bot.domain import Channel, Inbound, Sender  # noqa: E402
-from bot.flow import outbox  # noqa: E402
 from bot.flow.decisions import approve  # noqa: E402
+from bot.flow.learning import Learners  # noqa: E402
+from bot.store import outbox  # noqa: E402
 from bot.store.db import migrate  # noqa: E402
 from bot.store.models import Draft  # noqa: E402
 from config import load_settings  # noqa: E402
@@ -95,7 +96,8 @@ async def run_set(
         async with build_services(settings) as services:
             assert services.knowledge is not None and services.learned is not None
             await services.knowledge.ingest(folder / "kb")
-            learn = _learner(services.learned) if learning else None
+            learn = (Learners(learned=services.learned, rejected=services.rejected).answer
+                     if learning and services.rejected is not None else None)
             for i, row in enumerate(rows):
                 label = row["relevant"][0]
                 accepted = await services.accept(Inbound(

@@ -34,11 +34,11 @@ sys.path.insert(0, str(REPO))
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 
-from tests.bot.test_webhook_e2e import KB  # noqa: E402
 from tests.conftest import PG_ADMIN_URL  # noqa: E402
 from tests.fakes.http import callback_receiver, wait_for  # noqa: E402
 from tests.fakes.slack_api import FakeSlackAPI  # noqa: E402
 from tests.fakes.smtp_relay import SmtpRelay  # noqa: E402
+from tests.fakes.support import KB  # noqa: E402
 from tests.reliability.cluster import (  # noqa: E402
     QUESTIONS,
     Process,

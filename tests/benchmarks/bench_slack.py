@@ -23,11 +23,11 @@ sys.path.insert(0, str(REPO))
 from slack_sdk.web.async_client import AsyncWebClient  # noqa: E402
 
 from bot.domain import Accepted, Channel  # noqa: E402
-from bot.flow import inbox, outbox  # noqa: E402
 from bot.flow.outbox import OutboxDispatcher  # noqa: E402
 from bot.flow.router import Router  # noqa: E402
 from bot.flow.worker import Worker  # noqa: E402
 from bot.pipeline.drafting import make_drafter  # noqa: E402
+from bot.store import inbox, outbox  # noqa: E402
 from bot.store.db import database  # noqa: E402
 from bot.store.models import Draft, OutboxItem  # noqa: E402
 from channels.slack import SlackSender, make_slack_app, register_customer_channel  # noqa: E402

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,37 +17,12 @@ import httpx
 import pytest
 
 from bot.app import Services, build_services, create_web_app
-from bot.flow import outbox
+from bot.store import outbox
 from bot.store.db import migrate
 from bot.store.models import Draft, InboxItem, OutboxItem, QueueStatus
 from tests.conftest import SettingsFactory
 from tests.fakes.http import CallbackReceiver, callback_receiver, serve_asgi, wait_for
-
-SECRET = "shop-secret"
-KB = {
-    "reset-password.md": "---\ntitle: Reset your password\n---\n# Reset your password\n\n"
-    "If you forgot your password, click Forgot password on the sign-in page and follow the "
-    "link we email you. The link is valid for 60 minutes.\n",
-    "refunds.md": "---\ntitle: Refund policy\n---\n# Refund policy\n\nAnnual plans are "
-    "refunded in full within 30 days of purchase. Request a refund from Settings, Billing.\n",
-    "shipping.md": "---\ntitle: Shipping times\n---\n# Shipping times\n\nOrders ship within "
-    "two business days. Tracking links are emailed when the parcel leaves our warehouse.\n",
-}
-
-
-def signed(body: dict[str, Any] | bytes, *, secret: str = SECRET, ts: int | None = None
-           ) -> tuple[bytes, dict[str, str]]:
-    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    stamp = str(int(time.time()) if ts is None else ts)
-    mac = hmac.new(secret.encode(), stamp.encode() + b"." + raw, hashlib.sha256).hexdigest()
-    return raw, {"Content-Type": "application/json", "X-Supportbot-Timestamp": stamp,
-                 "X-Supportbot-Signature": f"sha256={mac}"}
-
-
-def message(mid: str = "m-1", text: str = "I forgot my password, how do I reset it?",
-            conversation: str = "c-1") -> dict[str, Any]:
-    return {"conversation_id": conversation, "message_id": mid,
-            "sender": {"id": "cust-7", "email": "ada@example.com", "name": "Ada"}, "text": text}
+from tests.fakes.support import KB, SECRET, message, signed
 
 
 @dataclass
@@ -76,7 +50,8 @@ async def system(make_settings: SettingsFactory, tmp_path: Path,
     for name, text in KB.items():
         (kb / name).write_text(text)
     # Indirect parameters: {"failures": n} makes the receiver fail n times first,
-    # {"earn": n} requires n unedited approvals before a topic may be auto-sent.
+    # {"earn": n} requires n unedited approvals before a topic may be auto-sent,
+    # {"cap": n} allows n automatic replies per conversation.
     options: dict[str, int] = getattr(request, "param", {})
     async with callback_receiver(failures=options.get("failures", 0)) as receiver:
         settings = make_settings(
@@ -84,6 +59,7 @@ async def system(make_settings: SettingsFactory, tmp_path: Path,
             SUPPORTBOT_WEBHOOK_SHOP_CALLBACK_URL=receiver.url,
             SUPPORTBOT_AUTO_SEND_THRESHOLD="0.5", SUPPORTBOT_OUTBOX_BACKOFF="0.05",
             SUPPORTBOT_EARN_MIN_APPROVALS=options.get("earn", 0),
+            SUPPORTBOT_AUTO_REPLY_CAP=options.get("cap", 3),
             SUPPORTBOT_WEBHOOK_MAX_BODY="4096",
         )
         await migrate(settings)
@@ -174,11 +150,12 @@ async def test_openapi_documents_the_webhook(system: System) -> None:
 async def test_auto_send_is_earned_by_unedited_approvals(system: System) -> None:
     """The loop that makes the product learn: approved answers become a topic's learned answer,
     and after enough unedited approvals that topic is answered without review."""
-    from bot.app import _learner
     from bot.flow.decisions import approve
+    from bot.flow.learning import Learners
 
     assert system.services.learned is not None
-    learn = _learner(system.services.learned)
+    assert system.services.rejected is not None
+    learn = Learners(learned=system.services.learned, rejected=system.services.rejected).answer
     questions = ["How can I reset my password?", "how do i reset my password",
                  "How can I reset my password please?"]
     for i, text in enumerate(questions[:2]):
@@ -229,14 +206,61 @@ async def test_a_rejected_close_question_lowers_confidence_and_blocks_auto_send(
     router, rejected = system.services.router, system.services.rejected
     assert rejected is not None
     question = "How do I reset my password?"
-    before = await router.analyse(question, auto_send_threshold=0.5)
+    before = await router.analyse(question, facts=router.what_if(auto_send_threshold=0.5))
     assert before.policy.decision.value == "auto"
     await rejected.add("how can I reset my password", "Wrong: SSO users reset it at their "
                        "identity provider", answer_id="rejected-1")
-    after = await router.analyse(question, auto_send_threshold=0.5)
+    after = await router.analyse(question, facts=router.what_if(auto_send_threshold=0.5))
     assert after.confidence.value < before.confidence.value
     assert after.policy.decision.value == "review"
     assert any("rejected a draft for a close question" in r for r in after.policy.reasons)
     # Unrelated questions are not affected.
-    other = await router.analyse("How long does shipping take?", auto_send_threshold=0.5)
+    other = await router.analyse("How long does shipping take?",
+                                 facts=router.what_if(auto_send_threshold=0.5))
     assert not any("rejected" in r for r in other.confidence.reasons)
+
+
+async def _ask(system: System, text: str, conversation_id: int | None = None) -> dict[str, Any]:
+    response = await system.http.post(f"{system.url}/api/ask", json={
+        "message": text, "conversation_id": conversation_id})
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+@pytest.mark.parametrize("system", [{"earn": 2}], indirect=True)
+async def test_ask_says_not_earned_exactly_when_the_webhook_holds_the_draft_back(
+    system: System,
+) -> None:
+    """``/api/ask`` and production take one decision: a confident, grounded draft of a topic
+    that has not earned auto-send is held for review by both, for the same reason."""
+    text = "I forgot my password, how do I reset it?"
+    asked = await _ask(system, text)
+    response = await system.post(message(text=text))
+    await wait_for(system.settled)
+    draft = await Draft.get(conversation_id=response.json()["conversation_id"])
+    assert asked["decision"] == draft.decision == "review"
+    not_earned = [r for r in asked["decision_reasons"] if "not earned" in r]
+    assert not_earned and set(not_earned) <= set(draft.reasons)
+
+
+@pytest.mark.parametrize("system", [{"cap": 1}], indirect=True)
+async def test_ask_in_a_conversation_counts_its_automatic_replies_like_production(
+    system: System,
+) -> None:
+    """With one automatic reply allowed per conversation, the first question is auto-sent;
+    asking the follow-up in that conversation says "review: auto-reply cap", and the webhook
+    then does the same."""
+    first = await system.post(message(mid="m-1"))
+    conversation_id = first.json()["conversation_id"]
+    await wait_for(lambda: system.receiver.delivered)
+    follow_up = "And how long is the reset link valid?"
+    fresh = await _ask(system, follow_up)
+    asked = await _ask(system, follow_up, conversation_id)
+    await system.post(message(mid="m-2", text=follow_up))
+    await wait_for(system.settled)
+    drafts = await Draft.filter(conversation_id=conversation_id).order_by("id")
+    assert [d.decision for d in drafts] == ["auto", "review"]
+    assert fresh["decision"] == "auto"  # a new conversation has no automatic replies yet
+    assert asked["decision"] == drafts[1].decision == "review"
+    cap = [r for r in asked["decision_reasons"] if "auto-reply cap" in r]
+    assert cap and set(cap) <= set(drafts[1].reasons)

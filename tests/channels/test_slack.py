@@ -12,7 +12,7 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain import Accepted, AcceptError, Channel, Inbound, Sender
-from bot.flow import inbox
+from bot.store import inbox
 from bot.store.models import Conversation, Customer, InboxItem, Message
 from channels.slack import (
     SlackCustomerChannel,

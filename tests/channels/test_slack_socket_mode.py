@@ -6,7 +6,7 @@ import asyncio
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.flow import inbox
+from bot.store import inbox
 from bot.store.models import Message
 from channels.slack import make_slack_app, register_customer_channel, start_socket_mode
 from config import Settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +13,8 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain import Channel, Inbound, Sender
-from bot.flow import inbox, outbox
+from bot.pipeline.learning import LearnedExample
+from bot.store import inbox, outbox
 from bot.store.models import Draft
 from channels.slack import make_slack_app
 from config import Settings
@@ -104,8 +105,8 @@ async def make_desk(
                                                              base_url=slack.api_url))
         learned: list[tuple[str, str, dict[str, Any]]] = []
 
-        async def learn(question: str, answer: str, meta: Any) -> None:
-            learned.append((question, answer, dict(meta)))
+        async def learn(example: LearnedExample) -> None:
+            learned.append((example.question, example.answer, asdict(example)))
 
         async def search(query: str) -> list[dict[str, Any]]:
             return [{"title": "Resetting your password", "score": 0.8123,

@@ -14,12 +14,9 @@ accepted message lost, none answered twice, the failure visible, recovery withou
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import re
 import smtplib
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -36,7 +33,6 @@ from bot.app import Services, build_services, create_web_app, run_worker
 from bot.store.db import migrate
 from bot.store.models import Draft, InboxItem, OutboxItem, QueueStatus
 from config import Settings
-from tests.bot.test_webhook_e2e import KB
 from tests.conftest import SettingsFactory, _truncate_all
 from tests.fakes.anthropic_server import FakeAnthropicServer, fake_anthropic_server
 from tests.fakes.http import (
@@ -48,6 +44,7 @@ from tests.fakes.http import (
 )
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.fakes.smtp_relay import SmtpRelay
+from tests.fakes.support import KB, free_port, webhook_headers
 
 WEBHOOK_SECRET = "reliability-secret"
 SLACK_SECRET = "reliability-slack-secret"
@@ -60,20 +57,10 @@ SUPPORT_ADDRESS = f"support@{DOMAIN}"
 _METRIC_LINE = re.compile(r"^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)$")
 
 
-def free_port() -> int:
-    """A port the kernel just handed out (for servers that take a port, not a socket)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def sign_webhook(body: bytes, *, secret: str = WEBHOOK_SECRET, ts: int | None = None
                  ) -> dict[str, str]:
     """Headers of a webhook request signed like the contract says."""
-    stamp = str(int(time.time()) if ts is None else ts)
-    mac = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return {"Content-Type": "application/json", "X-Supportbot-Timestamp": stamp,
-            "X-Supportbot-Signature": f"sha256={mac}"}
+    return webhook_headers(body, secret=secret, ts=ts)
 
 
 def webhook_message(mid: str, text: str = "I forgot my password, how do I reset it?", *,

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from bot.flow.router import AUTO_SEND_KEY
 from bot.store import kv
 from bot.store.models import Draft, InboxItem, OutboxItem
+from bot.store.runtime import AUTO_SEND_KEY
 from handoff.cards import APPROVE, action_value
 from tests.fakes.anthropic_server import Scenario
 from tests.fakes.http import wait_for

@@ -8,27 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+
+from bot.store.drafts import EnqueueFn, HasId
+
+__all__ = ["ConversationOutcome", "DecisionError", "DeliverFn", "DraftOutcome", "HasId"]
 
 
-class HasId(Protocol):
-    """What ``deliver`` returns: the stored outbox item (only its id matters here)."""
-
-    id: int
-
-
-class DeliverFn(Protocol):
-    """``bot.flow.outbox.enqueue_reply``: store a reply for the customer in the outbox."""
-
-    async def __call__(
-        self,
-        *,
-        conversation_id: int,
-        text: str,
-        decided_by: str,
-        draft_id: int | None,
-        auto: bool,
-    ) -> HasId: ...
+#: ``bot.store.outbox.enqueue_reply``: store a reply for the customer in the outbox.
+DeliverFn = EnqueueFn
 
 
 class DecisionError(ValueError):

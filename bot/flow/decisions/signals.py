@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
 
-from bot.pipeline.learning import LearnFn
+from bot.pipeline.learning import LearnedExample, LearnFn
 
 log = logging.getLogger(__name__)
 
@@ -17,14 +16,12 @@ def seconds_since(start: datetime | None, now: datetime) -> float | None:
     return None if start is None else max(0.0, (now - start).total_seconds())
 
 
-async def call_learner(
-    learn: LearnFn | None, question: str, answer: str, meta: dict[str, Any]
-) -> None:
+async def call_learner(learn: LearnFn | None, example: LearnedExample) -> None:
     """Hand a committed answer to ``learn``; a failing hook is logged, never raised."""
     # Learning is an improvement, never a reason to fail a decision already committed.
-    if learn is None or not question.strip() or not answer.strip():
+    if learn is None or not example.question.strip() or not example.answer.strip():
         return
     try:
-        await learn(question, answer, meta)
+        await learn(example)
     except Exception:
-        log.exception("learner hook failed for conversation %s", meta.get("conversation_id"))
+        log.exception("learner hook failed for conversation %s", example.conversation_id)

@@ -32,14 +32,11 @@ class DraftRequest:
 def retrieval_score(passage: Passage) -> float:
     """How strongly a passage matched, comparable across questions.
 
-    Prefers ``metadata["dense_score"]`` (the raw cosine, when retrieval supplies it) over
-    ``score``, which may be a fused rank-based score that is high for *some* passage of
-    every question. Thresholds and confidence need the absolute signal.
+    Prefers the raw cosine (when retrieval supplies it) over ``score``, which may be a fused
+    rank-based score that is high for *some* passage of every question. Thresholds and
+    confidence need the absolute signal.
     """
-    dense = passage.metadata.get("dense_score")
-    if isinstance(dense, int | float) and not isinstance(dense, bool):
-        return float(dense)
-    return passage.score
+    return passage.similarity
 
 
 class Drafter(Protocol):

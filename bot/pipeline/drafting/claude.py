@@ -17,11 +17,9 @@ Whatever happens, ``draft`` returns a ``DraftResult``: on final failure ``error`
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
 import random
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import cast
@@ -32,6 +30,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from bot import telemetry
 from bot.domain import DraftResult
+from bot.domain import retry_after_seconds as retry_after_seconds_of
 from bot.pipeline.drafting.base import DraftRequest
 from bot.pipeline.drafting.prompt import (
     DRAFT_TOOL,
@@ -65,18 +64,7 @@ def retry_after_seconds(exc: BaseException) -> float | None:
     """The server's requested wait from ``retry-after-ms`` / ``retry-after``, if any."""
     if not isinstance(exc, anthropic.APIStatusError):
         return None
-    headers = exc.response.headers
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            return max(0.0, float(value) * scale)
-        except ValueError:
-            parsed = email.utils.parsedate_tz(value)  # RFC 9110 also allows an HTTP date
-            if parsed is not None:
-                return max(0.0, email.utils.mktime_tz(parsed) - time.time())
-    return None
+    return retry_after_seconds_of(exc.response.headers)
 
 
 def is_retryable(exc: BaseException) -> bool:

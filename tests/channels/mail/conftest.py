@@ -55,7 +55,7 @@ async def wait_until(predicate: Callable[[], bool], deadline_s: float = 10.0) ->
 
 
 class RecordingAccept:
-    """Stands in for ``bot.flow.inbox.accept``: records, dedupes on Message-ID like the real one,
+    """Stands in for ``bot.store.inbox.accept``: records, dedupes on Message-ID like the real one,
     and fails with ``AcceptError`` while ``failures`` is positive."""
 
     def __init__(self) -> None:

@@ -1,4 +1,4 @@
-"""End to end with the real ``bot.flow.inbox.accept`` on SQLite and PostgreSQL: mail in through
+"""End to end with the real ``bot.store.inbox.accept`` on SQLite and PostgreSQL: mail in through
 our SMTP server and the IMAP poller, replies out through SmtpSender, threading in the DB."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.domain import Channel, Reply, Sender
-from bot.flow.inbox import accept
+from bot.store.inbox import accept
 from bot.store.models import Conversation, Message
 from channels.mail.imap import ImapPoller
 from channels.mail.imap_connect import ImapAccount, imap_connector

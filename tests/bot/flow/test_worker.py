@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.domain import Channel, Inbound, Sender
-from bot.flow import inbox
 from bot.flow.outbox import OutboxDispatcher
 from bot.flow.worker import Worker
 from bot.ports import NullNotifier
+from bot.store import inbox
 from bot.store.models import InboxItem, Message, QueueStatus
 from config import Settings
 

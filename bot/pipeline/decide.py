@@ -1,4 +1,9 @@
-"""Policy: what happens to a draft — sent automatically, reviewed, or handed to a human.
+"""The one decider: what happens to a draft — sent automatically, reviewed, or handed to a human.
+
+``decide()`` receives every fact it needs as plain values (``DecisionFacts``: thresholds, the
+channel's pause, the close rejection precedent, the auto-reply caps, the topic's earned record)
+and returns the decision with all its reasons. Production (``bot.flow.router``), ``supportbot
+ask``, ``POST /api/ask`` and the evaluation commands all call it; nothing else decides.
 
 Rules (DESIGN.md, "Confidence and policy"):
 
@@ -8,7 +13,9 @@ Rules (DESIGN.md, "Confidence and policy"):
   the reply is empty, or when confidence is below the human threshold.
 * ``AUTO`` only when auto-send is on (threshold not None), confidence reaches it, the
   channel allows it, the draft cites passages we retrieved, and every URL, e-mail address
-  and number in it appears in those cited passages.
+  and number in it appears in those cited passages; and then only when no agent rejected a
+  draft for a close question, the conversation's and the customer's automatic replies are
+  under their caps, and (when earning is required) the draft's topic has earned auto-send.
 * ``REVIEW`` otherwise. Every decision carries the reasons for it.
 """
 
@@ -21,10 +28,8 @@ from dataclasses import dataclass, field
 from bot.domain import Decision, DraftResult, Passage
 from bot.pipeline.confidence import Confidence
 from bot.pipeline.drafting.base import retrieval_score
+from bot.pipeline.earning import TopicRecord
 from bot.pipeline.triage import Flag, Triage
-
-# Passages scoring below this do not ground an answer (``retrieval_score``, in [0, 1]).
-GROUNDING_FLOOR = 0.3
 
 _URL = re.compile(r"(?i)\b(?:https?://|www\.)[^\s<>()\"']+")
 _EMAIL = re.compile(r"(?i)\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
@@ -33,6 +38,36 @@ _EMAIL = re.compile(r"(?i)\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
 # "1." or "2)" at the start of a line is list numbering that the drafter may add itself.
 _LIST_MARKER = re.compile(r"(?m)^\s*\d{1,2}[.)]\s")
+
+
+@dataclass(frozen=True, slots=True)
+class EarningRule:
+    """How a topic earns auto-send (settings): ``min_approvals`` 0 means it need not."""
+
+    min_approvals: int = 0
+    min_rate: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionFacts:
+    """Every fact ``decide()`` needs besides the draft, its passages, triage and confidence.
+
+    ``rejection`` is the nearest question agents rejected a draft for, given only when it is
+    close enough to count (the router compares it with the topic cosine). ``topic`` is the
+    draft's topic record (None: the draft belongs to no topic yet). Caps of None are off.
+    """
+
+    auto_send_threshold: float | None
+    human_threshold: float
+    channel_paused: bool = False
+    grounding_floor: float = 0.3
+    rejection: Passage | None = None
+    auto_replies_in_conversation: int = 0
+    conversation_cap: int | None = None
+    auto_replies_to_customer_today: int = 0
+    customer_daily_cap: int | None = None
+    earning: EarningRule = field(default_factory=EarningRule)
+    topic: TopicRecord | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +123,7 @@ def decide(
     triage: Triage,
     draft: DraftResult,
     passages: Sequence[Passage],
-    channel_allows_auto: bool,
-    auto_send_threshold: float | None,
-    human_threshold: float,
-    grounding_floor: float = GROUNDING_FLOOR,
+    facts: DecisionFacts,
 ) -> PolicyDecision:
     """Decide what happens to ``draft``; see the module docstring for the rules."""
     if triage.auto_reply:
@@ -100,32 +132,66 @@ def decide(
         )
 
     human: list[str] = list(triage.escalation_reasons)
+    floor = facts.grounding_floor
     best = max((retrieval_score(p) for p in passages), default=None)
     if best is None:
         human.append("no grounding: no knowledge passage was found")
-    elif best < grounding_floor:
-        human.append(f"no grounding: best passage score {best:.2f} < {grounding_floor:.2f}")
+    elif best < floor:
+        human.append(f"no grounding: best passage score {best:.2f} < {floor:.2f}")
     if draft.error is not None:
         human.append(f"drafter error: {draft.error}")
     elif draft.needs_human:
         human.append(f"drafter asked for a human: {draft.reason or 'no reason given'}")
     elif not draft.reply.strip():
         human.append("the draft is empty")
-    if confidence.value < human_threshold:
-        human.append(f"confidence {confidence.value:.2f} < human threshold {human_threshold:.2f}")
+    if confidence.value < facts.human_threshold:
+        human.append(f"confidence {confidence.value:.2f} < human threshold "
+                     f"{facts.human_threshold:.2f}")
     if human:
         return PolicyDecision(Decision.HUMAN, human)
 
-    blockers = _auto_blockers(confidence, draft, passages, channel_allows_auto, auto_send_threshold)
+    blockers = _auto_blockers(confidence, draft, passages, not facts.channel_paused,
+                              facts.auto_send_threshold)
     if blockers:
         return PolicyDecision(Decision.REVIEW, blockers)
-    return PolicyDecision(
-        Decision.AUTO,
-        [
-            f"confidence {confidence.value:.2f} ≥ auto-send threshold {auto_send_threshold:.2f}",
-            f"grounded in {', '.join(draft.cited_sources)}",
-        ],
-    )
+    assert facts.auto_send_threshold is not None  # no blockers: auto-send is on
+    reasons = [
+        f"confidence {confidence.value:.2f} ≥ auto-send threshold "
+        f"{facts.auto_send_threshold:.2f}",
+        f"grounded in {', '.join(draft.cited_sources)}",
+    ]
+    held = _precedent_and_caps(facts)
+    if held:
+        return PolicyDecision(Decision.REVIEW, [*reasons, *held])
+    return PolicyDecision(Decision.AUTO, reasons)
+
+
+def rejection_reason(rejection: Passage) -> str:
+    """How a close rejection is named on the card and in the decision."""
+    return (f"an agent rejected a draft for a close question ({rejection.similarity:.2f}): "
+            f"{rejection.text[:200]}")
+
+
+def _precedent_and_caps(facts: DecisionFacts) -> list[str]:
+    """What holds back a draft that would otherwise be sent automatically: a rejection of a
+    close question, the loop-safety caps, and a topic that has not earned auto-send."""
+    if facts.rejection is not None:
+        return [rejection_reason(facts.rejection)]
+    if (facts.conversation_cap is not None
+            and facts.auto_replies_in_conversation >= facts.conversation_cap):
+        return [f"auto-reply cap: {facts.auto_replies_in_conversation} automatic replies "
+                "already in this conversation"]
+    if (facts.customer_daily_cap is not None
+            and facts.auto_replies_to_customer_today >= facts.customer_daily_cap):
+        return [f"auto-reply cap: {facts.auto_replies_to_customer_today} automatic replies to "
+                "this customer today"]
+    rule = facts.earning
+    if rule.min_approvals > 0:
+        if facts.topic is None:
+            return ["auto-send not earned: no approved answer to a close question yet"]
+        if not facts.topic.earned:
+            return [facts.topic.describe(rule.min_approvals, rule.min_rate)]
+    return []
 
 
 def _auto_blockers(

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, TypedDict
+from datetime import datetime, timedelta
+from typing import Any, TypedDict, cast
 
 from tortoise.exceptions import BaseORMException, IntegrityError
 from tortoise.expressions import F, Q
@@ -25,6 +25,7 @@ from bot.store.models import (
     Conversation,
     ConversationStatus,
     Customer,
+    Draft,
     InboxItem,
     Message,
     QueueStatus,
@@ -276,3 +277,25 @@ async def fail(
 async def depth() -> int:
     """How many accepted messages still await the router."""
     return await InboxItem.filter(status=QueueStatus.PENDING).count()
+
+
+async def failed_without_draft() -> list[tuple[int, int, str | None]]:
+    """``(message id, conversation id, last error)`` of items routing gave up on that have no
+    draft yet (their human card was never made)."""
+    rows: list[Any] = await InboxItem.filter(status=QueueStatus.FAILED).values_list(
+        "message_id", "message__conversation_id", "last_error")
+    orphans = []
+    for message_id, conversation_id, error in rows:
+        if not await Draft.filter(message_id=message_id).exists():
+            orphans.append((int(message_id), int(conversation_id), error))
+    return orphans
+
+
+async def oldest_pending_at() -> datetime | None:
+    """When the oldest message still awaiting the router was accepted."""
+    # Tortoise types every values_list() result as tuples, even flat=True on a single row.
+    oldest = await (
+        InboxItem.filter(status=QueueStatus.PENDING).annotate(first=Min("created_at"))
+        .first().values_list("first", flat=True)
+    )
+    return cast("datetime | None", oldest)

@@ -1,4 +1,5 @@
-"""Policy: humans for risk, auto only when fully grounded and allowed, review otherwise."""
+"""The one decider: humans for risk, auto only when fully grounded, allowed, unprecedented by a
+rejection, under the caps and earned; review otherwise. Every branch, table-driven."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ import pytest
 
 from bot.domain import Decision, DraftResult, Passage
 from bot.pipeline.confidence import Confidence
-from bot.pipeline.policy import PolicyDecision, decide, ungrounded_tokens
+from bot.pipeline.decide import (
+    DecisionFacts,
+    EarningRule,
+    PolicyDecision,
+    decide,
+    ungrounded_tokens,
+)
+from bot.pipeline.earning import TopicRecord
 from bot.pipeline.triage import Triage, triage
 
 REFUND = Passage(
@@ -49,15 +57,15 @@ def run(
     passages: Sequence[Passage] = (REFUND,),
     allows: bool = True,
     threshold: float | None = 0.9,
+    **facts: object,
 ) -> PolicyDecision:
     return decide(
         confidence=Confidence(value=value),
         triage=triaged,
         draft=draft or drafted(),
         passages=passages,
-        channel_allows_auto=allows,
-        auto_send_threshold=threshold,
-        human_threshold=0.35,
+        facts=DecisionFacts(auto_send_threshold=threshold, human_threshold=0.35,
+                            channel_paused=not allows, **facts),  # type: ignore[arg-type]
     )
 
 
@@ -133,7 +141,54 @@ def test_ungrounded_tokens() -> None:
 
 
 def test_grounding_uses_the_dense_score_when_retrieval_provides_it() -> None:
-    fused_high = Passage("kb:refunds", "Refunds", REFUND.text, 0.9, metadata={"dense_score": 0.1})
+    fused_high = Passage("kb:refunds", "Refunds", REFUND.text, 0.9, cosine=0.1)
     result = run(passages=(fused_high,))
     assert result.decision is Decision.HUMAN
     assert any("best passage score 0.10" in r for r in result.reasons)
+
+
+REJECTED = Passage("rejected-9", "how do refunds work for monthly plans", "We do not refund "
+                   "monthly plans", 0.8, kind="learned", cosine=0.82)
+EARNED = TopicRecord("answer-3", approved=5, decided=5, earned=True)
+UNEARNED = TopicRecord("answer-3", approved=1, decided=4, earned=False)
+RULE = EarningRule(min_approvals=3, min_rate=0.8)
+
+
+@pytest.mark.parametrize(
+    ("facts", "decision", "reason"),
+    [
+        ({"rejection": REJECTED}, Decision.REVIEW, "rejected a draft for a close question (0.82)"),
+        ({"auto_replies_in_conversation": 3, "conversation_cap": 3}, Decision.REVIEW,
+         "3 automatic replies already in this conversation"),
+        ({"auto_replies_in_conversation": 2, "conversation_cap": 3}, Decision.AUTO, "grounded in"),
+        ({"auto_replies_to_customer_today": 5, "customer_daily_cap": 5}, Decision.REVIEW,
+         "5 automatic replies to this customer today"),
+        ({"earning": RULE}, Decision.REVIEW, "no approved answer to a close question yet"),
+        ({"earning": RULE, "topic": UNEARNED}, Decision.REVIEW, "auto-send not earned"),
+        ({"earning": RULE, "topic": EARNED}, Decision.AUTO, "grounded in"),
+        ({"topic": UNEARNED}, Decision.AUTO, "grounded in"),  # earning not required
+    ],
+)
+def test_precedents_caps_and_earning_hold_back_what_would_be_sent(
+    facts: dict[str, object], decision: Decision, reason: str
+) -> None:
+    result = run(**facts)
+    assert result.decision is decision
+    assert any(reason in r for r in result.reasons), result.reasons
+
+
+def test_a_rejection_precedent_never_turns_a_human_draft_into_review() -> None:
+    result = run(value=0.2, rejection=REJECTED)
+    assert result.decision is Decision.HUMAN
+
+
+def test_caps_and_earning_do_not_matter_while_auto_send_is_off() -> None:
+    result = run(threshold=None, earning=RULE, auto_replies_in_conversation=9, conversation_cap=3)
+    assert result.decision is Decision.REVIEW
+    assert result.reasons == ["auto-send is off"]
+
+
+def test_a_paused_channel_is_reviewed() -> None:
+    result = run(allows=False, earning=RULE, topic=EARNED)
+    assert result.decision is Decision.REVIEW
+    assert "auto-send is not allowed on this channel" in result.reasons

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from bot.evaluation.metrics import auroc
 from bot.flow import calibration
 from bot.flow.calibration import (
-    CALIBRATION_KEY,
     Sample,
     fit_calibration,
     label_decision,
@@ -17,6 +16,7 @@ from bot.flow.calibration import (
 )
 from bot.pipeline.confidence import DEFAULT_CALIBRATION, PARTS, combine
 from bot.store import kv
+from bot.store.calibration import CALIBRATION_KEY
 from bot.store.models import Conversation, Draft, LearningSignal, Message
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.flow import inbox
 from bot.ops import jobs
 from bot.ops.jobs import Job, JobRunner
 from bot.ops.scheduler import plan
 from bot.ops.stats import Stats, compute_stats
 from bot.ports import NullNotifier
+from bot.store import inbox
 from bot.store.models import Draft, InboxItem, Message, QueueStatus
 from config import Settings
-from tests.bot.test_inbox import inbound
 from tests.conftest import SettingsFactory
+from tests.fakes.support import inbound
 
 
 class RecordingOps:

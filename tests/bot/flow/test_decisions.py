@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from bot.flow import decisions, outbox
+from bot.flow import decisions
 from bot.flow.decisions import DecisionError
-from bot.pipeline.learning import edit_ratio, edit_size, is_edited
+from bot.pipeline.learning import LearnedExample, edit_ratio, edit_size, is_edited
+from bot.store import outbox
 from bot.store.models import Conversation, Draft, LearningSignal, Message, OutboxItem
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -67,10 +68,10 @@ async def deliver(**kwargs: Any) -> OutboxItem:
 
 async def test_approve_queues_the_reply_and_records_the_signal(db: object) -> None:
     draft = await make_draft()
-    learned: list[tuple[str, str, Any]] = []
+    learned: list[LearnedExample] = []
 
-    async def learn(question: str, answer: str, meta: Any) -> None:
-        learned.append((question, answer, meta))
+    async def learn(example: LearnedExample) -> None:
+        learned.append(example)
 
     outcome = await decisions.approve(draft.id, agent="U1", now=NOW, deliver=deliver, learn=learn)
     assert outcome.won and outcome.status == "approved" and outcome.edit_ratio == 0.0
@@ -79,8 +80,8 @@ async def test_approve_queues_the_reply_and_records_the_signal(db: object) -> No
     signal = await LearningSignal.get(draft_id=draft.id)
     assert signal.action == "approved"
     assert signal.seconds_to_decision is not None and signal.seconds_to_decision >= 0
-    assert learned == [("Question?", "Draft answer.", learned[0][2])]
-    assert learned[0][2]["action"] == "approved"
+    assert [(e.question, e.answer) for e in learned] == [("Question?", "Draft answer.")]
+    assert learned[0].action == "approved"
 
 
 async def test_concurrent_decisions_have_one_winner(db: object) -> None:
@@ -121,7 +122,7 @@ async def test_empty_reply_and_unknown_draft_are_refused(db: object) -> None:
 async def test_a_failing_learner_does_not_undo_the_decision(db: object) -> None:
     draft = await make_draft()
 
-    async def broken(question: str, answer: str, meta: Any) -> None:
+    async def broken(example: LearnedExample) -> None:
         raise RuntimeError("qdrant down")
 
     outcome = await decisions.approve(draft.id, agent="U1", now=NOW, deliver=deliver, learn=broken)
@@ -166,18 +167,18 @@ async def test_notes_are_stored_once_and_never_queued(db: object) -> None:
 
 
 async def test_a_rejection_with_a_reason_is_remembered_for_close_questions(db: object) -> None:
-    remembered: list[tuple[str, str, Any]] = []
+    remembered: list[LearnedExample] = []
 
-    async def on_reject(question: str, reason: str, meta: Any) -> None:
-        remembered.append((question, reason, meta))
+    async def on_reject(example: LearnedExample) -> None:
+        remembered.append(example)
 
     draft = await make_draft()
     outcome = await decisions.reject(draft.id, agent="U1", now=NOW, reason="Wrong article: "
                                      "this is about invoices", on_reject=on_reject)
     assert outcome.won
-    [(question, reason, meta)] = remembered
-    assert question == "Question?" and reason.startswith("Wrong article")
-    assert meta["draft_id"] == draft.id and meta["rejected_text"] == "Draft answer."
+    [example] = remembered
+    assert example.question == "Question?" and example.answer.startswith("Wrong article")
+    assert example.draft_id == draft.id and example.rejected_text == "Draft answer."
     # Without a reason there is nothing to learn from.
     await Draft.filter(id=draft.id).update(status="pending")
     await decisions.reject(draft.id, agent="U2", now=NOW, reason="  ", on_reject=on_reject)
@@ -202,11 +203,11 @@ async def test_an_approved_answer_names_the_article_it_rests_on(
     draft = await make_draft()
     draft.sources = sources
     await draft.save(update_fields=["sources"])
-    learned: list[Any] = []
+    learned: list[LearnedExample] = []
 
-    async def learn(question: str, answer: str, meta: Any) -> None:
-        learned.append(meta)
+    async def learn(example: LearnedExample) -> None:
+        learned.append(example)
 
     await decisions.approve(draft.id, agent="U1", now=NOW, deliver=deliver, final_text=final,
                             learn=learn)
-    assert learned[0]["grounded_in"] == grounded
+    assert learned[0].grounded_in == grounded

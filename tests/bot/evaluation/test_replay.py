@@ -14,12 +14,13 @@ from qdrant_client import AsyncQdrantClient
 
 from bot.cli.evaluate import add_eval_parser
 from bot.evaluation.replay import current_auto_policy, load_cases, replay, summarise
-from bot.flow.router import AUTO_SEND_KEY, Router
+from bot.flow.router import Router
 from bot.pipeline.drafting.offline import OfflineDrafter
 from bot.ports import NullNotifier
 from bot.store import kv
 from bot.store.db import migrate
 from bot.store.models import Conversation, Draft, LearningSignal, Message, OutboxItem
+from bot.store.runtime import AUTO_SEND_KEY
 from config import Settings
 from knowledge import Embedder, KnowledgeBase
 from tests.conftest import SettingsFactory

@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,17 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.bot.test_webhook_e2e import KB, SECRET, message, signed
 from tests.conftest import model_env
 from tests.fakes.http import callback_receiver, wait_for
+from tests.fakes.support import KB, SECRET, free_port, message, signed
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Process:

@@ -64,10 +64,10 @@ def test_strong_unambiguous_answer_scores_high_and_explains_itself() -> None:
         "Reset password",
         "To reset your password, open Settings.",
         0.9,
-        metadata={"dense_score": 0.85, "sparse_score": 20.0},
+        cosine=0.85, keyword=20.0,
     )
     rival = Passage(
-        "kb:billing", "Billing", "Invoices", 0.3, metadata={"dense_score": 0.3, "sparse_score": 1.0}
+        "kb:billing", "Billing", "Invoices", 0.3, cosine=0.3, keyword=1.0
     )
     result = score([best, rival])
     assert result.value > 0.8
@@ -138,7 +138,7 @@ def test_dense_score_in_metadata_is_preferred_over_a_fused_score() -> None:
     # in metadata says how close the passage really is.
     fused_only = Passage("a", "a", "To reset your password, open Settings.", 1.0)
     with_dense = Passage(
-        "a", "a", "To reset your password, open Settings.", 1.0, metadata={"dense_score": 0.4}
+        "a", "a", "To reset your password, open Settings.", 1.0, cosine=0.4
     )
     assert score([with_dense]).parts["top_score"] == 0.4
     assert score([with_dense]).value < score([fused_only]).value
@@ -160,7 +160,7 @@ def test_sparse_strength_is_log_scaled_and_bounded() -> None:
 
 def _kb(source: str, dense: float, sparse: float, text: str) -> Passage:
     return Passage(
-        source, source, text, dense, metadata={"dense_score": dense, "sparse_score": sparse}
+        source, source, text, dense, cosine=dense, keyword=sparse
     )
 
 
@@ -221,13 +221,13 @@ def test_an_approved_answer_and_its_article_are_not_rivals() -> None:
 
     learned = Passage(source_id="answer-1", title="how do i return an item", text="Send it back.",
                       score=0.9, kind="learned",
-                      metadata={"dense_score": 0.9, "grounded_in": "returns"})
+                      cosine=0.9, grounded_in="returns")
     article = Passage(source_id="returns", title="Returns", text="Send it back within 30 days.",
-                      score=0.88, metadata={"dense_score": 0.88})
+                      score=0.88, cosine=0.88)
     other = Passage(source_id="shipping", title="Shipping", text="Parcels take 3 days.",
-                    score=0.4, metadata={"dense_score": 0.4})
+                    score=0.4, cosine=0.4)
     question = "how can I return an item"
     assert retrieval_parts(question, [learned, article, other])["margin"] == 1.0  # 0.5 gap
     unrelated = Passage(source_id="answer-2", title="t", text="x", score=0.9, kind="learned",
-                        metadata={"dense_score": 0.9})
+                        cosine=0.9)
     assert retrieval_parts(question, [unrelated, article, other])["margin"] < 0.2

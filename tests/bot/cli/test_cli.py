@@ -14,8 +14,8 @@ from typing import Any
 from bot.app import with_demo_source
 from bot.cli.main import banner, build_parser
 from config import load_settings
-from tests.bot.test_webhook_e2e import KB
 from tests.conftest import model_env
+from tests.fakes.support import KB
 
 
 def supportbot(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from bot.domain import Passage
-from bot.flow import inbox
-from bot.flow.earning import earned_topics, is_earned, topic_of, topic_record
+from bot.flow.earning import earned_topics, topic_record
+from bot.pipeline.earning import is_earned, topic_of
+from bot.store import inbox
 from bot.store.models import Draft, LearningSignal, Message
 from config import Settings
-from tests.bot.test_inbox import inbound
+from tests.fakes.support import inbound
 
 RULE = {"min_approvals": 3, "min_rate": 0.9}
 
@@ -22,9 +23,9 @@ def test_the_rule() -> None:
 def test_a_draft_belongs_to_a_close_learned_answer_only() -> None:
     kb = Passage("refunds", "Refunds", "…", 0.9)
     near = Passage("answer-7", "how do I get a refund", "…", 0.7, kind="learned",
-                   metadata={"dense_score": 0.86})
+                   cosine=0.86)
     far = Passage("answer-8", "where is my parcel", "…", 0.7, kind="learned",
-                  metadata={"dense_score": 0.52})
+                  cosine=0.52)
     assert topic_of([kb, near], min_cosine=0.8) == ("answer-7", "how do I get a refund")
     assert topic_of([kb, far], min_cosine=0.8) is None
 

@@ -91,8 +91,7 @@ async def test_a_chunks_heading_line_does_not_leak_into_the_reply() -> None:
     passage = Passage(
         "reset-password", "Reset your password",
         "Reset your password\nClick Forgot password? on the sign-in page. The link is valid "
-        "for 60 minutes.", 0.82, metadata={"heading_path": ["Reset your password"],
-                                          "dense_score": 0.82})
+        "for 60 minutes.", 0.82, cosine=0.82, metadata={"heading_path": ["Reset your password"]})
     result = await OfflineDrafter().draft(DraftRequest(customer_text="How do I reset my password?",
                                                        passages=[passage]))
     assert "Reset your password Click" not in result.reply

@@ -6,8 +6,9 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from bot.domain import Channel, Reply, SendError, SendResult
-from bot.flow import inbox, outbox
+from bot.flow import outbox as dispatch
 from bot.ports import NullNotifier
+from bot.store import inbox, outbox
 from bot.store.models import (
     Conversation,
     ConversationStatus,
@@ -17,7 +18,7 @@ from bot.store.models import (
     QueueStatus,
 )
 from config import Settings
-from tests.bot.test_inbox import inbound
+from tests.fakes.support import inbound
 
 
 class RecordingSender:
@@ -61,8 +62,8 @@ class Clock:
 
 
 def dispatcher(sender: RecordingSender, notifier: RecordingNotifier, clock: Clock,
-               owner: str = "w1", max_attempts: int = 3) -> outbox.OutboxDispatcher:
-    return outbox.OutboxDispatcher(
+               owner: str = "w1", max_attempts: int = 3) -> dispatch.OutboxDispatcher:
+    return dispatch.OutboxDispatcher(
         senders={Channel.WEBHOOK: sender}, notifier=notifier, owner=owner,
         max_attempts=max_attempts, backoff_base=1.0, lease_seconds=60, clock=clock,
     )
@@ -182,6 +183,6 @@ async def test_an_absurd_retry_after_is_capped(db: Settings) -> None:
     start = clock.now
     await d.run_once()
     item = await OutboxItem.get()
-    assert item.next_attempt_at == start + timedelta(seconds=outbox.MAX_RETRY_AFTER_SECONDS)
-    clock.now = start + timedelta(seconds=outbox.MAX_RETRY_AFTER_SECONDS)
+    assert item.next_attempt_at == start + timedelta(seconds=dispatch.MAX_RETRY_AFTER_SECONDS)
+    clock.now = start + timedelta(seconds=dispatch.MAX_RETRY_AFTER_SECONDS)
     assert await d.run_once() == 1 and len(sender.sent) == 1

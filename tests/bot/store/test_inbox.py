@@ -5,21 +5,11 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from bot.domain import Channel, Inbound, Sender
-from bot.flow import inbox
+from bot.domain import Channel
+from bot.store import inbox
 from bot.store.models import Conversation, InboxItem, Message, QueueStatus
 from config import Settings
-
-
-def inbound(mid: str, *, thread: str = "form:c1", text: str = "Where is my parcel?",
-            channel: Channel = Channel.WEBHOOK, related: tuple[str, ...] = (),
-            token: str | None = None, sender: str = "cust-1") -> Inbound:
-    return Inbound(
-        channel=channel, thread_key=thread, channel_message_id=mid, text=text,
-        sender=Sender(id=sender, email=f"{sender}@example.com", name=sender.title()),
-        received_at=datetime.now(UTC), subject="Parcel", related_message_ids=related,
-        metadata={"conversation_token": token} if token else {},
-    )
+from tests.fakes.support import inbound
 
 
 async def test_accept_is_idempotent_per_message_id(db: Settings) -> None:

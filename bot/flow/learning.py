@@ -1,0 +1,59 @@
+"""The learners: what a committed decision teaches retrieval.
+
+Approved, edited and manual answers go into the learned-answers collection (and the approval
+that founds or joins a topic is recorded on its draft, so the topic can earn auto-send);
+rejections with a reason go into the rejections collection, so drafts for close questions lose
+confidence and wait for review. Both redact secrets first.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+from typing import Protocol
+
+from bot.pipeline.learning import LearnedExample
+from bot.pipeline.redact import redact
+from bot.store import earning
+
+
+class Entry(Protocol):
+    """A stored learned answer (only its id matters here)."""
+
+    @property
+    def answer_id(self) -> str: ...
+
+
+class AnswerStore(Protocol):
+    """A learned-answers collection (``knowledge.learned.LearnedAnswers``)."""
+
+    async def add(self, question: str, answer: str, *, answer_id: str,
+                  metadata: dict[str, object]) -> Entry: ...
+
+
+REJECTED_COLLECTION = "rejected_answers"
+
+
+class Learners:
+    """The two learner hooks, over the learned-answers and rejections collections."""
+
+    def __init__(self, *, learned: AnswerStore, rejected: AnswerStore) -> None:
+        self._learned = learned
+        self._rejected = rejected
+
+    async def answer(self, example: LearnedExample) -> None:
+        """Approved, edited and manual answers feed retrieval for the next similar question."""
+        key = example.draft_id or f"c{example.conversation_id}-{uuid.uuid4().hex[:8]}"
+        meta = {k: v for k, v in asdict(example).items()
+                if v is not None and k not in ("question", "answer", "rejected_text")}
+        entry = await self._learned.add(redact(example.question), redact(example.answer),
+                                        answer_id=f"answer-{key}", metadata=meta)
+        if example.draft_id is not None:
+            # The approval that founds (or joins) a topic counts towards earning it.
+            await earning.assign_topic(example.draft_id, entry.answer_id)
+
+    async def rejection(self, example: LearnedExample) -> None:
+        """A rejection with a reason: the question is remembered with the reason."""
+        await self._rejected.add(redact(example.question), redact(example.answer),
+                                 answer_id=f"rejected-{example.draft_id}",
+                                 metadata={"agent": example.agent, "draft_id": example.draft_id})

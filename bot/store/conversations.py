@@ -1,0 +1,140 @@
+"""Conversations: their state changes (take over, release, status) and the queries about them
+(history, the latest customer message, notes). One named function per fact."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+
+from bot.domain import ConversationStatus, Direction
+from bot.store.models import Conversation, Message
+
+
+@dataclass(frozen=True, slots=True)
+class Ownership:
+    """Who holds a conversation after a take-over or release, and whether this call won."""
+
+    won: bool
+    conversation_id: int
+    status: str
+    assignee: str | None
+
+
+async def get(conversation_id: int) -> Conversation | None:
+    """The conversation, or None."""
+    return await Conversation.get_or_none(id=conversation_id)
+
+
+async def with_customer(conversation_id: int) -> Conversation | None:
+    """The conversation with its customer loaded, or None."""
+    return await Conversation.get_or_none(id=conversation_id).prefetch_related("customer")
+
+
+async def take_over(conversation_id: int, *, agent: str) -> Ownership | None:
+    """Assign the conversation to ``agent`` (status ``human``) unless someone holds it.
+
+    None when the conversation does not exist; idempotent for the same agent.
+    """
+    updated = await (
+        Conversation.filter(id=conversation_id)
+        .filter(assignee__isnull=True)
+        .update(status=ConversationStatus.HUMAN, assignee=agent)
+    )
+    conversation = await Conversation.get_or_none(id=conversation_id)
+    if conversation is None:
+        return None
+    won = bool(updated) or conversation.assignee == agent
+    return Ownership(won, conversation_id, conversation.status, conversation.assignee)
+
+
+async def release(conversation_id: int) -> Ownership | None:
+    """Hand a human-held conversation back to the bot (status ``open``, no assignee)."""
+    updated = await Conversation.filter(
+        id=conversation_id, status=ConversationStatus.HUMAN
+    ).update(status=ConversationStatus.OPEN, assignee=None)
+    conversation = await Conversation.get_or_none(id=conversation_id)
+    if conversation is None:
+        return None
+    return Ownership(bool(updated), conversation_id, conversation.status, conversation.assignee)
+
+
+async def set_status(conversation_id: int, status: ConversationStatus) -> None:
+    """Move the conversation to ``status``."""
+    await Conversation.filter(id=conversation_id).update(status=status)
+
+
+async def mark_answered(conversation_id: int) -> None:
+    """A reply went out: an open or waiting conversation is answered (a human one stays)."""
+    await Conversation.filter(
+        id=conversation_id,
+        status__in=[ConversationStatus.OPEN, ConversationStatus.AWAITING_APPROVAL],
+    ).update(status=ConversationStatus.ANSWERED)
+
+
+async def count_suppressed(conversation_id: int, reason: str) -> None:
+    """Count a customer message that was deliberately not answered (an auto-reply, a loop)."""
+    conversation = await Conversation.get(id=conversation_id)
+    meta = dict(conversation.metadata)
+    meta["suppressed"] = int(meta.get("suppressed", 0)) + 1
+    meta["last_suppressed_reason"] = reason
+    await Conversation.filter(id=conversation_id).update(metadata=meta)
+
+
+async def history(conversation_id: int, *, before: int | None,
+                  turns: int) -> list[tuple[str, str]]:
+    """The last ``turns`` customer messages and replies before message ``before`` (None: the
+    latest), oldest first, as ``(direction, text)`` (internal notes left out)."""
+    query = Message.filter(conversation_id=conversation_id)
+    if before is not None:
+        query = query.filter(id__lt=before)
+    rows = await (
+        query.exclude(direction=Direction.NOTE)
+        .order_by("-id")
+        .limit(turns)
+        .values_list("direction", "text")
+    )
+    return [(str(d), str(t)) for d, t in reversed(rows)]
+
+
+async def latest_customer_message(conversation_id: int) -> Message | None:
+    """The newest message the customer wrote in this conversation."""
+    return await (
+        Message.filter(conversation_id=conversation_id, direction=Direction.IN)
+        .order_by("-id")
+        .first()
+    )
+
+
+async def channel_message_chain(conversation_id: int) -> list[str]:
+    """Every channel message id in the conversation, oldest first (mail References)."""
+    chain: list[Any] = await Message.filter(
+        conversation_id=conversation_id, channel_message_id__not_isnull=True
+    ).order_by("id").values_list("channel_message_id", flat=True)
+    return [str(c) for c in chain]
+
+
+async def message(message_id: int) -> Message | None:
+    """One stored message with its conversation and customer, or None."""
+    return await Message.get_or_none(id=message_id).select_related(
+        "conversation", "conversation__customer")
+
+
+async def add_note(conversation_id: int, *, agent: str, text: str,
+                   note_id: str) -> tuple[bool, int] | None:
+    """Store an internal note once per ``note_id``; ``(created, message id)``, or None when
+    the conversation does not exist."""
+    conversation = await Conversation.get_or_none(id=conversation_id)
+    if conversation is None:
+        return None
+    key = f"note:{note_id}"
+    try:
+        created = await Message.create(
+            conversation_id=conversation_id, channel=conversation.channel,
+            direction=Direction.NOTE, author=agent, text=text, channel_message_id=key,
+        )
+        return True, created.id
+    except IntegrityError:
+        existing = await Message.get(channel=conversation.channel, channel_message_id=key)
+        return False, existing.id
