@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -26,11 +27,12 @@ from bot.flow.router import Router
 from bot.flow.wakeup import WakeUp
 from bot.flow.worker import Worker, worker_id
 from bot.ops import scheduler as scheduling
+from bot.ops.health import Check, Readiness
 from bot.ops.jobs import JobRunner, LogOps, OpsChannel
-from bot.ops.web import make_web_app
+from bot.ops.web import make_ops_app, make_web_app
 from bot.pipeline.drafting import make_drafter
 from bot.ports import ApprovalNotifier, NullNotifier
-from bot.store import inbox, outbox
+from bot.store import db, inbox, outbox
 from bot.store.db import database
 from channels.mail import smtp_security
 from channels.mail.imap import ImapPoller
@@ -90,6 +92,7 @@ class Services:
     # The watched mailbox's health (``snapshot()``, ``ready(max_age)``) once the worker polls it:
     # for /readyz, metrics and ``supportbot doctor``.
     mailbox: MailboxHealth | None = None
+    readiness: Readiness = field(default_factory=lambda: Readiness({"database": Check(db.ping)}))
 
 
 @asynccontextmanager
@@ -130,6 +133,11 @@ async def build_services(
         if settings.smtp_send_enabled:
             senders[Channel.EMAIL] = SmtpSender.from_settings(settings)
 
+        # Remote checks are cached: a probe every few seconds must not spend Slack's rate
+        # limit or an API quota (bot.ops.health).
+        checks = {"database": Check(db.ping)}
+        if knowledge is not None:
+            checks["knowledge"] = Check(lambda: knowledge.store.exists(knowledge.collection))
         wake = WakeUp()
         accept = accept_into(wake)
         deliver = deliver_into(wake, clock)
@@ -158,9 +166,12 @@ async def build_services(
             if settings.approval_channel:
                 ops = SlackOps(client=client, channel=settings.approval_channel)
             senders[Channel.SLACK] = SlackSender(client=client)
+            checks["slack"] = Check(client.auth_test, ttl=60.0)
 
         drafter = make_drafter(settings, client=anthropic_client)
         stack.push_async_callback(drafter.aclose)
+        if settings.anthropic_api_key is not None or anthropic_client is not None:
+            checks["llm"] = Check(drafter.check, ttl=300.0)
         calibrator = await Calibrator.load()
         router = Router(settings=settings, knowledge=knowledge, learned=learned, drafter=drafter,
                         notifier=notifier, clock=clock, calibration=calibrator,
@@ -177,7 +188,8 @@ async def build_services(
         yield Services(settings=settings, http=http, knowledge=knowledge, learned=learned,
                        notifier=notifier, router=router, worker=worker, senders=senders,
                        slack_app=slack_app, handoff=handle, accept=accept,
-                       ops=ops, rejected=rejected, calibrator=calibrator)
+                       ops=ops, rejected=rejected, calibrator=calibrator,
+                       readiness=Readiness(checks))
 
 
 async def run_worker(services: Services, stop: asyncio.Event) -> None:
@@ -235,7 +247,37 @@ def create_web_app(services: Services) -> FastAPI:
     edges = [make_webhook_router(settings=settings, accept=services.accept)]
     if services.slack_app is not None:
         edges.append(make_slack_events_router(services.slack_app, settings))
-    return make_web_app(settings=settings, router=services.router, edges=edges)
+    return make_web_app(settings=settings, router=services.router,
+                        readiness=services.readiness, edges=edges)
+
+
+async def serve_ops(services: Services, *, host: str, port: int, stop: asyncio.Event,
+                    on_listening: Callable[[int], object] | None = None) -> None:
+    """The worker's ``/metrics``, ``/healthz`` and ``/readyz`` (``SUPPORTBOT_WORKER_PORT``)
+    until ``stop`` is set. ``on_listening`` gets the bound port (port 0 picks a free one)."""
+    import uvicorn
+
+    try:
+        sock = socket.create_server((host, port))
+    except OSError as exc:
+        # The worker's job matters more than its metrics: say so loudly and go on working.
+        log.error("worker metrics not served: cannot bind %s:%s (%s); set "
+                  "SUPPORTBOT_WORKER_PORT to a free port for each worker on this host",
+                  host, port, exc.strerror or exc)
+        return
+    bound = int(sock.getsockname()[1])
+    log.info("worker metrics on http://%s:%s/metrics", host, bound)
+    if on_listening is not None:
+        on_listening(bound)
+    server = uvicorn.Server(uvicorn.Config(make_ops_app(services.readiness), log_level="warning",
+                                           lifespan="off"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        await stop.wait()
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
 
 
 async def serve_http(app: FastAPI, *, host: str, port: int, stop: asyncio.Event,

@@ -150,8 +150,14 @@ class AdminCommands:
         except Exception as exc:  # an admin command failing must say so, not go silent
             log.exception("/support %s failed", text)
             answer = f"That failed: {exc.__class__.__name__}: {exc}"
-        await respond(text=plain(answer, ANSWER_LIMIT), response_type="ephemeral",
+        await respond(text=plain(self.named(answer), ANSWER_LIMIT), response_type="ephemeral",
                       replace_original=False)
+
+    def named(self, answer: str) -> str:
+        """The answer with the command's configured name (``SUPPORTBOT_SLASH_COMMAND``): the
+        texts here are written for the default ``/support``."""
+        command = self._h.settings.slash_command
+        return answer if command == "/support" else answer.replace("`/support", f"`{command}")
 
     async def _autosend(self, user_id: str, args: list[str]) -> str:
         if not args:
@@ -294,17 +300,18 @@ class AdminCommands:
 
 
 def register_admin(app: AsyncApp, h: Handoff, commands: AdminCommands) -> None:
-    """Register ``/support``."""
+    """Register the admin command (``SUPPORTBOT_SLASH_COMMAND``, default ``/support``)."""
 
-    @app.command("/support")
+    @app.command(h.settings.slash_command)
     async def support(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
         user_id, text = str(command["user_id"]), str(command.get("text") or "").strip()
         if not h.access.is_admin(user_id):
-            await ack(text="Only support admins can use `/support` (SUPPORTBOT_ADMINS).")
+            await ack(text=commands.named(
+                "Only support admins can use `/support` (SUPPORTBOT_ADMINS)."))
             return
         answer = await commands.quick(user_id, text)
         if answer is not None:
-            await ack(text=answer)
+            await ack(text=commands.named(answer))
             return
         await ack(text="Working on it…")
         h.tasks.spawn(commands.slow(user_id, text, respond), name=f"/support {text[:40]}")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import frontmatter
-import html2text
+from markdownify import MarkdownConverter
 
 from knowledge.types import Document
 
@@ -93,13 +93,22 @@ class _HtmlTitle(HTMLParser):
             self.h1 += data
 
 
+class _KnowledgeConverter(MarkdownConverter):
+    """HTML article → Markdown: ATX headings for the chunker; <head> (title, styles) dropped."""
+
+    def convert_head(self, el: object, text: str, parent_tags: set[str]) -> str:
+        return ""
+
+
+# Link targets and images are noise for embeddings; headings and lists are structure.
+_KB_CONVERTER = _KnowledgeConverter(
+    heading_style="ATX", bullets="-", strip=["a", "img"], escape_misc=False
+)
+
+
 def html_to_markdown(html: str) -> str:
     """Convert HTML to Markdown so the heading-aware chunker sees its structure."""
-    converter = html2text.HTML2Text()
-    converter.body_width = 0  # no hard wrapping: list items must stay on one line
-    converter.ignore_images = True
-    converter.ignore_links = True  # link targets are noise for embeddings
-    return converter.handle(html)
+    return _KB_CONVERTER.convert(html).strip() + "\n"
 
 
 def html_title(html: str) -> str:

@@ -168,9 +168,9 @@ def add_kb_parser(subparsers: Any) -> argparse.ArgumentParser:
     ingest.set_defaults(func=cmd_ingest)
 
     search = commands.add_parser("search", help="search the knowledge base")
-    search.add_argument("query")
-    search.add_argument("--limit", type=int, default=5)
-    search.add_argument("--json", action="store_true")
+    search.add_argument("query", help="what a customer might ask")
+    search.add_argument("--limit", type=int, default=5, help="how many documents (default 5)")
+    search.add_argument("--json", action="store_true", help="print the hits as JSON")
     search.add_argument("--mode", choices=SEARCH_MODES, help=f"ranking (default: {DEFAULT_MODE})")
     search.set_defaults(func=cmd_search)
 

@@ -1,4 +1,4 @@
-"""``supportbot`` command line: run | web | worker | migrate | kb … | ask | stats."""
+"""``supportbot`` command line: run | web | worker | migrate | doctor | kb … | ask | stats."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ import argparse
 import asyncio
 import json
 import logging
+import shlex
 import signal
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from bot import __version__
+from bot.cli.doctor import add_doctor_parser
 from bot.cli.evaluate import add_eval_parser
 from bot.cli.kb import add_kb_parser
 from bot.pipeline.redact import RedactingFilter
@@ -64,12 +67,17 @@ async def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import build_services, run_worker
+    from bot.app import build_services, run_worker, serve_ops
 
+    port = settings.worker_port if args.metrics_port is None else args.metrics_port
     async with build_services(settings) as services:
         stop = _stop_event()
         log.info("worker running")
-        await run_worker(services, stop)
+        async with asyncio.TaskGroup() as group:
+            group.create_task(run_worker(services, stop))
+            if port is not None:
+                group.create_task(serve_ops(services, host=settings.web_host, port=port,
+                                            stop=stop))
     return 0
 
 
@@ -117,15 +125,18 @@ def banner(settings: Settings, *, host: str, port: int) -> str:
     ]
     demo = settings.webhook_source("demo")
     if demo is not None:
-        secret = demo.secret.get_secret_value()
+        # The secret stays in its file (0600): a banner ends up in terminals, CI logs and
+        # screenshots, so it shows where the secret is, never the secret itself.
+        secret_file = settings.data_dir / "demo-webhook-secret"
         lines += [
             "",
             "Try it: post a customer message to the demo webhook source",
+            f"  (its secret is in {secret_file}; the command below reads it from there)",
             "  body='{\"conversation_id\":\"demo-1\",\"message_id\":\"m-'\"$RANDOM\"'\","
             "\"sender\":{\"id\":\"ada\",\"name\":\"Ada\"},"
             "\"text\":\"How do I reset my password?\"}'",
             f"  ts=$(date +%s); sig=$(printf '%s.%s' \"$ts\" \"$body\" | openssl dgst -sha256 "
-            f"-hmac '{secret}' | sed 's/^.* //')",
+            f"-hmac \"$(cat {shlex.quote(str(secret_file))})\" | sed 's/^.* //')",
             f"  curl -sS {base}/webhook/demo -H 'Content-Type: application/json' "
             "-H \"X-Supportbot-Timestamp: $ts\" -H \"X-Supportbot-Signature: sha256=$sig\" "
             "-d \"$body\"",
@@ -194,31 +205,42 @@ async def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
-    parser = argparse.ArgumentParser(prog="supportbot", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="supportbot",
+        description="Support gateway: email, Slack and webhooks in, grounded drafts out, "
+                    "agents approve in Slack. Configured by environment variables or a .env "
+                    "file (see .env.example).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
+                        help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func: Command, help_text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text[:1].upper() + help_text[1:])
         p.set_defaults(func=func)
         return p
 
     for name, func, text in (("run", cmd_run, "web + worker in one process (embedded setup)"),
                              ("web", cmd_web, "HTTP: webhook, Slack events, health, metrics")):
         p = add(name, func, text)
-        p.add_argument("--host")
-        p.add_argument("--port", type=int)
-    add("worker", cmd_worker, "router, outbox, mail and scheduled jobs")
+        p.add_argument("--host", help="address to bind (default: SUPPORTBOT_WEB_HOST)")
+        p.add_argument("--port", type=int, help="port to listen on (default: PORT)")
+    p = add("worker", cmd_worker, "router, outbox, mail and scheduled jobs")
+    p.add_argument("--metrics-port", type=int,
+                   help="port of the worker's /metrics, /healthz and /readyz "
+                        "(default: SUPPORTBOT_WORKER_PORT)")
     add("migrate", cmd_migrate, "apply database migrations")
+    add_doctor_parser(sub)
     p = add("ask", cmd_ask, "draft an answer to MESSAGE without storing or sending anything")
-    p.add_argument("message")
-    p.add_argument("--subject")
+    p.add_argument("message", help="the customer's message")
+    p.add_argument("--subject", help="the message's subject line, if it has one")
     p.add_argument("--conversation", type=int, metavar="ID",
                    help="ask as the next message of this conversation: its history and its "
                         "automatic replies so far count, as they would in production")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
     p = add("stats", cmd_stats, "approval, edit and auto-send figures")
-    p.add_argument("--since", default="7d")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--since", default="7d", help="window such as 24h, 7d or 30d (default 7d)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
     add_kb_parser(sub)
     add_eval_parser(sub)
     return parser

@@ -1,5 +1,6 @@
 """The HTTP surface: the FastAPI app with ops routes (health, readiness, metrics) and the
-demo routes (``/api/ask``, ``/api/conversations``).
+demo routes (``/api/ask``, ``/api/conversations``); and the worker's own small app with the ops
+routes only, so a worker's metrics are scraped from the worker.
 
 Channel routers (the webhook, Slack's events endpoint) are built by the composition root
 (``bot/app.py``) and passed in as ``edges``, so this module never imports ``channels``,
@@ -16,9 +17,11 @@ from fastapi import APIRouter, FastAPI, HTTPException
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from bot import __version__
 from bot.flow.router import Router
 from bot.ops import metrics
-from bot.store import db, views
+from bot.ops.health import Readiness
+from bot.store import views
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -34,37 +37,49 @@ class AskRequest(BaseModel):
         "and automatic replies so far count, as they would in production).")
 
 
+def ops_router(readiness: Readiness) -> APIRouter:
+    """``/healthz`` (the process answers), ``/readyz`` (its dependencies do), ``/metrics``."""
+    ops = APIRouter(tags=["ops"])
+
+    @ops.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @ops.get("/readyz")
+    async def readyz() -> JSONResponse:
+        checks = await readiness.verdicts()
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+
+    @ops.get("/metrics", response_class=Response)
+    async def prometheus() -> Response:
+        return Response(await metrics.render(), headers={"Content-Type": metrics.CONTENT_TYPE})
+
+    return ops
+
+
+def make_ops_app(readiness: Readiness) -> FastAPI:
+    """The worker's HTTP face: the ops routes only (``SUPPORTBOT_WORKER_PORT``)."""
+    app = FastAPI(title="supportbot worker", version=__version__, docs_url=None,
+                  redoc_url=None, openapi_url=None)
+    app.include_router(ops_router(readiness))
+    return app
+
+
 def make_web_app(
-    *, settings: Settings, router: Router, edges: Sequence[APIRouter] = ()
+    *, settings: Settings, router: Router, readiness: Readiness,
+    edges: Sequence[APIRouter] = (),
 ) -> FastAPI:
     """The FastAPI app: ``edges`` (channel routers, mounted first), then health, readiness,
     metrics and, on the embedded demo, the ask and conversation views."""
     app = FastAPI(
         title="supportbot",
-        version="0.1.0",
+        version=__version__,
         description="Support gateway: customer messages in, grounded drafts out.",
     )
     for edge in edges:
         app.include_router(edge)
-
-    @app.get("/healthz", tags=["ops"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["ops"])
-    async def readyz() -> JSONResponse:
-        checks: dict[str, str] = {}
-        try:
-            await db.ping()
-            checks["database"] = "ok"
-        except Exception as exc:  # readiness reports, it does not raise
-            checks["database"] = f"error: {exc.__class__.__name__}"
-        ok = all(v == "ok" for v in checks.values())
-        return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
-
-    @app.get("/metrics", tags=["ops"], response_class=Response)
-    async def prometheus() -> Response:
-        return Response(await metrics.render(), media_type="text/plain; version=0.0.4")
+    app.include_router(ops_router(readiness))
 
     if settings.demo_enabled:
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
+import pkgutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -102,5 +104,22 @@ async def database(settings: Settings, *, run_migrations: bool = False) -> Async
 
 
 async def ping() -> None:
-    """One round trip to the database (readiness); raises when it is unreachable."""
+    """Raise unless the open database answers a trivial query (readiness, ``doctor``)."""
     await connections.get("default").execute_query("SELECT 1")
+
+
+def known_migrations() -> list[str]:
+    """The names of the migrations this version ships, in order."""
+    package = importlib.import_module(MIGRATIONS_MODULE)
+    return sorted(m.name for m in pkgutil.iter_modules(package.__path__) if m.name[:1].isdigit())
+
+
+async def pending_migrations() -> list[str]:
+    """Migrations this version ships that the open database has not applied (``doctor``)."""
+    try:
+        _, rows = await connections.get("default").execute_query(
+            "SELECT name FROM tortoise_migrations WHERE app = 'models'")
+    except Exception:  # no table yet: nothing was ever migrated
+        rows = []
+    applied = {str(row["name"]) for row in rows}
+    return [name for name in known_migrations() if name not in applied]

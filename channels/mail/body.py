@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
-import html2text
 from mailparser_reply import EmailReplyParser
+from markdownify import MarkdownConverter
 
 # Languages whose reply headers ("On … wrote:", "Am … schrieb:", …) the stripper knows.
 _REPLY_LANGUAGES = ["en", "de", "fr", "es", "it", "nl", "pt", "sv", "da", "pl", "cs", "ja", "zh"]
@@ -46,17 +46,33 @@ def decode_part(part: EmailMessage) -> str:
     return _decode_bytes(data, part.get_content_charset())
 
 
+class _MailConverter(MarkdownConverter):
+    """HTML mail → plain text: links kept as Markdown links, the <head> (title, styles) dropped."""
+
+    def convert_head(self, el: object, text: str, parent_tags: set[str]) -> str:
+        return ""
+
+
+_MAIL_CONVERTER = _MailConverter(
+    heading_style="ATX",
+    # Images and emphasis are noise for the drafter and for Slack; links are evidence.
+    bullets="-",
+    strip=["img", "b", "strong", "i", "em", "u"],
+    # Plain text, not Markdown to be rendered: no backslash escapes in customers' words.
+    escape_asterisks=False,
+    escape_underscores=False,
+    escape_misc=False,
+)
+
+
 def html_to_text(html: str) -> str:
     """HTML → readable plain text (Markdown-ish), keeping links and dropping images."""
-    converter = html2text.HTML2Text()
-    converter.body_width = 0  # no hard wrapping: the drafter and Slack wrap themselves
-    converter.ignore_images = True
-    converter.ignore_emphasis = True
-    converter.unicode_snob = True
     try:
-        return str(converter.handle(html)).strip()
-    except Exception:  # html2text on hostile markup; the raw text is still better than nothing
+        text = _MAIL_CONVERTER.convert(html)
+    except Exception:  # hostile markup (e.g. nesting past the recursion limit): keep the raw text
         return html.strip()
+    # Paragraph breaks survive; the trailing-space line breaks Markdown uses do not matter here.
+    return re.sub(r"[ \t]+\n", "\n", text).strip()
 
 
 def body_text(msg: EmailMessage) -> BodyText:

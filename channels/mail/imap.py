@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from imapclient import SEEN, IMAPClient
 
+from bot import telemetry
 from bot.domain import AcceptError, AcceptFn
 from bot.store import kv
 from bot.store import mail as mail_store
@@ -163,11 +164,13 @@ class ImapPoller:
         """Until ``stop`` is set: fetch, wait for mail, repeat; reconnect with exponential
         backoff on any failure (the failure is logged, never swallowed silently)."""
         backoff = self._backoff_initial
+        telemetry.IMAP_POLL_AGE.watch()
         try:
             while not stop.is_set():
                 try:
                     await self.poll_once()
                     await self.health.succeeded()
+                    telemetry.IMAP_POLL_AGE.mark()
                     backoff = self._backoff_initial
                     await self._wait_for_mail(stop)
                 except AcceptError as exc:  # our database, not the mailbox
@@ -292,6 +295,8 @@ class ImapPoller:
                     # Readable yet nothing parsed: imapclient swallows EOF here, so this is a
                     # closed connection; DONE below fails and the reconnect path takes over.
                     break
+                # The server held the IDLE for the whole check: the mailbox is reachable.
+                telemetry.IMAP_POLL_AGE.mark()
         finally:
             # DONE must be answered within the timeout: a hung server is found here.
             await self._io(client, client.idle_done)

@@ -62,6 +62,7 @@ from bot.pipeline.drafting.offline import OfflineDrafter  # noqa: E402
 from bot.ports import NullNotifier  # noqa: E402
 from config import load_settings  # noqa: E402
 from knowledge import Embedder, KnowledgeBase  # noqa: E402
+from knowledge.store_client import ClientStore  # noqa: E402
 from tests.fakes.anthropic_server import fake_anthropic_server  # noqa: E402
 
 SHARED = REPO.parent / "shared"
@@ -223,7 +224,8 @@ async def run_kb(name: str, questions: Sequence[Question], embedder: Embedder,
     outcomes = []
     with tempfile.TemporaryDirectory(prefix="bench-answers-") as tmp:
         client = AsyncQdrantClient(path=tmp)
-        kb = KnowledgeBase(client=client, embedder=embedder, collection=f"answers_{name}")
+        kb = KnowledgeBase(store=ClientStore(client=client), embedder=embedder,
+                           collection=f"answers_{name}")
         try:
             await kb.ingest(KB_DIRS[name])
             drafter = RecordingDrafter(OfflineDrafter())

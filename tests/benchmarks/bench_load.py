@@ -57,8 +57,9 @@ from tests.reliability.conftest import (  # noqa: E402
     sign_webhook,
 )
 
-WATCHED = ("supportbot_inbox_depth", "supportbot_outbox_depth", "supportbot_oldest_pending_seconds",
-           "supportbot_dead_letters", 'supportbot_decisions_total{decision="auto"}',
+WATCHED = ("supportbot_inbox_depth", "supportbot_outbox_depth",
+           "supportbot_inbox_oldest_pending_age_seconds", "supportbot_dead_letters",
+           'supportbot_decisions_total{decision="auto"}',
            'supportbot_decisions_total{decision="review"}',
            'supportbot_decisions_total{decision="human"}')
 

@@ -25,6 +25,7 @@ from bot.flow.router import Router  # noqa: E402
 from bot.pipeline.drafting.offline import OfflineDrafter  # noqa: E402
 from bot.ports import NullNotifier  # noqa: E402
 from knowledge import Embedder, KnowledgeBase  # noqa: E402
+from knowledge.store_client import ClientStore  # noqa: E402
 from tests.benchmarks.bench_answers import bench_settings  # noqa: E402
 
 QUESTIONS = (
@@ -61,7 +62,8 @@ async def main() -> None:
     embedder = Embedder.from_settings(settings)
     with tempfile.TemporaryDirectory(prefix="sendable-") as tmp:
         client = AsyncQdrantClient(path=tmp)
-        kb = KnowledgeBase(client=client, embedder=embedder, collection="sendable")
+        kb = KnowledgeBase(store=ClientStore(client=client), embedder=embedder,
+                           collection="sendable")
         try:
             await kb.ingest(REPO / "knowledge" / "samples")
             router = Router(settings=settings, knowledge=kb, learned=None,

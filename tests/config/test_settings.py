@@ -62,3 +62,15 @@ def test_dotenv_is_read_under_the_environment(tmp_path: Path) -> None:
     env_file.write_text("SUPPORTBOT_BRAND_NAME=From File\nSUPPORTBOT_LOG_LEVEL=debug\n")
     settings = load_settings({"SUPPORTBOT_BRAND_NAME": "From Env"}, env_file=env_file)
     assert settings.brand_name == "From Env" and settings.log_level == "DEBUG"
+
+
+def test_worker_port_and_slash_command() -> None:
+    defaults = load_settings({}, env_file=None)
+    assert defaults.worker_port == 9101 and defaults.slash_command == "/support"
+    assert load_settings({"SUPPORTBOT_WORKER_PORT": "off"}, env_file=None).worker_port is None
+    assert load_settings({"SUPPORTBOT_WORKER_PORT": "0"}, env_file=None).worker_port == 0
+    custom = load_settings({"SUPPORTBOT_SLASH_COMMAND": "/helpdesk"}, env_file=None)
+    assert custom.slash_command == "/helpdesk"
+    for bad in ("support", "/Support", "/has space"):
+        with pytest.raises(SettingsError, match="SUPPORTBOT_SLASH_COMMAND"):
+            load_settings({"SUPPORTBOT_SLASH_COMMAND": bad}, env_file=None)

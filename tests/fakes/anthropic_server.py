@@ -130,6 +130,7 @@ class FakeAnthropicServer:
         self.requests: list[RecordedRequest] = []
         self._scenarios: deque[Scenario] = deque()
         self._closing = asyncio.Event()
+        self.missing_models: set[str] = set()
         self.url = ""
         #: Model ids ``GET /v1/models/{id}`` knows; None knows every id.
         self.models: set[str] | None = None
@@ -172,6 +173,8 @@ class FakeAnthropicServer:
         return web.json_response(self._message(body, scenario), headers=reply_headers)
 
     async def handle_model(self, request: web.Request) -> web.StreamResponse:
+        """``GET /v1/models/{id}``: a model exists unless listed in ``missing_models`` (or
+        absent from ``models`` when that is set); keys in ``rejected_keys`` get 401."""
         headers = {k.lower(): v for k, v in request.headers.items()}
         self.requests.append(RecordedRequest(request.path, headers, b"", None))
         model = request.match_info["model"]
@@ -179,7 +182,8 @@ class FakeAnthropicServer:
         if key in self.rejected_keys:
             body = Scenario.unauthorized().body
             return web.json_response(body, status=401)
-        if self.models is not None and model not in self.models:
+        if model in self.missing_models or (self.models is not None
+                                            and model not in self.models):
             return web.json_response(Scenario.unknown_model(model).body, status=404)
         return web.json_response({"type": "model", "id": model, "display_name": model,
                                   "created_at": "2026-01-01T00:00:00Z"})

@@ -64,6 +64,10 @@ class FakeSlackAPI:
         self.users: dict[str, dict[str, Any]] = {}
         self.members: dict[str, list[str]] = {}
         self.usergroups: dict[str, list[str]] = {}
+        # Granted bot scopes, reported by auth.test in X-OAuth-Scopes as Slack does (None: no
+        # header at all).
+        self.scopes: set[str] | None = None
+        self.channel_names: dict[str, str] = {}
         self.uploads: dict[str, bytes] = {}
         self.messages: dict[str, list[dict[str, Any]]] = {}
         self.socket_acks: list[dict[str, Any]] = []
@@ -204,7 +208,10 @@ class FakeSlackAPI:
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
         body: dict[str, Any] = handler(params)
-        return web.json_response({"ok": "error" not in body, **body})
+        headers = {}
+        if method == "auth.test" and self.scopes is not None:
+            headers["X-OAuth-Scopes"] = ",".join(sorted(self.scopes))
+        return web.json_response({"ok": "error" not in body, **body}, headers=headers)
 
     async def _upload(self, request: web.Request) -> web.Response:
         data = await request.read()
@@ -263,6 +270,14 @@ class FakeSlackAPI:
         if members is None:
             return {"error": "channel_not_found"}
         return {"members": members, "response_metadata": {"next_cursor": ""}}
+
+    def _m_conversations_info(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel = str(p.get("channel"))
+        members = self.members.get(channel)
+        if members is None:
+            return {"error": "channel_not_found"}
+        return {"channel": {"id": channel, "name": self.channel_names.get(channel, channel.lower()),
+                            "is_member": self.bot_user_id in members}}
 
     def _m_conversations_open(self, p: dict[str, Any]) -> dict[str, Any]:
         return {"channel": {"id": "D" + str(p.get("users", "X")).split(",")[0]}}

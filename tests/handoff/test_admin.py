@@ -132,3 +132,13 @@ async def test_learned_answers_await_review_until_an_admin_accepts_them(admin_de
     assert await learned_review.status_of("answer-40") == "accepted"
     assert "No learned answers await review" in await ask(admin_desk, "learned review")
     assert "awaits review" in await ask(admin_desk, "learned accept nope")
+
+
+async def test_the_command_name_is_a_setting(sqlite_db: object, make_desk: Any) -> None:
+    desk: Desk = await make_desk(SUPPORTBOT_SLASH_COMMAND="/helpdesk")
+    answer = await desk.edge.command(user="UADMIN", text="help", command="/helpdesk",
+                                     response_url=desk.slack.response_url())
+    assert "`/helpdesk` commands" in answer.text and "/support" not in answer.text
+    unknown = await desk.edge.command(user="UADMIN", text="help",
+                                      response_url=desk.slack.response_url())
+    assert "/helpdesk" not in unknown.text  # /support is no longer ours

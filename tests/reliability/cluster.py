@@ -68,6 +68,8 @@ def base_env(data_dir: Path, kb: Path, **extra: str) -> dict[str, str]:
         "SUPPORTBOT_OUTBOX_MAX_ATTEMPTS": "50", "SUPPORTBOT_LEASE_SECONDS": "3",
         "SUPPORTBOT_SUPPORT_ADDRESS": SUPPORT_ADDRESS, "SUPPORTBOT_MAIL_DOMAINS": DOMAIN,
         "SMTP_STARTTLS": "false", "SUPPORTBOT_LOG_LEVEL": "WARNING",
+        # Several workers on one host: each serves its metrics on a port of its own.
+        "SUPPORTBOT_WORKER_PORT": "0",
         # Each message is its own customer: the per-sender auto-reply cap must not turn
         # later messages into reviews (that is a policy, not a reliability, question).
         "SUPPORTBOT_AUTO_REPLY_SENDER_CAP": "100000",

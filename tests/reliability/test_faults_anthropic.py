@@ -36,7 +36,7 @@ async def test_a_passing_api_fault_is_retried_and_the_draft_is_made(
     assert len(stack.anthropic.requests) == 2
     assert "draft attempt 1/3 failed" in caplog.text
     assert len(stack.cards()) == 1
-    key = 'supportbot_llm_seconds_count{model="claude-test"}'
+    key = 'supportbot_llm_request_duration_seconds_count{model="claude-test"}'
     assert (await stack.metrics())[key] - before.get(key, 0.0) == 1.0
 
 

@@ -51,3 +51,7 @@ class Drafter(Protocol):
     async def aclose(self) -> None:
         """Release network clients the drafter owns (no-op for offline drafting)."""
         ...
+
+    async def check(self) -> None:
+        """Raise when the drafter cannot work (readiness); offline drafting always can."""
+        ...

@@ -187,6 +187,10 @@ class ClaudeDrafter:
         if self._owns_client:
             await self._original.close()
 
+    async def check(self) -> None:
+        """Raise unless the key is accepted and the model exists (a free models lookup)."""
+        await self._client.models.retrieve(self.model, timeout=min(self._timeout, 10.0))
+
     async def draft(self, request: DraftRequest) -> DraftResult:
         """Draft a reply; never raises for API or model trouble (see module docstring)."""
         tokens = _Tokens()

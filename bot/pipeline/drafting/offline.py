@@ -101,6 +101,9 @@ class OfflineDrafter:
     async def aclose(self) -> None:
         """Nothing to release."""
 
+    async def check(self) -> None:
+        """Always ready: no network, no key."""
+
     async def draft(self, request: DraftRequest) -> DraftResult:
         """Compose the reply (see the module docstring)."""
         return self.compose(request)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+from bot.app import with_demo_source
+from bot.cli.main import banner, build_parser
+from config import load_settings
 from tests.conftest import model_env
 from tests.fakes.support import KB
 
@@ -49,3 +55,46 @@ def test_a_bad_setting_stops_start_up_naming_the_variable(tmp_path: Path) -> Non
     env = {**base_env(tmp_path), "SUPPORTBOT_AUTO_SEND_THRESHOLD": "very"}
     result = supportbot("migrate", env=env)
     assert result.returncode == 2 and "SUPPORTBOT_AUTO_SEND_THRESHOLD" in result.stderr
+
+
+def test_version_and_help(tmp_path: Path) -> None:
+    env = base_env(tmp_path)
+    version = supportbot("--version", env=env)
+    assert version.returncode == 0 and version.stdout.startswith("supportbot ")
+    top = supportbot("--help", env=env)
+    assert top.returncode == 0
+    assert "``" not in top.stdout and "**" not in top.stdout  # no raw markup
+    assert "doctor" in top.stdout and "--version" in top.stdout
+
+
+def _walk(parser: argparse.ArgumentParser, path: str = "supportbot") -> Iterator[tuple[str, Any]]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _walk(sub, f"{path} {name}")
+        else:
+            yield path, action
+
+
+def test_every_option_and_argument_has_help_text() -> None:
+    missing = [f"{path}: {action.dest}" for path, action in _walk(build_parser())
+               if not action.help and action.dest != "help"]
+    assert missing == []
+
+
+def test_the_banner_says_where_the_demo_secret_is_and_never_prints_it(tmp_path: Path) -> None:
+    settings = with_demo_source(load_settings({"SUPPORTBOT_DATA_DIR": str(tmp_path / "d")},
+                                              env_file=None))
+    demo = settings.webhook_source("demo")
+    assert demo is not None
+    text = banner(settings, host="127.0.0.1", port=8000)
+    assert demo.secret.get_secret_value() not in text
+    assert str(tmp_path / "d" / "demo-webhook-secret") in text
+
+
+def test_doctor_exits_non_zero_when_a_check_fails(tmp_path: Path) -> None:
+    # A fresh data dir: the database is not migrated (the exit-0 path: tests/bot/test_doctor.py).
+    result = supportbot("doctor", env=base_env(tmp_path))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAIL  database" in result.stdout and "→ run `supportbot migrate`" in result.stdout
+    assert result.stdout.splitlines()[-1].startswith("1 failed")

@@ -344,3 +344,27 @@ async def test_connection_refused_yields_an_error_result(sleep: RecordingSleep) 
         await sdk.close()
     assert result.error == "could not connect to the Anthropic API (after 2 attempts)"
     assert len(sleep.waits) == 1
+
+
+async def test_a_failed_draft_counts_in_the_drafter_error_metric(
+    server: FakeAnthropicServer, drafter: ClaudeDrafter
+) -> None:
+    labels = {"model": "claude-test", "error": "BadRequestError"}
+
+    def count() -> float:
+        return telemetry.REGISTRY.get_sample_value("supportbot_drafter_errors_total", labels) or 0
+
+    before = count()
+    server.queue(Scenario.bad_request("max_tokens: too large"))
+    await drafter.draft(request())
+    assert count() == before + 1
+
+
+async def test_check_looks_the_model_up_and_raises_when_it_is_missing(
+    server: FakeAnthropicServer, drafter: ClaudeDrafter
+) -> None:
+    await drafter.check()
+    assert server.last.path == "/v1/models/claude-test"
+    server.missing_models.add("claude-test")
+    with pytest.raises(anthropic.NotFoundError):
+        await drafter.check()

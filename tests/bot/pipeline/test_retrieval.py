@@ -8,11 +8,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from qdrant_client import AsyncQdrantClient
 
 from bot.pipeline.questions import plan_retrieval
 from bot.pipeline.retrieval import retrieve
-from knowledge import Embedder, KnowledgeBase
+from knowledge import EdgeStore, Embedder, KnowledgeBase
 from tests.conftest import SettingsFactory
 
 ARTICLES = {
@@ -65,11 +64,11 @@ async def kb(tmp_path: Path, make_settings: SettingsFactory) -> AsyncIterator[Kn
     folder.mkdir()
     for name, text in ARTICLES.items():
         (folder / name).write_text(textwrap.dedent(text), encoding="utf-8")
-    client = AsyncQdrantClient(path=str(tmp_path / "qdrant"))
-    knowledge = KnowledgeBase(client=client, embedder=Embedder.from_settings(settings))
+    store = EdgeStore(root=tmp_path / "edge")
+    knowledge = KnowledgeBase(store=store, embedder=Embedder.from_settings(settings))
     await knowledge.ingest(folder)
     yield knowledge
-    await client.close()
+    await store.close()
 
 
 async def _top(kb: KnowledgeBase, text: str, history: list[tuple[str, str]]) -> list[str]:
