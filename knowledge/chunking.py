@@ -18,11 +18,11 @@ from knowledge.types import Chunk, Document
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
 _LIST_ITEM = re.compile(r"^\s{0,3}(?:[-*+]|\d{1,3}[.)])\s+(.*\S)\s*$")
 _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
-# Emphasis is a pair of markers around text (``**bold**``, ``_em_``); an unpaired underscore,
-# or one inside a word (``HTTPS_PROXY``, ``en_US``, ``_config.yml``), is text.
-_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
-_EMPHASIS = re.compile(r"(?<![\w*])([*_])(?=\S)(.+?)(?<=\S)\1(?![\w*])")
-_CODE_OR_LINK = re.compile(r"`+|\[([^\]]*)\]\([^)]*\)")
+# For embedding, asterisks go (emphasis, or noise to the model: the retrieval benchmarks were
+# tuned without them); underscores only where they pair as emphasis at word edges (``_em_``),
+# so ``HTTPS_PROXY``, ``en_US`` and ``_config.yml`` keep theirs. Shown text keeps everything.
+_UNDERSCORE_EMPHASIS = re.compile(r"(?<!\w)(_{1,2})(?=\S)(.+?)(?<=\S)\1(?!\w)")
+_CODE_OR_LINK = re.compile(r"\*+|`+|\[([^\]]*)\]\([^)]*\)")
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 # Hugo/Jekyll shortcodes ({{< hint >}}, {{% deprecated %}}): layout, not text.
 _SHORTCODE = re.compile(r"\{\{[<%].*?[%>]\}\}")
@@ -67,8 +67,8 @@ class _Section:
 def clean_inline(text: str) -> str:
     """Strip Markdown emphasis, code and link syntax for embedding, keeping link text and the
     underscores inside words; squash whitespace."""
-    text = _EMPHASIS.sub(r"\2", _STRONG.sub(r"\2", text))
-    return " ".join(_CODE_OR_LINK.sub(lambda m: m.group(1) or "", text).split())
+    text = _CODE_OR_LINK.sub(lambda m: m.group(1) or "", text)
+    return " ".join(_UNDERSCORE_EMPHASIS.sub(r"\2", text).split())
 
 
 def normalise_markdown(body: str) -> str:
@@ -246,26 +246,42 @@ def chunk_document(doc: Document, options: ChunkingOptions | None = None) -> lis
         header = " > ".join(path)
         heading = section.path[-1] if section.path else ""
         parts = section_parts(section.lines, opts.section_max_chars) or [""]
+        # Windows run over the whole section (as they are embedded); each is shown with the
+        # part that holds its middle word, each item with the part that holds its start.
+        words: list[str] = []
+        part_of_word: list[int] = []
         for number, part in enumerate(parts):
-            words = part.split()
-            flat = " ".join(words)
-            windows = word_windows(words, opts.max_words, opts.overlap_words)
-            question = heading.endswith("?") and len(heading.split()) <= opts.unit_max_words
-            if number == 0 and question:
-                # A question heading is what customers ask; show it with the start of its answer.
-                answer = " ".join(windows[0]) if windows else ""
-                add(f"{heading}\n{answer}".strip(), unit_embed(heading), path, "item", part,
-                    position)
-            for item in section.items:
-                if item and len(item.split()) <= opts.unit_max_words and \
-                        " ".join(item.split()[:4]) in flat:
-                    add(item, unit_embed(clean_inline(item)), path, "item", part, position)
-            for window in windows:
-                text = " ".join(window)
-                first = first or (f"{header}\n{text}", part, position)
-                add(f"{header}\n{text}", f"{header}\n{clean_inline(text)}", path, "section",
-                    part, position)
-            position += 1
+            part_words = part.split()
+            words += part_words
+            part_of_word += [number] * len(part_words)
+        flats = [" ".join(part.split()) for part in parts]
+        windows = word_windows(words, opts.max_words, opts.overlap_words)
+        question = heading.endswith("?") and len(heading.split()) <= opts.unit_max_words
+        if question:
+            # A question heading is what customers ask; show it with the start of its answer.
+            answer = " ".join(windows[0]) if windows else ""
+            add(f"{heading}\n{answer}".strip(), unit_embed(heading), path, "item", parts[0],
+                position)
+        for item in section.items:
+            if item and len(item.split()) <= opts.unit_max_words:
+                start_words = " ".join(item.split()[:4])
+                at = next((n for n, flat in enumerate(flats) if start_words in flat), 0)
+                add(item, unit_embed(clean_inline(item)), path, "item", parts[at], position + at)
+        placed: list[tuple[int, list[str]]] = []
+        for number, window in enumerate(windows):
+            step = max(1, opts.max_words - opts.overlap_words)
+            placed.append((part_of_word[min(number * step + len(window) // 2, len(words) - 1)],
+                           window))
+        covered = {at for at, _ in placed}
+        # A part no window is centred in still gets one of its own, so it can be found.
+        placed += [(n, parts[n].split()[: opts.max_words]) for n in range(len(parts))
+                   if n not in covered and parts[n].strip()]
+        for at, window in sorted(placed, key=lambda p: p[0]):
+            text = " ".join(window)
+            first = first or (f"{header}\n{text}", parts[at], position + at)
+            add(f"{header}\n{text}", f"{header}\n{clean_inline(text)}", path, "section",
+                parts[at], position + at)
+        position += len(parts)
     if opts.title_unit and doc.title:
         text, part, at = first or (doc.title, "", 0)
         add(text, doc.title, (doc.title,), "item", part, at)

@@ -43,14 +43,15 @@ from bot.pipeline.decide import (
 from bot.pipeline.disclosure import disclose
 from bot.pipeline.drafting import Drafter, DraftRequest
 from bot.pipeline.earning import TopicRecord, topic_of
+from bot.pipeline.questions import RetrievalPlan, plan_retrieval
 from bot.pipeline.redact import redact
+from bot.pipeline.retrieval import Retriever, passage_from_hit, retrieve
 from bot.pipeline.triage import Triage, triage
 from bot.ports import ApprovalNotifier
 from bot.store import conversations, drafts
 from bot.store import outbox as outbox_store
 from bot.store.drafts import EnqueueFn, NewDraft
 from config import Settings
-from knowledge.types import Hit
 
 if TYPE_CHECKING:
     from bot.store.models import Conversation, Draft
@@ -64,12 +65,6 @@ HISTORY_TURNS = 6
 # Only from ``topic_cosine`` on is it named on the card and does it block auto-send. Chosen with
 # the prequential routing eval (``supportbot eval routing --learn``): 0.5 and 0.6 score alike.
 RELATED_COSINE = 0.5
-
-
-class Retriever(Protocol):
-    """Knowledge search as the router needs it (``knowledge`` implements it)."""
-
-    async def search(self, query: str, limit: int = 5) -> Sequence[Hit]: ...
 
 
 @dataclass
@@ -134,46 +129,17 @@ def source_json(p: Passage) -> dict[str, Any]:
               "kind": p.kind, "url": p.url}
     if p.grounded_in:
         source["grounded_in"] = p.grounded_in  # a learned answer's KB article
+    if p.sections:
+        # What the drafter read: the card names these sections, the text is kept for review.
+        source["sections"] = [{"heading_path": list(s.heading_path), "position": s.position}
+                              for s in p.sections]
+        source["text"] = p.text
     return source
 
 
 
-def _to_passage(hit: Hit) -> Passage:
-    """A knowledge hit as the core's passage; the raw scores travel in its metadata."""
-    return Passage(
-        source_id=hit.doc_id,
-        title=hit.title,
-        text=hit.text,
-        score=hit.score,
-        kind=hit.kind,
-        cosine=hit.dense_score,
-        keyword=hit.sparse_score,
-        chunk_id=hit.chunk_id,
-        grounded_in=_text_or_none(hit.metadata.get("grounded_in")),
-        metadata=dict(hit.metadata),
-    )
-
-
 def _cosine(passage: Passage) -> float:
     return passage.similarity
-
-
-def _text_or_none(value: object) -> str | None:
-    return str(value) if value else None
-
-
-def merge_sources(kb: list[Passage], learned: list[Passage]) -> list[Passage]:
-    """KB passages in their fused order, with learned answers placed by question similarity.
-
-    Both kinds carry the cosine between the customer's message and a question (a KB entry's
-    best chunk, often an example question; a learned answer's stored question), so that is the
-    fair comparison: an approved answer to a question closer than any KB question leads — the
-    agents' own words for this exact need — and otherwise follows the KB.
-    """
-    best_kb = _cosine(kb[0]) if kb else 0.0
-    leading = [p for p in learned if _cosine(p) >= best_kb]
-    trailing = [p for p in learned if _cosine(p) < best_kb]
-    return [*leading, *kb, *trailing]
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,12 +222,12 @@ class Router:
         timings = Timings()
         with timings.stage("triage"):
             flags = triage(text, subject, metadata or {})
-        with_subject = subject and subject.lower() not in text.lower()
-        query = redact(f"{subject}\n{text}" if with_subject else text)
+        plan = plan_retrieval(redact(text), subject=redact(subject) if subject else None,
+                              history=[(d, redact(t)) for d, t in history])
         with timings.stage("retrieve"):
-            # One cached query embedding serves all three searches; run them together.
-            passages, rejection = await asyncio.gather(self._retrieve(query),
-                                                       self._related_rejection(query))
+            # One cached query embedding serves the searches of the same query; run together.
+            passages, rejection = await asyncio.gather(
+                self._retrieve(plan), self._related_rejection(plan.queries[0]))
         request = DraftRequest(
             customer_text=text,
             subject=subject,
@@ -271,6 +237,7 @@ class Router:
             channel=channel.value,
             brand_name=self._settings.brand_name,
             language=getattr(flags, "language", None),
+            questions=plan.questions if len(plan.questions) > 1 else (),
         )
         with timings.stage("draft"):
             draft = await self._drafter.draft(request)
@@ -337,18 +304,15 @@ class Router:
     async def _related_rejection(self, query: str) -> Passage | None:
         if self._rejected is None:
             return None
-        hits = [_to_passage(h) for h in await self._rejected.search(query, limit=1)]
+        hits = [passage_from_hit(h) for h in await self._rejected.search(query, limit=1)]
         if hits and _cosine(hits[0]) >= RELATED_COSINE:
             return hits[0]
         return None
 
-    async def _retrieve(self, query: str) -> list[Passage]:
-        async def search(source: Retriever | None, limit: int) -> list[Passage]:
-            return [] if source is None else [_to_passage(h) for h in
-                                              await source.search(query, limit=limit)]
-
-        kb, learned = await asyncio.gather(search(self._knowledge, 5), search(self._learned, 2))
-        return merge_sources(kb, learned)
+    async def _retrieve(self, plan: RetrievalPlan) -> list[Passage]:
+        return await retrieve(plan, knowledge=self._knowledge, learned=self._learned,
+                              budget_tokens=self._settings.context_tokens,
+                              max_articles=self._settings.context_articles)
 
     async def ask(self, text: str, *, subject: str | None = None,
                   conversation_id: int | None = None) -> Analysis:

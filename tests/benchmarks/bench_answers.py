@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import json
 import os
 import re
@@ -213,6 +214,21 @@ class RecordingDrafter:
         await self.inner.aclose()
 
 
+def _fixed_facts() -> dict[str, Any]:
+    """Decision facts that need no database: auto-send off (the router's own since the core
+    was consolidated; before it, passed to ``analyse``)."""
+    try:
+        from bot.flow.facts import FixedFacts
+    except ImportError:
+        return {}
+    return {"facts": FixedFacts(auto_send_threshold=None)}
+
+
+def _no_auto_send(router: Router) -> dict[str, Any]:
+    params = inspect.signature(router.analyse).parameters
+    return {"auto_send_threshold": None} if "auto_send_threshold" in params else {}
+
+
 def _offline_context(request: DraftRequest) -> str:
     return "\n\n".join(f"{p.title}\n{p.text}" for p in request.passages)
 
@@ -230,10 +246,10 @@ async def run_kb(name: str, questions: Sequence[Question], embedder: Embedder,
             await kb.ingest(KB_DIRS[name])
             drafter = RecordingDrafter(OfflineDrafter())
             router = Router(settings=settings, knowledge=kb, learned=None, drafter=drafter,
-                            notifier=NullNotifier())
+                            notifier=NullNotifier(), **_fixed_facts())
             for q in questions:
                 analysis = await router.analyse(q.question, history=q.history,
-                                                auto_send_threshold=None)
+                                                **_no_auto_send(router))
                 request = drafter.last
                 assert request is not None
                 await claude.draft(request)

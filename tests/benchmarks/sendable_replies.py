@@ -21,6 +21,7 @@ sys.path.insert(0, str(REPO))
 
 from qdrant_client import AsyncQdrantClient  # noqa: E402
 
+from bot.flow.facts import FixedFacts  # noqa: E402
 from bot.flow.router import Router  # noqa: E402
 from bot.pipeline.drafting.offline import OfflineDrafter  # noqa: E402
 from bot.ports import NullNotifier  # noqa: E402
@@ -67,10 +68,10 @@ async def main() -> None:
         try:
             await kb.ingest(REPO / "knowledge" / "samples")
             router = Router(settings=settings, knowledge=kb, learned=None,
-                            drafter=OfflineDrafter(), notifier=NullNotifier())
+                            drafter=OfflineDrafter(), notifier=NullNotifier(),
+                            facts=FixedFacts(auto_send_threshold=None))
             for number, (name, question) in enumerate(QUESTIONS, 1):
-                analysis = await router.analyse(question, customer_name=name or None,
-                                                auto_send_threshold=None)
+                analysis = await router.analyse(question, customer_name=name or None)
                 print(f"\n{'=' * 78}\n#{number} {question}\n"
                       f"[{analysis.policy.decision.value}, confidence "
                       f"{analysis.confidence.value:.2f}; {analysis.draft.reason}]\n")

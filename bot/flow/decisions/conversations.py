@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.flow.decisions.outcomes import ConversationOutcome, DecisionError, DeliverFn
-from bot.flow.decisions.signals import call_learner, seconds_since
+from bot.flow.decisions.signals import call_learner, question_in_context, seconds_since
 from bot.pipeline.learning import LearnedExample, LearnFn, LearningAction, edit_ratio
 from bot.store import conversations, drafts
 from bot.store.signals import Signal
@@ -74,9 +74,11 @@ async def reply_manual(
 
     item, draft = await drafts.reply_manually(conversation_id, agent=agent, text=text, now=now,
                                               enqueue=deliver, signal_for=signal_for)
-    question = await conversations.latest_customer_message(conversation_id)
+    latest = await conversations.latest_customer_message(conversation_id)
+    question = "" if latest is None else await question_in_context(conversation_id, latest.id,
+                                                                   latest.text)
     await call_learner(learn, LearnedExample(
-        question=question.text if question is not None else "", answer=text,
+        question=question, answer=text,
         action=LearningAction.MANUAL, conversation_id=conversation_id, agent=agent,
         channel=conversation.channel, draft_id=draft.id if draft else None,
     ))

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from bot.domain import DraftStatus
 from bot.flow.decisions.outcomes import DecisionError, DeliverFn, DraftOutcome
-from bot.flow.decisions.signals import call_learner, seconds_since
+from bot.flow.decisions.signals import call_learner, question_in_context, seconds_since
 from bot.pipeline.learning import (
     LearnedExample,
     LearnFn,
@@ -78,8 +78,9 @@ async def approve(
     )
     if not won or item is None:
         return await _lost(draft_id)
+    question = await question_in_context(conversation.id, draft.message.id, draft.message.text)
     await call_learner(learn, LearnedExample(
-        question=draft.message.text, answer=text, conversation_id=conversation.id,
+        question=question, answer=text, conversation_id=conversation.id,
         draft_id=draft_id, agent=agent, action=str(status), channel=conversation.channel,
         edit_ratio=ratio,
         # Sent as drafted: the answer rests on the draft's article, so retrieval treats the
@@ -123,8 +124,10 @@ async def reject(
     if not won:
         return await _lost(draft_id)
     if reason:
+        question = await question_in_context(conversation.id, draft.message.id,
+                                             draft.message.text)
         await call_learner(on_reject, LearnedExample(
-            question=draft.message.text, answer=reason, conversation_id=conversation.id,
+            question=question, answer=reason, conversation_id=conversation.id,
             draft_id=draft_id, agent=agent, action="rejected", channel=conversation.channel,
             rejected_text=draft.text,
         ))

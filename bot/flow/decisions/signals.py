@@ -7,6 +7,8 @@ import logging
 from datetime import datetime
 
 from bot.pipeline.learning import LearnedExample, LearnFn
+from bot.pipeline.questions import contextual_question
+from bot.store import conversations
 
 log = logging.getLogger(__name__)
 
@@ -25,3 +27,14 @@ async def call_learner(learn: LearnFn | None, example: LearnedExample) -> None:
         await learn(example)
     except Exception:
         log.exception("learner hook failed for conversation %s", example.conversation_id)
+
+
+HISTORY_TURNS = 6  # as the router: the turns a follow-up is read with
+
+
+async def question_in_context(conversation_id: int, message_id: int, text: str) -> str:
+    """The customer's question as a learned answer should remember it: a follow-up ("and how
+    long does that take?") with its conversation folded in, as retrieval will search it."""
+    earlier = await conversations.history(conversation_id, before=message_id,
+                                          turns=HISTORY_TURNS)
+    return contextual_question(text, earlier)

@@ -153,7 +153,7 @@ class OfflineDrafter:
                 unanswered.append(question)
                 continue
             lead = self._lead_for(chosen[0], candidates, wanted)
-            if lead is not None and lead not in chosen:
+            if lead is not None and all(c.section is not lead.section for c in chosen):
                 chosen = [lead, *chosen]
             # An article's sections read in the article's order; articles in the order chosen.
             order = {id(c.section): i for i, c in enumerate(candidates)}

@@ -149,7 +149,7 @@ def parse_sections(
         if item:
             ordered = item.group(3) is not None
             nested = len(item.group(1)) >= 2
-            if block is None or block.kind != "list":
+            if block is None or block.kind != "list" or (not nested and block.ordered != ordered):
                 block = Block("list", [], ordered=ordered)
                 sections[-1].blocks.append(block)
             content = clean_inline(item.group(4) or "")

@@ -213,3 +213,30 @@ async def test_an_approved_answer_names_the_article_it_rests_on(
     await decisions.approve(draft.id, agent="U1", now=NOW, deliver=deliver, final_text=final,
                             learn=learn)
     assert learned[0].grounded_in == grounded
+
+
+async def test_an_approved_follow_up_is_learned_with_its_conversation(db: object) -> None:
+    conversation = await Conversation.create(channel="webhook", thread_key="form:9", token="t9")
+    for n, (direction, text) in enumerate([
+        ("in", "I want a refund for my annual plan."),
+        ("out", "Annual plans are refunded in full within 30 days."),
+        ("note", "checked the invoice"),
+    ]):
+        await Message.create(conversation=conversation, channel="webhook", direction=direction,
+                             author="x", text=text, channel_message_id=f"h{n}")
+    followup = await Message.create(conversation=conversation, channel="webhook",
+                                    direction="in", author="c", text="and how long does it take?",
+                                    channel_message_id="h9")
+    draft = await Draft.create(conversation=conversation, message=followup, text="5 days.",
+                               confidence=0.5, decision="review", model="offline",
+                               status="pending", created_at=NOW - timedelta(minutes=5))
+    learned: list[LearnedExample] = []
+
+    async def learn(example: LearnedExample) -> None:
+        learned.append(example)
+
+    await decisions.approve(draft.id, agent="U1", now=NOW, deliver=deliver, learn=learn)
+    assert [e.question for e in learned] == [
+        "and how long does it take?\nI want a refund for my annual plan.\n"
+        "Annual plans are refunded in full within 30 days."
+    ]

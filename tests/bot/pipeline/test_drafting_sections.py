@@ -56,3 +56,9 @@ def test_an_assembled_passage_heads_sections_with_their_path() -> None:
     assert [s.heading for s in sections] == ["", "Refunds", "Cards"]
     assert sections[2].path == ("Billing", "Refunds", "Cards")
     assert render_block(sections[2].blocks[0]) == "Card refunds take 5 days."
+
+
+def test_a_bullet_list_followed_by_steps_stays_two_lists() -> None:
+    [section] = parse_sections("- if lost\n- if late\n1. Open Orders.\n2. Report it.", title="T")
+    assert [render_block(b) for b in section.blocks] == [
+        "- if lost\n- if late", "1. Open Orders.\n2. Report it."]
