@@ -236,7 +236,7 @@ class AdminCommands:
             age = (now - draft.created_at).total_seconds() / 60
             link = await self._permalink(draft)
             subject = draft.conversation.subject or f"conversation #{draft.conversation.id}"
-            label = plain(subject, 80)
+            label = fit(subject, 80)  # a mail subject: customer text
             where = f"<{link}|{label}>" if link else label
             lines.append(f"• {where} · {draft.decision} · confidence {draft.confidence:.2f} · "
                          f"waiting {age:.0f} min")

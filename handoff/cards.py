@@ -20,6 +20,7 @@ from slack_sdk.models.blocks import (
     HeaderBlock,
     MarkdownTextObject,
     SectionBlock,
+    UserSelectElement,
 )
 
 from bot.pipeline.learning import edit_ratio, edit_size
@@ -34,13 +35,15 @@ from handoff.text import (
     fit,
     plain,
     quote,
+    reveal_links,
     slack_date,
     user,
 )
 
 # action_ids the handlers in ``handoff.actions`` listen to.
-APPROVE, EDIT, REJECT, TAKE_OVER, RELEASE, REPLY, RETRY = (
+APPROVE, EDIT, REJECT, TAKE_OVER, RELEASE, REPLY, RETRY, ASSIGN = (
     "sb_approve", "sb_edit", "sb_reject", "sb_take_over", "sb_release", "sb_reply", "sb_retry",
+    "sb_assign",
 )
 MAX_SOURCES = 5
 # Confidence explains itself in about six reasons; the policy's reasons (why not auto, why a
@@ -69,13 +72,14 @@ def _button(text: str, action_id: str, value: str, style: str | None = None,
 
 def _title(view: CardView) -> str:
     kind = "Needs a human" if view.human_only else "Review draft"
-    topic = view.subject or " ".join(view.question.split())
+    topic = reveal_links(view.subject or " ".join(view.question.split()))
     return plain(f"{kind} · {topic}" if topic else kind, HEADER_TEXT)
 
 
 def card_fallback(view: CardView) -> str:
     """The message's top-level ``text``: what notifications and screen readers show."""
-    return plain(f"{_title(view)} — {view.customer}", MESSAGE_TEXT)
+    # ``text`` is mrkdwn: the customer's words must not ping (``<!channel>``) or hide links.
+    return fit(f"{_title(view)} — {view.customer}", MESSAGE_TEXT)
 
 
 def _facts(view: CardView) -> SectionBlock:
@@ -156,7 +160,20 @@ def _buttons(view: CardView) -> list[Block]:
         elements.append(_button("Retry sending", RETRY,
                                 action_value(outbox=view.delivery.outbox_item_id,
                                              draft=view.draft_id), "primary"))
-    return [ActionsBlock(block_id=f"card:{view.draft_id}", elements=elements)] if elements else []
+    blocks: list[Block] = []
+    if elements:
+        blocks.append(ActionsBlock(block_id=f"card:{view.draft_id}", elements=elements))
+    if view.status == "pending" or view.assignee or view.status == "rejected":
+        blocks.append(assign_block(view.conversation_id, view.assignee))
+    return blocks
+
+
+def assign_block(conversation_id: int, assignee: str | None) -> ActionsBlock:
+    """*Assign to…*: give the conversation to one agent (its owner or an admin may reassign).
+    The block id carries the conversation (a select has no value of its own)."""
+    select = UserSelectElement(action_id=ASSIGN, placeholder="Assign to…",
+                               initial_user=assignee if assignee else None)
+    return ActionsBlock(block_id=f"assign:{conversation_id}", elements=[select])
 
 
 def _outcome(view: CardView) -> list[Block]:
@@ -174,7 +191,8 @@ def _outcome(view: CardView) -> list[Block]:
             line += f"\nReason: {fit(view.reject_reason, 1000)}"
         lines.append(line)
     if view.assignee:
-        lines.append(f"👤 Taken over by {user(view.assignee)}: the bot stops drafting here.")
+        lines.append(f"👤 Owned by {user(view.assignee)}: only they reply here; the bot stops "
+                     "drafting.")
     delivery = view.delivery
     if delivery is not None:
         if delivery.status == "sent":
@@ -219,11 +237,12 @@ def draft_card(view: CardView) -> tuple[list[Block], bool]:
 
 
 def full_text_message(view: CardView) -> str:
-    """The thread message holding the full customer message and draft (plain, ≤ 39,000)."""
+    """The thread message holding the full customer message and draft (escaped mrkdwn, so
+    ``<!channel>`` or a disguised link in them stay inert; ≤ 39,000)."""
     parts = [f"Full customer message:\n{view.question}"]
     if view.draft.strip():
         parts.append(f"Full draft:\n{view.draft}")
-    return plain("\n\n".join(parts), MESSAGE_TEXT)
+    return fit("\n\n".join(parts), MESSAGE_TEXT)
 
 
 def followup_blocks(*, author: str, text: str, conversation_id: int,
@@ -237,6 +256,7 @@ def followup_blocks(*, author: str, text: str, conversation_id: int,
     return [
         SectionBlock(text=MarkdownTextObject(text=f"💬 *{fit(author, 200)} wrote*\n{body}")),
         ActionsBlock(elements=buttons),
+        assign_block(conversation_id, assignee),
     ]
 
 

@@ -30,7 +30,7 @@ from handoff.cards import (
 )
 from handoff.runtime import with_retry
 from handoff.state import customer_label, load_card
-from handoff.text import MESSAGE_TEXT, plain
+from handoff.text import MESSAGE_TEXT, fit
 
 log = logging.getLogger(__name__)
 _SLACK_ERRORS = (SlackApiError, aiohttp.ClientError, TimeoutError)
@@ -67,8 +67,8 @@ class SlackApprovalNotifier:
         blocks = followup_blocks(author=customer_label(conversation, message), text=message.text,
                                  conversation_id=conversation.id, assignee=conversation.assignee)
         try:
-            await self.post_in_thread(conversation.id, plain(f"{message.author} wrote: "
-                                                             f"{message.text}", MESSAGE_TEXT),
+            await self.post_in_thread(conversation.id, fit(f"{message.author} wrote: "
+                                                           f"{message.text}", MESSAGE_TEXT),
                                       blocks=blocks)
         except _SLACK_ERRORS:
             log.exception("could not post follow-up message %s", message_id)
@@ -87,10 +87,10 @@ class SlackApprovalNotifier:
             if draft_id is not None and await self._has_card(draft_id):
                 await self.refresh(draft_id)
                 text = f"❗ The reply was not delivered: {error}. Use *Retry sending* on the card."
-                await self.post_in_thread(conversation_id, plain(text, MESSAGE_TEXT))
+                await self.post_in_thread(conversation_id, fit(text, MESSAGE_TEXT))
             else:
                 await self.post_in_thread(
-                    conversation_id, plain(f"A reply could not be delivered: {error}", 3000),
+                    conversation_id, fit(f"A reply could not be delivered: {error}", 3000),
                     blocks=failure_blocks(error=error, outbox_item_id=item.id,
                                           conversation_id=conversation_id))
         except _SLACK_ERRORS:

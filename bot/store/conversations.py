@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 
 from bot.domain import ConversationStatus, Direction
 from bot.store.models import Conversation, Message
@@ -49,11 +50,29 @@ async def take_over(conversation_id: int, *, agent: str) -> Ownership | None:
     return Ownership(won, conversation_id, conversation.status, conversation.assignee)
 
 
-async def release(conversation_id: int) -> Ownership | None:
-    """Hand a human-held conversation back to the bot (status ``open``, no assignee)."""
-    updated = await Conversation.filter(
-        id=conversation_id, status=ConversationStatus.HUMAN
-    ).update(status=ConversationStatus.OPEN, assignee=None)
+async def assign(conversation_id: int, *, to: str, by: str,
+                 override: bool = False) -> Ownership | None:
+    """Give the conversation to ``to``: allowed while nobody owns it or ``by`` owns it, or
+    always with ``override`` (an admin reassigning). One conditional update, so a concurrent
+    take-over and assignment cannot both win. None when the conversation does not exist."""
+    query = Conversation.filter(id=conversation_id)
+    if not override:
+        query = query.filter(Q(assignee__isnull=True) | Q(assignee=by))
+    updated = await query.update(status=ConversationStatus.HUMAN, assignee=to)
+    conversation = await Conversation.get_or_none(id=conversation_id)
+    if conversation is None:
+        return None
+    return Ownership(bool(updated), conversation_id, conversation.status, conversation.assignee)
+
+
+async def release(conversation_id: int, *, by: str | None = None,
+                  override: bool = True) -> Ownership | None:
+    """Hand a human-held conversation back to the bot (status ``open``, no assignee); unless
+    ``override`` (an admin), only its owner ``by`` (or anyone when nobody owns it) may."""
+    query = Conversation.filter(id=conversation_id, status=ConversationStatus.HUMAN)
+    if not override:
+        query = query.filter(Q(assignee__isnull=True) | Q(assignee=by))
+    updated = await query.update(status=ConversationStatus.OPEN, assignee=None)
     conversation = await Conversation.get_or_none(id=conversation_id)
     if conversation is None:
         return None

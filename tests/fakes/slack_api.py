@@ -392,6 +392,23 @@ class SlackEdge:
                          "value": value, "action_ts": str(time.time())}],
         })
 
+    async def select_user(
+        self, *, user: str, action_id: str, block_id: str, selected: str,
+        channel: str = "CAPPROVAL", message_ts: str = "1700000000.000001",
+        response_url: str = "",
+    ) -> Any:
+        """A ``block_actions`` payload: a user picked in a ``users_select`` on a message."""
+        return await self._interactive({
+            "type": "block_actions", "team": {"id": FakeSlackAPI.team_id},
+            "user": {"id": user, "team_id": FakeSlackAPI.team_id}, "api_app_id": "A1",
+            "trigger_id": f"trigger.{next(self._triggers)}",
+            "container": {"type": "message", "channel_id": channel, "message_ts": message_ts},
+            "channel": {"id": channel}, "message": {"ts": message_ts, "text": "card"},
+            "response_url": response_url,
+            "actions": [{"type": "users_select", "action_id": action_id, "block_id": block_id,
+                         "selected_user": selected, "action_ts": str(time.time())}],
+        })
+
     async def submit(
         self, *, user: str, callback_id: str, private_metadata: str,
         values: dict[str, dict[str, str]],

@@ -192,7 +192,7 @@ async def test_take_over_then_reply_sends_the_agents_text(desk: Desk) -> None:
     assert (signal.action, signal.draft_id) == ("manual", draft.id)  # type: ignore[attr-defined]
     refused = desk.slack.calls_to("chat.postEphemeral")
     assert any("<@UAGENT1> has already taken over" in c.params["text"] for c in refused)
-    assert any("Taken over by <@UAGENT1>" in card_text(c)
+    assert any("Owned by <@UAGENT1>" in card_text(c)
                for c in desk.card_calls("chat.update", draft))
 
 
