@@ -335,7 +335,40 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
             h.refresh(ids["draft"])
         h.ephemeral(_channel(body), agent, "Sending the reply again.")
 
-    @app.view(modals.EDIT_VIEW)
+    def modal(callback_id: str, block_id: str) -> Callable[[Listener], Any]:
+        """A view-submission listener whose failure shows in the open modal (under
+        ``block_id``, with the agent's text kept) instead of an HTTP 500."""
+        register = app.view(callback_id)
+
+        def decorate(listener: Listener) -> Any:
+            async def guarded(ack: AsyncAck, body: dict[str, Any],
+                              view: dict[str, Any]) -> None:
+                acked = False
+
+                async def ack_once(**kwargs: Any) -> None:
+                    nonlocal acked
+                    if not acked:
+                        acked = True
+                        await ack(**kwargs)
+
+                try:
+                    await listener(ack_once, body, view)
+                except Exception as exc:
+                    log.exception("modal %s failed", callback_id)
+                    if acked:
+                        h.ephemeral(None, str(body["user"]["id"]),
+                                    "⚠️ Something went wrong after sending your form.")
+                        return
+                    text = (f"That could not be done: {exc}." if isinstance(
+                        exc, decisions.DecisionError) else
+                        "Something went wrong; nothing was sent. Please try again.")
+                    await ack(response_action="errors", errors={block_id: text})
+
+            return register(guarded)
+
+        return decorate
+
+    @modal(modals.EDIT_VIEW, modals.TEXT_BLOCK)
     async def edit_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         agent, meta = str(body["user"]["id"]), modals.metadata(view)
         text = await _reply_text_or_refuse(h, ack, agent, view)
@@ -353,7 +386,7 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
         await ack()
         h.refresh(outcome.draft_id)
 
-    @app.view(modals.REJECT_VIEW)
+    @modal(modals.REJECT_VIEW, modals.REASON_BLOCK)
     async def reject_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         agent, meta = str(body["user"]["id"]), modals.metadata(view)
         if not await h.access.may_decide(agent):
@@ -369,7 +402,7 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
         await ack()
         h.refresh(outcome.draft_id)
 
-    @app.view(modals.REPLY_VIEW)
+    @modal(modals.REPLY_VIEW, modals.TEXT_BLOCK)
     async def reply_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         agent, meta = str(body["user"]["id"]), modals.metadata(view)
         text = await _reply_text_or_refuse(h, ack, agent, view)

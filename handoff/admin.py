@@ -7,12 +7,14 @@ with "working on it" and answer through the command's ``response_url`` from a tr
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
 
 from bot.domain import Channel
 from bot.flow.earning import earned_topics
@@ -105,6 +107,37 @@ def _hit_line(hit: Any) -> str:
     return f"• *{title}* ({score_text}) {snippet}"
 
 
+def describe_error(exc: BaseException) -> str:
+    """An error as a reader sees it: Slack's error code, or the message without Python's
+    class names where it has one."""
+    if isinstance(exc, SlackApiError):
+        return f"Slack answered `{exc.response.get('error') or 'an error'}`"
+    return str(exc) or exc.__class__.__name__
+
+
+def describe_report(report: Any) -> str:
+    """An ingest report (or any result) as lines a person reads, never a Python repr."""
+    if isinstance(report, str):
+        return report
+    if not dataclasses.is_dataclass(report):
+        return str(report)
+    lines: list[str] = []
+    for item in dataclasses.fields(report):
+        value = getattr(report, item.name)
+        label = item.name.replace("_", " ").capitalize()
+        if isinstance(value, Mapping):
+            lines.append(f"{label}: {len(value)}" + "".join(
+                f"\n  • {fit(str(k), 120)}: {fit(str(v), 200)}" for k, v in
+                list(value.items())[:10]))
+        elif isinstance(value, tuple | list):
+            shown = ", ".join(fit(str(v), 80) for v in value[:5])
+            more = f" (+{len(value) - 5} more)" if len(value) > 5 else ""
+            lines.append(f"{label}: {len(value)}" + (f" — {shown}{more}" if value else ""))
+        else:
+            lines.append(f"{label}: {value}")
+    return "\n".join(lines)
+
+
 class AdminCommands:
     """Parses and runs ``/support`` subcommands."""
 
@@ -137,9 +170,10 @@ class AdminCommands:
     async def slow(self, user_id: str, text: str, respond: AsyncRespond) -> None:
         """Run a slow subcommand and answer through ``respond`` (ephemeral)."""
         words = text.split()
+        chart: Stats | None = None
         try:
             if words[0].lower() == "stats":
-                answer = await self._stats(user_id, words[1:])
+                answer, chart = await self._stats(words[1:])
             elif words[0].lower() == "pending":
                 answer = await self._pending()
             elif words[1] == "search":
@@ -148,9 +182,17 @@ class AdminCommands:
                 answer = await self._kb_reindex()
         except Exception as exc:  # an admin command failing must say so, not go silent
             log.exception("/support %s failed", text)
-            answer = f"That failed: {exc.__class__.__name__}: {exc}"
+            answer = f"That failed: {describe_error(exc)}."
         await respond(text=plain(answer, ANSWER_LIMIT), response_type="ephemeral",
                       replace_original=False)
+        if chart is not None:
+            # The text is out first; the chart is a best effort that can fail on its own.
+            try:
+                await self._send_chart(user_id, chart, words[1] if len(words) > 1 else "7d")
+            except Exception as exc:
+                log.exception("stats chart upload failed")
+                await respond(text=f"(The chart could not be sent: {describe_error(exc)}.)",
+                              response_type="ephemeral", replace_original=False)
 
     async def _autosend(self, user_id: str, args: list[str]) -> str:
         if not args:
@@ -214,17 +256,26 @@ class AdminCommands:
         now = ", ".join(sorted(paused)) or "none"
         return f"Auto-send on *{channel}* {state}. Paused now: {now}."
 
-    async def _stats(self, user_id: str, args: list[str]) -> str:
-        window = parse_window(args[0]) if args else timedelta(days=7)
+    async def _stats(self, args: list[str]) -> tuple[str, Stats | None]:
+        """The stats text and the stats to chart (None: nothing to chart)."""
+        try:
+            window = parse_window(args[0]) if args else timedelta(days=7)
+        except ValueError:
+            return (f"`{plain(args[0], 40)}` is not a window.\n"
+                    "Usage: `/support stats [24h|7d|30d|2w]`", None)
+        if len(args) > 1:
+            return "Usage: `/support stats [24h|7d|30d|2w]`", None
         stats = await compute_stats(window, self._h.clock())
+        return format_stats(stats) + "\n(The chart follows in your DM with me.)", stats
+
+    async def _send_chart(self, user_id: str, stats: Stats, label: str) -> None:
         png = await asyncio.to_thread(render_chart, stats)
         client = self._h.client
         # A DM with the admin: the chart stays as private as the ephemeral answer.
         dm = await with_retry(lambda: client.conversations_open(users=user_id))
         await client.files_upload_v2(channel=str(dm["channel"]["id"]), file=png,
                                      filename="supportbot-stats.png",
-                                     title=f"Support desk, last {args[0] if args else '7d'}")
-        return format_stats(stats) + "\n(The chart is in your DM with me.)"
+                                     title=f"Support desk, last {label}")
 
     async def _pending(self, limit: int = 20) -> str:
         drafts = await draft_store.oldest_pending(limit)
@@ -268,7 +319,8 @@ class AdminCommands:
         if self._reindex is None:
             return "Re-indexing is not configured in this process."
         result = await self._reindex()
-        return f"Knowledge base re-indexed: {result}" if result is not None else "Re-indexed."
+        return "Knowledge base re-indexed." + (f"\n{describe_report(result)}"
+                                               if result is not None else "")
 
 
 def register_admin(app: AsyncApp, h: Handoff, commands: AdminCommands) -> None:

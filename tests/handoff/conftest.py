@@ -157,3 +157,10 @@ async def desk(db: Settings, make_desk: Callable[..., Any]) -> Desk:
     """The desk on both databases (SQLite and PostgreSQL)."""
     result: Desk = await make_desk()
     return result
+
+
+@pytest.fixture
+async def admin_desk(sqlite_db: object, make_desk: Callable[..., Any]) -> Desk:
+    """The desk on SQLite only (admin commands do not depend on the database kind)."""
+    desk: Desk = await make_desk()
+    return desk

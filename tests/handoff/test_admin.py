@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
-
-import pytest
 
 from bot.store import kv
 from bot.store.models import Draft, Message
 from handoff.admin import USAGE
 from tests.handoff.conftest import NOW, Desk
-
-
-@pytest.fixture
-async def admin_desk(sqlite_db: object, make_desk: Any) -> Desk:
-    desk: Desk = await make_desk()
-    return desk
 
 
 async def ask(desk: Desk, text: str, user: str = "UADMIN") -> str:
