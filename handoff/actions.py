@@ -26,7 +26,7 @@ from bot.flow import decisions
 from bot.flow.decisions import DeliverFn, DraftOutcome
 from bot.pipeline.learning import LearnedExample, LearnFn
 from bot.store import cards as card_store
-from bot.store import conversations
+from bot.store import conversations, runtime
 from bot.store import drafts as draft_store
 from config import Settings
 from handoff import cards, modals
@@ -324,6 +324,40 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
         h.tasks.spawn(h.notifier.post_in_thread(
             ids["conversation"], f"🤖 {user(agent)} handed this conversation back to the bot."),
             name="release-note")
+
+    @button(cards.CORRECT)
+    async def correct(body: dict[str, Any], action: dict[str, Any]) -> None:
+        # A follow-up through the customer's channel, prefilled with what was sent.
+        agent, ids = str(body["user"]["id"]), _ids(action)
+        owner = await _owner_other_than(ids["conversation"], agent)
+        if owner is not None:
+            h.ephemeral(_channel(body), agent, owned_by(owner), body)
+            return
+        draft = await card_store.draft(ids["draft"])
+        if draft is None:
+            raise decisions.DecisionError(f"draft {ids['draft']} does not exist")
+        seen = await draft_store.latest_reply_id(ids["conversation"])
+        question = await _last_question(ids["conversation"])
+        await h.client.views_open(trigger_id=body["trigger_id"], view=modals.reply_modal(
+            conversation_id=ids["conversation"], question=question,
+            initial=f"A correction to my previous message: {draft.final_text or draft.text}",
+            seen_reply=seen))
+
+    @button(cards.STOP_TOPIC)
+    async def stop_topic(body: dict[str, Any], action: dict[str, Any]) -> None:
+        agent, ids = str(body["user"]["id"]), _ids(action)
+        draft = await card_store.draft(ids["draft"])
+        if draft is None or not draft.topic:
+            h.ephemeral(_channel(body), agent, "This reply belongs to no topic to stop.", body)
+            return
+        stopped = await runtime.stop_topic(draft.topic, updated_by=agent)
+        h.ephemeral(_channel(body), agent,
+                    "Auto-send stopped for this topic: its drafts wait for an agent again."
+                    if stopped else "Auto-send was already stopped for this topic.", body)
+        if stopped:
+            h.tasks.spawn(h.notifier.post_in_thread(
+                ids["conversation"], f"🛑 {user(agent)} stopped auto-send for this topic."),
+                name="stop-topic-note")
 
     @button(cards.RETRY)
     async def retry(body: dict[str, Any], action: dict[str, Any]) -> None:

@@ -24,7 +24,7 @@ from bot.store import runtime
 from handoff.actions import Handoff
 from handoff.chart import render_chart
 from handoff.runtime import with_retry
-from handoff.text import fit, plain
+from handoff.text import fit, plain, slack_date
 
 if TYPE_CHECKING:
     from bot.store.models import Draft
@@ -198,7 +198,8 @@ class AdminCommands:
         if not args:
             current = await runtime.auto_send_threshold(self._h.settings.auto_send_threshold)
             shown = "off" if current is None else f"{current:.2f}"
-            return f"Auto-send threshold: *{shown}*.\n" + await self._earned()
+            return (f"Auto-send threshold: *{shown}*.\n" + await self._earned() + "\n"
+                    + await self._recent_auto_sends())
         if args[0].lower() == "off":
             await runtime.set_auto_send_threshold(None, updated_by=user_id)
             return "Auto-send is *off*: every draft waits for an agent."
@@ -228,6 +229,16 @@ class AdminCommands:
         lines = [f"• `{e.answer_id}` ({e.approvals}×) {fit(e.question, 90)} → "
                  f"{fit(e.answer, 120)}" for e in entries]
         return "*Learned answers*, most recent first:\n" + "\n".join(lines)
+
+    async def _recent_auto_sends(self, limit: int = 10) -> str:
+        sent = await draft_store.recent_auto_sent(limit)
+        if not sent:
+            return "Nothing was sent automatically yet."
+        lines = [f"• {slack_date(d.decided_at)} #{d.conversation.id} "
+                 f"({d.conversation.channel}, confidence {d.confidence:.2f}): "
+                 f"{fit(' '.join(d.message.text.split()), 80)} → "
+                 f"{fit(' '.join((d.final_text or d.text).split()), 100)}" for d in sent]
+        return f"*Last {len(sent)} automatic replies*, newest first:\n" + "\n".join(lines)
 
     async def _earned(self) -> str:
         settings = self._h.settings

@@ -45,6 +45,7 @@ APPROVE, EDIT, REJECT, TAKE_OVER, RELEASE, REPLY, RETRY, ASSIGN = (
     "sb_approve", "sb_edit", "sb_reject", "sb_take_over", "sb_release", "sb_reply", "sb_retry",
     "sb_assign",
 )
+CORRECT, STOP_TOPIC = "sb_correct", "sb_stop_topic"
 MAX_SOURCES = 5
 # Confidence explains itself in about six reasons; the policy's reasons (why not auto, why a
 # human) come after them and must not be cut off, so leave room for both.
@@ -234,6 +235,42 @@ def draft_card(view: CardView) -> tuple[list[Block], bool]:
     blocks += [*_sources(view), _confidence(view), DividerBlock(), *_outcome(view),
                *_buttons(view)]
     return blocks, q_cut or d_cut
+
+
+def auto_sent_card(view: CardView) -> list[Block]:
+    """The compact card of a reply sent automatically: what was asked and answered, on what
+    grounds, with *Correct* (a follow-up through the same channel) and *Stop auto-send for
+    this topic*."""
+    question, _ = quote(view.question, 700)
+    reply, _ = quote(view.final_text or view.draft, 1200)
+    ids = action_value(draft=view.draft_id, conversation=view.conversation_id)
+    buttons = [_button("Correct", CORRECT, ids)]
+    if view.topic:
+        buttons.append(_button("Stop auto-send for this topic", STOP_TOPIC, ids, "danger",
+                               confirm=ConfirmObject(
+                                   title="Stop auto-send?",
+                                   text="Drafts for this topic will wait for an agent again.",
+                                   confirm="Stop", deny="Cancel")))
+    sources = ", ".join(fit(str(s.get("title") or s.get("source_id") or "?"), 80)
+                        for s in view.sources[:3]) or "no sources"
+    lines = [f"🤖 *Sent automatically* to {fit(view.customer, 200)} · {view.channel} · "
+             f"confidence *{view.confidence:.2f}* · {slack_date(view.decided_at)}",
+             f"*Customer wrote*\n{question}", f"*Reply sent*\n{reply}"]
+    delivery = view.delivery
+    state = ("📬 Delivered" if delivery and delivery.status == "sent" else
+             f"❗ *Not delivered*: {fit(delivery.error or 'unknown error', 500)}"
+             if delivery and delivery.status == "dead" else "⏳ Sending")
+    return [
+        SectionBlock(text=MarkdownTextObject(text=fit_field("\n".join(lines)))),
+        ContextBlock(elements=[MarkdownTextObject(text=f"Sources: {sources} · {state}")]),
+        ActionsBlock(block_id=f"auto:{view.draft_id}", elements=buttons),
+    ]
+
+
+def auto_sent_fallback(view: CardView) -> str:
+    """The notification text of an auto-sent card."""
+    return fit(f"Sent automatically to {view.customer}: {' '.join(view.question.split())}",
+               300)
 
 
 def full_text_message(view: CardView) -> str:

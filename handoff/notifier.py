@@ -22,6 +22,8 @@ from bot.store import cards
 from config import Settings
 from handoff.cards import (
     as_dicts,
+    auto_sent_card,
+    auto_sent_fallback,
     card_fallback,
     draft_card,
     failure_blocks,
@@ -96,6 +98,23 @@ class SlackApprovalNotifier:
         except _SLACK_ERRORS:
             log.exception("could not show the failure of outbox item %s", outbox_item_id)
 
+    async def auto_sent(self, draft_id: int) -> None:
+        try:
+            view = await load_card(draft_id)
+            card_channel, thread = await cards.approval_place(view.conversation_id)
+            channel = card_channel or self._channel
+            kwargs: dict[str, Any] = {"channel": channel, "text": auto_sent_fallback(view),
+                                      "blocks": as_dicts(auto_sent_card(view))}
+            if thread:
+                kwargs["thread_ts"] = thread
+            response = await with_retry(lambda: self._client.chat_postMessage(**kwargs))
+            ts = str(response["ts"])
+            await cards.record_card(draft_id, ts)
+            if not thread:
+                await cards.record_thread(view.conversation_id, channel=channel, ts=ts)
+        except _SLACK_ERRORS:
+            log.exception("could not post the auto-sent card of draft %s", draft_id)
+
     async def delivered(self, outbox_item_id: int) -> None:
         item = await cards.outbox_item(outbox_item_id)
         draft_id: int | None = getattr(item, "draft_id", None)
@@ -115,12 +134,14 @@ class SlackApprovalNotifier:
                 return
             ts, conversation_id = card
             view = await load_card(draft_id)
-            blocks, _ = draft_card(view)
+            if view.status == "auto_sent":
+                blocks, fallback = auto_sent_card(view), auto_sent_fallback(view)
+            else:
+                blocks, fallback = draft_card(view)[0], card_fallback(view)
             channel = await self._card_channel(conversation_id)
             try:
                 await with_retry(lambda: self._client.chat_update(
-                    channel=channel, ts=ts, text=card_fallback(view),
-                    blocks=as_dicts(blocks)))
+                    channel=channel, ts=ts, text=fallback, blocks=as_dicts(blocks)))
             except _SLACK_ERRORS:
                 log.exception("could not update the card of draft %s", draft_id)
 

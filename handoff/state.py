@@ -53,6 +53,7 @@ class CardView:
     reject_reason: str | None = None
     delivery: Delivery | None = None
     created_at: datetime | None = None
+    topic: str | None = None
 
     @property
     def human_only(self) -> bool:
@@ -118,4 +119,5 @@ async def load_card(draft_id: int) -> CardView:
         reject_reason=signal_reason,
         delivery=delivery,
         created_at=draft.created_at,
+        topic=draft.topic,
     )

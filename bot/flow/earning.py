@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.pipeline.earning import TopicRecord, is_earned
 from bot.store import earning as store
+from bot.store import runtime
 
 
 async def topic_record(topic: str, *, window: int, min_approvals: int, min_rate: float,
@@ -11,9 +12,10 @@ async def topic_record(topic: str, *, window: int, min_approvals: int, min_rate:
     """The topic's record over its last ``window`` human decisions."""
     actions = await store.recent_actions(topic, window=window)
     approved = sum(1 for a in actions if a == "approved")
+    stopped = topic in await runtime.stopped_topics()
     return TopicRecord(topic, approved, len(actions),
                        is_earned(approved, len(actions), min_approvals=min_approvals,
-                                 min_rate=min_rate), question)
+                                 min_rate=min_rate) and not stopped, question, stopped=stopped)
 
 
 async def earned_topics(*, window: int, min_approvals: int, min_rate: float,

@@ -304,8 +304,9 @@ class Router:
         rule = EarningRule(s.earn_min_approvals, s.earn_min_rate) if source.earning \
             else EarningRule()
         record = None
-        if threshold is not None and topic is not None and rule.min_approvals > 0:
+        if threshold is not None and topic is not None:
             # Only read when it can matter: with auto-send off no record changes a decision.
+            # Read even without an earning rule: an agent may have stopped the topic.
             record = await source.topic(*topic)
         return DecisionFacts(
             auto_send_threshold=threshold,
@@ -429,6 +430,8 @@ class Router:
         )
         if decision in (Decision.REVIEW, Decision.HUMAN):
             await self._notifier.draft_ready(draft.id)
+        elif decision is Decision.AUTO:
+            await self._notifier.auto_sent(draft.id)
         telemetry.DECISIONS.labels(decision.value).inc()
         log.info("conversation %s: draft %s %s (confidence %.2f)", conversation.id, draft.id,
                  decision.value, analysis.confidence.value)

@@ -26,6 +26,8 @@ class TopicRecord:
     decided: int
     earned: bool
     question: str = ""
+    #: An agent stopped auto-send for this topic (``/support`` or the auto-sent card).
+    stopped: bool = False
 
     @property
     def rate(self) -> float:

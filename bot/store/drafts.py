@@ -182,6 +182,12 @@ async def auto_sent_to_customer_since(customer_id: int, since: datetime) -> int:
                               conversation__customer_id=customer_id).count()
 
 
+async def recent_auto_sent(limit: int) -> list[Draft]:
+    """The newest automatically sent drafts with their message and conversation."""
+    return await (Draft.filter(status=DraftStatus.AUTO_SENT).order_by("-decided_at", "-id")
+                  .limit(limit).prefetch_related("message", "conversation"))
+
+
 async def oldest_pending(limit: int) -> list[Draft]:
     """Pending drafts, oldest first, with their conversations."""
     return await (Draft.filter(status=DraftStatus.PENDING).order_by("created_at", "id")

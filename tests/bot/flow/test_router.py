@@ -56,6 +56,9 @@ class RecordingNotifier:
     async def delivered(self, outbox_item_id: int) -> None:
         self.calls.append(("delivered", outbox_item_id))
 
+    async def auto_sent(self, draft_id: int) -> None:
+        self.calls.append(("auto_sent", draft_id))
+
     async def remind_stale(self, *, older_than: object, now: object) -> int:
         return 0
 
@@ -99,7 +102,8 @@ async def test_an_auto_sent_draft_is_queued_counted_and_taught_in_one_step(db: S
     assert await OutboxItem.filter(draft_id=draft.id).count() == 1
     assert (await Conversation.get(id=accepted.conversation_id)).auto_replies == 1
     assert await LearningSignal.filter(draft_id=draft.id, action="auto_sent").count() == 1
-    assert notifier.calls == []  # nothing for a human to do
+    # Nothing for a human to decide, but shown in the open (never silently).
+    assert notifier.calls == [("auto_sent", draft.id)]
 
 
 async def test_the_conversation_cap_read_at_load_holds_the_next_draft_back(db: Settings) -> None:
@@ -145,3 +149,4 @@ async def test_suppressed_and_human_owned_messages_get_no_draft(db: Settings) ->
     assert await routing.process(owned.message_id) is None
     assert ("customer_followup", owned.message_id) in notifier.calls
     assert not await Draft.exists()
+
