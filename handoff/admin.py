@@ -19,12 +19,12 @@ from slack_sdk.errors import SlackApiError
 from bot.domain import Channel
 from bot.flow.earning import earned_topics
 from bot.ops.stats import Stats, compute_stats, parse_window
+from bot.store import attention, runtime
 from bot.store import drafts as draft_store
-from bot.store import runtime
 from handoff.actions import Handoff
 from handoff.chart import render_chart
 from handoff.runtime import with_retry
-from handoff.text import fit, plain, slack_date
+from handoff.text import fit, plain, slack_date, user
 
 if TYPE_CHECKING:
     from bot.store.models import Draft
@@ -289,20 +289,32 @@ class AdminCommands:
                                      title=f"Support desk, last {label}")
 
     async def _pending(self, limit: int = 20) -> str:
-        drafts = await draft_store.oldest_pending(limit)
-        if not drafts:
-            return "No drafts are waiting. 🎉"
+        waiting = await attention.waiting_on_us(limit=limit)
+        if not waiting:
+            return "Nothing is waiting on us. 🎉"
         now = self._h.clock()
-        lines = [f"*{len(drafts)} oldest pending drafts*"]
-        for draft in drafts:
-            age = (now - draft.created_at).total_seconds() / 60
-            link = await self._permalink(draft)
-            subject = draft.conversation.subject or f"conversation #{draft.conversation.id}"
-            label = fit(subject, 80)  # a mail subject: customer text
+        lines = [f"*{len(waiting)} conversations waiting on us*, longest first"]
+        for item in waiting:
+            age = max(0.0, (now - item.since).total_seconds() / 60)
+            link = await self._thread_link(item)
+            label = fit(item.subject or f"conversation #{item.conversation_id}", 80)
             where = f"<{link}|{label}>" if link else label
-            lines.append(f"• {where} · {draft.decision} · confidence {draft.confidence:.2f} · "
-                         f"waiting {age:.0f} min")
+            owner = f" · owner {user(item.assignee)}" if item.assignee else ""
+            lines.append(f"• {where} · {fit(item.customer, 60)} · {item.reason} · waiting "
+                         f"{age:.0f} min{owner}\n   _{fit(item.first_words, 100)}_")
         return "\n".join(lines)
+
+    async def _thread_link(self, item: attention.Waiting) -> str | None:
+        channel = item.approval_channel or self._h.settings.approval_channel
+        if not item.approval_thread_ts or channel is None:
+            return None
+        try:
+            response = await self._h.client.chat_getPermalink(
+                channel=channel, message_ts=item.approval_thread_ts)
+        except Exception:
+            log.warning("no permalink for conversation %s", item.conversation_id, exc_info=True)
+            return None
+        return str(response.get("permalink") or "") or None
 
     async def _permalink(self, draft: Draft) -> str | None:
         if not draft.approval_ts:

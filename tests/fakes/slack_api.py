@@ -254,6 +254,13 @@ class FakeSlackAPI:
 
     _m_views_update = _m_views_open
 
+    def _m_views_publish(self, p: dict[str, Any]) -> dict[str, Any]:
+        view = p.get("view")
+        view = json.loads(view) if isinstance(view, str) else view
+        if not p.get("user_id"):
+            return {"error": "invalid_arguments"}
+        return {"view": {**(view or {}), "id": f"V{next(self._ids):06d}"}}
+
     def _m_users_info(self, p: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(str(p.get("user")))
         return {"user": user} if user else {"error": "user_not_found"}

@@ -277,6 +277,7 @@ async def test_stale_drafts_are_reminded_once(desk: Desk) -> None:
 
     draft = await desk.draft()
     await Draft.filter(id=draft.id).update(created_at=NOW - timedelta(hours=2))
+    await Message.all().update(created_at=NOW - timedelta(hours=2))
     assert await desk.handle.notifier.remind_stale(older_than=timedelta(hours=1), now=NOW) == 1
     assert await desk.handle.notifier.remind_stale(older_than=timedelta(hours=1), now=NOW) == 0
     post = desk.slack.calls_to("chat.postMessage")[-1]

@@ -65,7 +65,7 @@ async def test_pending_lists_oldest_first_with_links(admin_desk: Desk) -> None:
     first = await admin_desk.draft(question="First question")
     await admin_desk.draft(question="Second question")
     text = await answer_of_slow(admin_desk, "pending")
-    assert "2 oldest pending drafts" in text
+    assert "2 conversations waiting on us" in text
     link = f"https://fake.slack.com/archives/CAPPROVAL/p{first.approval_ts.replace('.', '')}"  # type: ignore[union-attr]
     assert link in text.splitlines()[1]
 
