@@ -191,6 +191,10 @@ def _outcome(view: CardView) -> list[Block]:
         if view.status == "rejected" and view.reject_reason:
             line += f"\nReason: {fit(view.reject_reason, 1000)}"
         lines.append(line)
+    if view.customer_waiting_since is not None:
+        who = user(view.assignee) if view.assignee else "the approvers"
+        lines.append(f"🔴 *Customer wrote again {slack_date(view.customer_waiting_since)} — "
+                     f"waiting on us* ({who}; see the thread)")
     if view.assignee:
         lines.append(f"👤 Owned by {user(view.assignee)}: only they reply here; the bot stops "
                      "drafting.")

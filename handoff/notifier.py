@@ -69,12 +69,17 @@ class SlackApprovalNotifier:
         conversation = message.conversation
         blocks = followup_blocks(author=customer_label(conversation, message), text=message.text,
                                  conversation_id=conversation.id, assignee=conversation.assignee)
+        # The notification names who must act (the owner, else the approvers); the top-level
+        # card's state line says the conversation waits on us.
+        mention = self.attention_of(conversation.assignee)
         try:
-            await self.post_in_thread(conversation.id, fit(f"{message.author} wrote: "
-                                                           f"{message.text}", MESSAGE_TEXT),
-                                      blocks=blocks)
+            await self.post_in_thread(conversation.id, f"{mention} " + fit(
+                f"{message.author} wrote: {message.text}", MESSAGE_TEXT - 200), blocks=blocks)
         except _SLACK_ERRORS:
             log.exception("could not post follow-up message %s", message_id)
+        top = await cards.thread_card_draft(conversation.id)
+        if top is not None:
+            await self.refresh(top)
 
     async def draft_superseded(self, draft_id: int) -> None:
         await self.refresh(draft_id)

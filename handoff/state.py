@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.store import cards
+from bot.store import attention, cards
 
 if TYPE_CHECKING:
     from bot.store.models import Conversation, Message
@@ -54,6 +54,8 @@ class CardView:
     delivery: Delivery | None = None
     created_at: datetime | None = None
     topic: str | None = None
+    #: The customer wrote again after this draft's message and nobody replied since.
+    customer_waiting_since: datetime | None = None
 
     @property
     def human_only(self) -> bool:
@@ -120,4 +122,6 @@ async def load_card(draft_id: int) -> CardView:
         delivery=delivery,
         created_at=draft.created_at,
         topic=draft.topic,
+        customer_waiting_since=await attention.customer_waiting_since(
+            conversation.id, after_message=message.id),
     )

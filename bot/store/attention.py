@@ -98,3 +98,15 @@ async def claim_reminder(conversation_id: int, *, message_id: int, level: int) -
     meta["reminded"] = {"message": message_id, "level": level}
     await Conversation.filter(id=conversation_id).update(metadata=meta)
     return True
+
+
+async def customer_waiting_since(conversation_id: int, *, after_message: int) -> datetime | None:
+    """When the customer wrote after message ``after_message`` with no reply queued since
+    (the conversation waits on us), else None."""
+    newer = await (Message.filter(conversation_id=conversation_id, id__gt=after_message,
+                                  direction=Direction.IN).order_by("-id").first())
+    if newer is None:
+        return None
+    reply = await (OutboxItem.filter(conversation_id=conversation_id,
+                                     created_at__gte=newer.created_at).exists())
+    return None if reply else newer.created_at

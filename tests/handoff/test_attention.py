@@ -65,3 +65,17 @@ async def test_reminders_escalate_and_are_sent_once_per_level(desk: Desk) -> Non
     escalated = desk.slack.calls_to("chat.postMessage")[before + 2:]
     assert all(c.params.get("reply_broadcast") for c in escalated)
     assert conversation_id > 0
+
+
+async def test_a_follow_up_mentions_who_must_act_and_marks_the_top_card(desk: Desk) -> None:
+    draft = await desk.draft(question="Can I get a refund?", thread="T9")
+    value = cards.action_value(draft=draft.id, conversation=draft.conversation_id)  # type: ignore[attr-defined]
+    await desk.edge.click(user="UAGENT1", action_id=cards.TAKE_OVER, value=value)
+    message_id = await desk.customer_message("Hello? Any answer?", thread="T9")
+    await desk.handle.notifier.customer_followup(message_id)
+    await desk.settle()
+    posted = desk.slack.calls_to("chat.postMessage")[-1]
+    assert str(posted.params["text"]).startswith("<@UAGENT1> ")
+    assert posted.params["thread_ts"] == draft.approval_ts
+    top = desk.card_calls("chat.update", draft)[-1]
+    assert "waiting on us" in json.dumps(top.json("blocks"))
