@@ -51,8 +51,8 @@ MAX_SOURCES = 5
 # human) come after them and must not be cut off, so leave room for both.
 MAX_REASONS = 12
 _OUTCOME = {
-    "approved": "✅ Approved and sent",
-    "edited": "✏️ Edited and sent",
+    "approved": "✅ Approved",
+    "edited": "✏️ Edited",
     "rejected": "🚫 Rejected",
     "superseded": "⏭️ Superseded",
     "auto_sent": "🤖 Sent automatically",
@@ -71,8 +71,28 @@ def _button(text: str, action_id: str, value: str, style: str | None = None,
                          style=style, confirm=confirm)
 
 
+_HEADER = {"approved": "Approved", "edited": "Edited", "rejected": "Rejected",
+           "superseded": "Superseded", "auto_sent": "Sent automatically", "expired": "Expired"}
+
+
+def _state(view: CardView) -> str:
+    """The card's header word: what the draft is waiting for or what happened to its reply
+    (sending, delivered, not delivered), never "Review draft" once decided."""
+    if view.status == "pending":
+        return "Needs a human" if view.human_only else "Review draft"
+    kind = _HEADER.get(view.status, view.status.replace("_", " ").capitalize())
+    delivery = view.delivery
+    if delivery is None:
+        return kind
+    if delivery.status == "sent":
+        return f"{kind} · delivered"
+    if delivery.status == "dead":
+        return f"{kind} · NOT delivered"
+    return f"{kind} · sending" + (" (retrying)" if delivery.error else "")
+
+
 def _title(view: CardView) -> str:
-    kind = "Needs a human" if view.human_only else "Review draft"
+    kind = _state(view)
     topic = reveal_links(view.subject or " ".join(view.question.split()))
     return plain(f"{kind} · {topic}" if topic else kind, HEADER_TEXT)
 
@@ -185,6 +205,8 @@ def _outcome(view: CardView) -> list[Block]:
         if view.status == "superseded" and view.decided_by != "customer":
             label = "✍️ Answered by hand"  # an agent's own reply replaced the draft
         line = f"{label} by {who} · {slack_date(view.decided_at)}"
+        if view.status in ("approved", "edited") and view.delivery is None:
+            line += " · queued for sending"
         if view.status == "edited" and view.final_text is not None:
             ratio = edit_ratio(view.draft, view.final_text)
             line += f" · edit {edit_size(view.draft, view.final_text)} (ratio {ratio:.2f})"
