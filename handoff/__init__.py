@@ -13,6 +13,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.clock import Clock, utcnow
 from bot.flow.decisions import DeliverFn
 from bot.pipeline.learning import LearnFn
+from bot.store import conversations
 from config import Settings
 from handoff.access import AccessPolicy
 from handoff.actions import Handoff, RetryFn, register_actions
@@ -32,6 +33,13 @@ class HandoffHandle:
     notifier: SlackApprovalNotifier
     tasks: TaskSet
     access: AccessPolicy
+
+    async def customer_edited(self, channel_message_id: str, text: str) -> None:
+        """A customer edited a Slack message: store the new text and re-render the card of
+        the pending draft answering it (its question shows the edit)."""
+        draft_id = await conversations.edit_customer_message("slack", channel_message_id, text)
+        if draft_id is not None:
+            await self.notifier.refresh(draft_id)
 
 
 def register_handoff(

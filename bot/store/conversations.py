@@ -10,7 +10,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
 from bot.domain import ConversationStatus, Direction
-from bot.store.models import Conversation, Message
+from bot.store.models import Conversation, Draft, Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,3 +157,18 @@ async def add_note(conversation_id: int, *, agent: str, text: str,
     except IntegrityError:
         existing = await Message.get(channel=conversation.channel, channel_message_id=key)
         return False, existing.id
+
+
+async def edit_customer_message(channel: str, channel_message_id: str, text: str) -> int | None:
+    """A customer edited a message we stored: keep the earlier text in its metadata, store
+    the new one, and return the id of the pending draft answering it (its card shows the new
+    question), else None. Unknown messages and unchanged texts change nothing."""
+    message = await Message.get_or_none(channel=channel, channel_message_id=channel_message_id,
+                                        direction=Direction.IN)
+    if message is None or message.text == text:
+        return None
+    meta = dict(message.metadata)
+    meta["edits"] = [*list(meta.get("edits") or []), message.text][-10:]
+    await Message.filter(id=message.id).update(text=text, metadata=meta)
+    draft = await Draft.filter(message_id=message.id, status="pending").order_by("-id").first()
+    return draft.id if draft is not None else None
