@@ -284,6 +284,11 @@ class Router:
         if close_rejection is not None:
             why = rejection_reason(close_rejection)
             confidence = replace(confidence, reasons=[*confidence.reasons, why])
+        elif agreement == 0.0 and rejection is not None:
+            # A related (not close) rejection lowered confidence: quote it, with its closeness.
+            why = (f"a related question ({_cosine(rejection):.2f}) was rejected: "
+                   f"{rejection.text[:200]}")
+            confidence = replace(confidence, reasons=[*confidence.reasons, why])
         topic = topic_of(passages, min_cosine=self._settings.topic_cosine)
         decision_facts, record = await self._decision_facts(
             facts or self._facts, channel, conversation or ConversationFacts(), close_rejection,

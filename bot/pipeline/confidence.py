@@ -276,6 +276,10 @@ def _describe(parts: Mapping[str, float | None]) -> list[str]:
     learned = parts["learned_agreement"]
     if learned is None:
         reasons.append("no approved answer to compare with")
+    elif learned == 0.0:
+        # The router's signal for "the nearest decided question was a rejection" (it names the
+        # rejection itself): never an agreement line reading "(0.00)".
+        reasons.append("the nearest question agents decided was rejected")
     else:
         verdict = "agrees with" if learned >= 0.5 else "differs from"
         reasons.append(f"{verdict} an approved answer ({learned:.2f})")

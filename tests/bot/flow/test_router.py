@@ -150,3 +150,18 @@ async def test_suppressed_and_human_owned_messages_get_no_draft(db: Settings) ->
     assert ("customer_followup", owned.message_id) in notifier.calls
     assert not await Draft.exists()
 
+
+
+async def test_a_related_rejection_is_quoted_not_shown_as_zero_agreement(db: Settings) -> None:
+    related = Hit(doc_id="rejected-1", chunk_id="rejected-1", title="When does my parcel ship?",
+                  text="Do not promise shipping dates", score=0.7, kind="learned",
+                  dense_score=0.7)
+    routing = Router(settings=db, knowledge=FixedRetriever([PARCEL]), learned=None,
+                     drafter=OfflineDrafter(), notifier=RecordingNotifier(), clock=lambda: NOW,
+                     rejected=FixedRetriever([related]))
+    accepted = await inbox.accept(inbound("r1", text="When will my parcel ship?", sender="ada"))
+    draft = await routing.process(accepted.message_id)
+    assert draft is not None
+    assert any(r.startswith("a related question (0.70) was rejected: Do not promise")
+               for r in draft.reasons), draft.reasons
+    assert not any("(0.00)" in r for r in draft.reasons)

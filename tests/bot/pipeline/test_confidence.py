@@ -231,3 +231,11 @@ def test_an_approved_answer_and_its_article_are_not_rivals() -> None:
     unrelated = Passage(source_id="answer-2", title="t", text="x", score=0.9, kind="learned",
                         cosine=0.9)
     assert retrieval_parts(question, [unrelated, article, other])["margin"] < 0.2
+
+
+def test_a_rejected_precedent_never_reads_as_a_zero_agreement() -> None:
+    rejected = score([passage("a", 0.7)], learned=0.0)
+    assert "the nearest question agents decided was rejected" in rejected.reasons
+    assert not any("(0.00)" in r for r in rejected.reasons)
+    differs = score([passage("a", 0.7)], learned=0.3)
+    assert "differs from an approved answer (0.30)" in differs.reasons
