@@ -162,7 +162,8 @@ async def build_services(
             stack.push_async_callback(handle.tasks.drain)
             notifier = handle.notifier
             register_customer_channel(slack_app, settings=settings, accept=accept,
-                                      on_profile=inbox.update_slack_profile)
+                                      on_profile=inbox.update_slack_profile,
+                                      on_edit=handle.customer_edited)
             if settings.approval_channel:
                 ops = SlackOps(client=client, channel=settings.approval_channel)
             senders[Channel.SLACK] = SlackSender(client=client)

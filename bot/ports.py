@@ -31,6 +31,10 @@ class ApprovalNotifier(Protocol):
     async def delivered(self, outbox_item_id: int) -> None:
         """A reply reached the customer (update the card if there is one)."""
 
+    async def auto_sent(self, draft_id: int) -> None:
+        """A draft was sent automatically: show it in the open (a compact card with Correct
+        and Stop auto-send for this topic)."""
+
     async def remind_stale(self, *, older_than: timedelta, now: datetime) -> int:
         """Nudge humans about drafts waiting longer than ``older_than``; how many."""
 
@@ -55,6 +59,9 @@ class NullNotifier:
 
     async def delivered(self, outbox_item_id: int) -> None:
         return None
+
+    async def auto_sent(self, draft_id: int) -> None:
+        log.info("draft %s was sent automatically (no approval channel to show it)", draft_id)
 
     async def remind_stale(self, *, older_than: timedelta, now: datetime) -> int:
         return 0

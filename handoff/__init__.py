@@ -13,10 +13,12 @@ from slack_bolt.async_app import AsyncApp
 from bot.clock import Clock, utcnow
 from bot.flow.decisions import DeliverFn
 from bot.pipeline.learning import LearnFn
+from bot.store import conversations
 from config import Settings
 from handoff.access import AccessPolicy
 from handoff.actions import Handoff, RetryFn, register_actions
 from handoff.admin import AdminCommands, LearnedStore, ReindexFn, SearchFn, register_admin
+from handoff.home import register_home
 from handoff.notifier import SlackApprovalNotifier
 from handoff.runtime import TaskSet
 
@@ -31,6 +33,13 @@ class HandoffHandle:
     notifier: SlackApprovalNotifier
     tasks: TaskSet
     access: AccessPolicy
+
+    async def customer_edited(self, channel_message_id: str, text: str) -> None:
+        """A customer edited a Slack message: store the new text and re-render the card of
+        the pending draft answering it (its question shows the edit)."""
+        draft_id = await conversations.edit_customer_message("slack", channel_message_id, text)
+        if draft_id is not None:
+            await self.notifier.refresh(draft_id)
 
 
 def register_handoff(
@@ -61,5 +70,6 @@ def register_handoff(
                 deliver=deliver, clock=clock, learn=learn, retry_delivery=retry_delivery,
                 learn_rejection=learn_rejection)
     register_actions(app, h)
+    register_home(app, h)
     register_admin(app, h, AdminCommands(h, search=search, reindex=reindex, learned=learned))
     return HandoffHandle(notifier=notifier, tasks=tasks, access=access)

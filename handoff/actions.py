@@ -7,14 +7,18 @@ card updates, ephemerals and learning run afterwards as tracked tasks.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.clock import Clock
 from bot.domain import DraftStatus
@@ -22,13 +26,14 @@ from bot.flow import decisions
 from bot.flow.decisions import DeliverFn, DraftOutcome
 from bot.pipeline.learning import LearnedExample, LearnFn
 from bot.store import cards as card_store
-from bot.store import conversations
+from bot.store import conversations, runtime
+from bot.store import drafts as draft_store
 from config import Settings
 from handoff import cards, modals
 from handoff.access import AccessPolicy
 from handoff.notifier import SlackApprovalNotifier
 from handoff.runtime import TaskSet, with_retry
-from handoff.text import plain, user
+from handoff.text import fit, user
 
 if TYPE_CHECKING:
     from bot.store.models import Draft
@@ -36,6 +41,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 Listener = Callable[..., Awaitable[None]]
 REFUSAL = "Only approvers can act on drafts. Ask an admin to add you to SUPPORTBOT_APPROVERS."
+_EXPIRED = ("Slack allows 3 seconds to open a form after a click and that time ran out. "
+            "Please click the button again.")
 RetryFn = Callable[[int], Awaitable[bool]]
 _STATUS_WORDS = {"approved": "approved", "edited": "edited and sent", "rejected": "rejected",
                  "superseded": "superseded", "auto_sent": "sent automatically",
@@ -71,21 +78,62 @@ class Handoff:
 
         return spawn
 
-    def ephemeral(self, channel: str | None, user_id: str, text: str) -> None:
-        """Tell one agent something only they see (in the background)."""
+    def ephemeral(self, channel: str | None, user_id: str, text: str,
+                  body: Mapping[str, Any] | None = None) -> None:
+        """Tell one agent something only they see (in the background). With the click's
+        ``body``, through its ``response_url`` (works for agents who are not members of the
+        channel, where ``chat.postEphemeral`` fails), falling back to ``chat.postEphemeral``."""
         target = channel or self.settings.approval_channel
-        if target is None:
-            return
-        self.tasks.spawn(with_retry(lambda: self.client.chat_postEphemeral(
-            channel=target, user=user_id, text=text)), name="ephemeral")
+        response_url = str((body or {}).get("response_url") or "")
+
+        async def send() -> None:
+            if response_url:
+                try:
+                    result = await AsyncWebhookClient(response_url).send(
+                        text=text, response_type="ephemeral", replace_original=False)
+                    if result.status_code == 200:
+                        return
+                except Exception:
+                    log.warning("response_url failed; trying chat.postEphemeral", exc_info=True)
+            if target is None:
+                return
+            await with_retry(lambda: self.client.chat_postEphemeral(
+                channel=target, user=user_id, text=text))
+
+        self.tasks.spawn(send(), name="ephemeral")
 
     def refresh(self, draft_id: int) -> None:
         self.tasks.spawn(self.notifier.refresh(draft_id), name=f"refresh:{draft_id}")
+
+    def refresh_conversation(self, conversation_id: int) -> None:
+        self.tasks.spawn(self.notifier.refresh_conversation(conversation_id),
+                         name=f"refresh-conversation:{conversation_id}")
 
 
 def _ids(action: Mapping[str, Any]) -> dict[str, int]:
     data = json.loads(str(action.get("value") or "{}"))
     return {k: int(v) for k, v in data.items() if v is not None}
+
+
+def owned_by(owner: str | None) -> str:
+    """What an agent is told when someone else owns the conversation."""
+    return (f"{user(owner)} owns this conversation: only they can reply or decide on it. "
+            "They (or an admin) can hand it over with *Assign to…* or *Release to bot*.")
+
+
+def replied_meanwhile(by: str | None, at: datetime | None) -> str:
+    """What an agent is told when a reply went out while they were writing theirs."""
+    when = at.strftime("%H:%M UTC") if at else "just now"
+    return (f"{user(by)} replied to the customer at {when}, after you started writing. "
+            "Your text was not sent; it is still here if you want to send it as a follow-up: "
+            "close this form and click Reply again.")
+
+
+async def _owner_other_than(conversation_id: int, agent: str) -> str | None:
+    conversation = await conversations.get(conversation_id)
+    if conversation is None or conversation.assignee in (None, agent):
+        return None
+    return str(conversation.assignee)
 
 
 def _channel(body: Mapping[str, Any]) -> str | None:
@@ -140,26 +188,61 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
         await ack()
         agent = str(body["user"]["id"])
         if not await h.access.may_decide(agent):
-            h.ephemeral(_channel(body), agent, REFUSAL)
+            h.ephemeral(_channel(body), agent, REFUSAL, body)
             return
         await next()
 
     def button(action_id: str) -> Callable[[Listener], Any]:
-        return app.action(action_id, middleware=[acked_deciders_only])
+        register = app.action(action_id, middleware=[acked_deciders_only])
+
+        def decorate(listener: Listener) -> Any:
+            @functools.wraps(listener)
+            async def guarded(body: dict[str, Any], action: dict[str, Any]) -> None:
+                # Slack already has its 200 (the middleware acked): a failure here must
+                # reach the agent as a message, never vanish into the log.
+                try:
+                    await listener(body, action)
+                except SlackApiError as error:
+                    log.exception("button %s failed", action_id)
+                    code = str(error.response.get("error") or "")
+                    h.ephemeral(_channel(body), str(body["user"]["id"]),
+                                _EXPIRED if code in ("expired_trigger_id", "invalid_trigger_id")
+                                else f"⚠️ Slack refused that ({code or 'error'}). "
+                                     "Please try again.", body)
+                except decisions.DecisionError as error:
+                    h.ephemeral(_channel(body), str(body["user"]["id"]),
+                                f"⚠️ That could not be done: {error}.", body)
+                except Exception:
+                    log.exception("button %s failed", action_id)
+                    h.ephemeral(_channel(body), str(body["user"]["id"]),
+                                "⚠️ Something went wrong handling that click; nothing was "
+                                "sent. Please try again.", body)
+
+            del guarded.__wrapped__  # bolt inspects the wrapper's own (body, action) signature
+            return register(guarded)
+
+        return decorate
 
     @button(cards.APPROVE)
     async def approve(body: dict[str, Any], action: dict[str, Any]) -> None:
         agent, ids = str(body["user"]["id"]), _ids(action)
         outcome = await decisions.approve(ids["draft"], agent=agent, now=h.clock(),
                                           deliver=h.deliver, learn=h.learn_later())
+        if outcome.owner is not None:
+            h.ephemeral(_channel(body), agent, owned_by(outcome.owner), body)
+            return
         if not outcome.won:
-            h.ephemeral(_channel(body), agent, already(outcome))
+            h.ephemeral(_channel(body), agent, already(outcome), body)
             return
         h.refresh(outcome.draft_id)
 
     @button(cards.EDIT)
     async def edit(body: dict[str, Any], action: dict[str, Any]) -> None:
         agent, ids = str(body["user"]["id"]), _ids(action)
+        owner = await _owner_other_than(ids["conversation"], agent)
+        if owner is not None:
+            h.ephemeral(_channel(body), agent, owned_by(owner), body)
+            return
         draft = await _pending_or_tell(h, ids["draft"], _channel(body), agent)
         if draft is None:
             return
@@ -172,6 +255,10 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
     @button(cards.REJECT)
     async def reject(body: dict[str, Any], action: dict[str, Any]) -> None:
         agent, ids = str(body["user"]["id"]), _ids(action)
+        owner = await _owner_other_than(ids["conversation"], agent)
+        if owner is not None:
+            h.ephemeral(_channel(body), agent, owned_by(owner), body)
+            return
         if await _pending_or_tell(h, ids["draft"], _channel(body), agent) is None:
             return
         await h.client.views_open(trigger_id=body["trigger_id"], view=modals.reject_modal(
@@ -183,23 +270,94 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
         outcome = await decisions.take_over(ids["conversation"], agent=agent)
         if not outcome.won:
             h.ephemeral(_channel(body), agent,
-                        f"{user(outcome.assignee)} has already taken over this conversation.")
+                        f"{user(outcome.assignee)} has already taken over this conversation. "
+                        + owned_by(outcome.assignee), body)
             return
         await _open_reply(h, body["trigger_id"], ids["conversation"])
         h.tasks.spawn(h.notifier.refresh_conversation(ids["conversation"]), name="take-over")
 
     @button(cards.REPLY)
     async def reply(body: dict[str, Any], action: dict[str, Any]) -> None:
-        await _open_reply(h, body["trigger_id"], _ids(action)["conversation"])
+        agent, ids = str(body["user"]["id"]), _ids(action)
+        owner = await _owner_other_than(ids["conversation"], agent)
+        if owner is not None:
+            h.ephemeral(_channel(body), agent, owned_by(owner), body)
+            return
+        await _open_reply(h, body["trigger_id"], ids["conversation"])
+
+    async def acked_deciders_or_admins(ack: AsyncAck, body: dict[str, Any],
+                                       next: Callable[[], Awaitable[None]]) -> None:
+        await ack()
+        agent = str(body["user"]["id"])
+        if not (h.access.is_admin(agent) or await h.access.may_decide(agent)):
+            h.ephemeral(_channel(body), agent, REFUSAL, body)
+            return
+        await next()
+
+    @app.action(cards.ASSIGN, middleware=[acked_deciders_or_admins])
+    async def assign(body: dict[str, Any], action: dict[str, Any]) -> None:
+        agent = str(body["user"]["id"])
+        conversation_id = int(str(action.get("block_id", "")).rsplit(":", 1)[-1])
+        to = str(action.get("selected_user") or "")
+        if not to:
+            return
+        outcome = await decisions.assign(conversation_id, to=to, agent=agent,
+                                         admin=h.access.is_admin(agent))
+        if not outcome.won:
+            h.ephemeral(_channel(body), agent, owned_by(outcome.assignee), body)
+            return
+        h.tasks.spawn(h.notifier.refresh_conversation(conversation_id), name="assign")
+        h.tasks.spawn(h.notifier.post_in_thread(
+            conversation_id, f"👤 {user(agent)} assigned this conversation to {user(to)}."),
+            name="assign-note")
 
     @button(cards.RELEASE)
     async def release(body: dict[str, Any], action: dict[str, Any]) -> None:
         agent, ids = str(body["user"]["id"]), _ids(action)
-        await decisions.release(ids["conversation"], agent=agent)
+        outcome = await decisions.release(ids["conversation"], agent=agent,
+                                          admin=h.access.is_admin(agent))
+        if not outcome.won:
+            if outcome.assignee not in (None, agent):
+                h.ephemeral(_channel(body), agent, owned_by(outcome.assignee), body)
+            return
         h.tasks.spawn(h.notifier.refresh_conversation(ids["conversation"]), name="release")
         h.tasks.spawn(h.notifier.post_in_thread(
             ids["conversation"], f"🤖 {user(agent)} handed this conversation back to the bot."),
             name="release-note")
+
+    @button(cards.CORRECT)
+    async def correct(body: dict[str, Any], action: dict[str, Any]) -> None:
+        # A follow-up through the customer's channel, prefilled with what was sent.
+        agent, ids = str(body["user"]["id"]), _ids(action)
+        owner = await _owner_other_than(ids["conversation"], agent)
+        if owner is not None:
+            h.ephemeral(_channel(body), agent, owned_by(owner), body)
+            return
+        draft = await card_store.draft(ids["draft"])
+        if draft is None:
+            raise decisions.DecisionError(f"draft {ids['draft']} does not exist")
+        seen = await draft_store.latest_reply_id(ids["conversation"])
+        question = await _last_question(ids["conversation"])
+        await h.client.views_open(trigger_id=body["trigger_id"], view=modals.reply_modal(
+            conversation_id=ids["conversation"], question=question,
+            initial=f"A correction to my previous message: {draft.final_text or draft.text}",
+            seen_reply=seen))
+
+    @button(cards.STOP_TOPIC)
+    async def stop_topic(body: dict[str, Any], action: dict[str, Any]) -> None:
+        agent, ids = str(body["user"]["id"]), _ids(action)
+        draft = await card_store.draft(ids["draft"])
+        if draft is None or not draft.topic:
+            h.ephemeral(_channel(body), agent, "This reply belongs to no topic to stop.", body)
+            return
+        stopped = await runtime.stop_topic(draft.topic, updated_by=agent)
+        h.ephemeral(_channel(body), agent,
+                    "Auto-send stopped for this topic: its drafts wait for an agent again."
+                    if stopped else "Auto-send was already stopped for this topic.", body)
+        if stopped:
+            h.tasks.spawn(h.notifier.post_in_thread(
+                ids["conversation"], f"🛑 {user(agent)} stopped auto-send for this topic."),
+                name="stop-topic-note")
 
     @button(cards.RETRY)
     async def retry(body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -211,7 +369,40 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
             h.refresh(ids["draft"])
         h.ephemeral(_channel(body), agent, "Sending the reply again.")
 
-    @app.view(modals.EDIT_VIEW)
+    def modal(callback_id: str, block_id: str) -> Callable[[Listener], Any]:
+        """A view-submission listener whose failure shows in the open modal (under
+        ``block_id``, with the agent's text kept) instead of an HTTP 500."""
+        register = app.view(callback_id)
+
+        def decorate(listener: Listener) -> Any:
+            async def guarded(ack: AsyncAck, body: dict[str, Any],
+                              view: dict[str, Any]) -> None:
+                acked = False
+
+                async def ack_once(**kwargs: Any) -> None:
+                    nonlocal acked
+                    if not acked:
+                        acked = True
+                        await ack(**kwargs)
+
+                try:
+                    await listener(ack_once, body, view)
+                except Exception as exc:
+                    log.exception("modal %s failed", callback_id)
+                    if acked:
+                        h.ephemeral(None, str(body["user"]["id"]),
+                                    "⚠️ Something went wrong after sending your form.")
+                        return
+                    text = (f"That could not be done: {exc}." if isinstance(
+                        exc, decisions.DecisionError) else
+                        "Something went wrong; nothing was sent. Please try again.")
+                    await ack(response_action="errors", errors={block_id: text})
+
+            return register(guarded)
+
+        return decorate
+
+    @modal(modals.EDIT_VIEW, modals.TEXT_BLOCK)
     async def edit_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         agent, meta = str(body["user"]["id"]), modals.metadata(view)
         text = await _reply_text_or_refuse(h, ack, agent, view)
@@ -220,13 +411,16 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
         outcome = await decisions.approve(int(meta["draft"]), agent=agent, now=h.clock(),
                                           deliver=h.deliver, final_text=text,
                                           learn=h.learn_later())
-        await ack()
         if not outcome.won:
-            h.ephemeral(None, agent, already(outcome) + " Your edit was not sent.")
+            # The form stays open with the agent's text in it, and says why it was not sent.
+            refusal = (owned_by(outcome.owner) if outcome.owner is not None
+                       else already(outcome) + " Your edit was not sent.")
+            await ack(response_action="errors", errors={modals.TEXT_BLOCK: refusal[:1900]})
             return
+        await ack()
         h.refresh(outcome.draft_id)
 
-    @app.view(modals.REJECT_VIEW)
+    @modal(modals.REJECT_VIEW, modals.REASON_BLOCK)
     async def reject_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         agent, meta = str(body["user"]["id"]), modals.metadata(view)
         if not await h.access.may_decide(agent):
@@ -235,27 +429,36 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
         reason = modals.submitted_text(view, modals.REASON_BLOCK, modals.REASON_ACTION)
         outcome = await decisions.reject(int(meta["draft"]), agent=agent, now=h.clock(),
                                          reason=reason, on_reject=h.learn_later(rejection=True))
-        await ack()
         if not outcome.won:
-            h.ephemeral(None, agent, already(outcome))
+            refusal = owned_by(outcome.owner) if outcome.owner is not None else already(outcome)
+            await ack(response_action="errors", errors={modals.REASON_BLOCK: refusal[:1900]})
             return
+        await ack()
         h.refresh(outcome.draft_id)
 
-    @app.view(modals.REPLY_VIEW)
+    @modal(modals.REPLY_VIEW, modals.TEXT_BLOCK)
     async def reply_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         agent, meta = str(body["user"]["id"]), modals.metadata(view)
         text = await _reply_text_or_refuse(h, ack, agent, view)
         if text is None:
             return
         conversation_id = int(meta["conversation"])
+        seen = meta.get("seen_reply")
         outcome = await decisions.reply_manual(conversation_id, agent=agent, text=text,
                                                now=h.clock(), deliver=h.deliver,
-                                               learn=h.learn_later())
+                                               learn=h.learn_later(),
+                                               seen_reply=int(seen) if seen is not None else None)
+        if not outcome.won:
+            refusal = (replied_meanwhile(outcome.replied_by, outcome.replied_at)
+                       if outcome.replied_by is not None else owned_by(outcome.assignee))
+            await ack(response_action="errors", errors={modals.TEXT_BLOCK: refusal[:1900]})
+            return
         await ack()
+        h.refresh_conversation(conversation_id)
         if outcome.superseded_draft_id is not None:
             h.refresh(outcome.superseded_draft_id)
         h.tasks.spawn(h.notifier.post_in_thread(
-            conversation_id, plain(f"📨 {user(agent)} replied:\n{text}", 3900)), name="reply-note")
+            conversation_id, f"📨 {user(agent)} replied:\n" + fit(text, 3800)), name="reply-note")
 
     async def in_approval_channel(event: Mapping[str, Any]) -> bool:
         return event.get("channel") == h.settings.approval_channel
@@ -276,12 +479,14 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
 
 
 async def _open_reply(h: Handoff, trigger_id: str, conversation_id: int) -> None:
+    # The newest reply now: a reply queued after this (by anyone) refuses this form's send.
+    seen = await draft_store.latest_reply_id(conversation_id)
     draft = await card_store.pending_draft(conversation_id)
     question = draft.message.text if draft is not None else await _last_question(conversation_id)
     await h.client.views_open(trigger_id=trigger_id, view=modals.reply_modal(
         conversation_id=conversation_id, question=question,
         initial=draft.text if draft is not None else "",
-        draft_id=draft.id if draft is not None else None))
+        draft_id=draft.id if draft is not None else None, seen_reply=seen))
 
 
 async def _last_question(conversation_id: int) -> str:

@@ -7,22 +7,24 @@ with "working on it" and answer through the command's ``response_url`` from a tr
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
 
 from bot.domain import Channel
 from bot.flow.earning import earned_topics
 from bot.ops.stats import Stats, compute_stats, parse_window
+from bot.store import attention, learned_review, runtime
 from bot.store import drafts as draft_store
-from bot.store import learned_review, runtime
 from handoff.actions import Handoff
 from handoff.chart import render_chart
 from handoff.runtime import with_retry
-from handoff.text import fit, plain
+from handoff.text import fit, plain, slack_date, user
 
 if TYPE_CHECKING:
     from bot.store.models import Draft
@@ -106,6 +108,37 @@ def _hit_line(hit: Any) -> str:
     return f"• *{title}* ({score_text}) {snippet}"
 
 
+def describe_error(exc: BaseException) -> str:
+    """An error as a reader sees it: Slack's error code, or the message without Python's
+    class names where it has one."""
+    if isinstance(exc, SlackApiError):
+        return f"Slack answered `{exc.response.get('error') or 'an error'}`"
+    return str(exc) or exc.__class__.__name__
+
+
+def describe_report(report: Any) -> str:
+    """An ingest report (or any result) as lines a person reads, never a Python repr."""
+    if isinstance(report, str):
+        return report
+    if not dataclasses.is_dataclass(report):
+        return str(report)
+    lines: list[str] = []
+    for item in dataclasses.fields(report):
+        value = getattr(report, item.name)
+        label = item.name.replace("_", " ").capitalize()
+        if isinstance(value, Mapping):
+            lines.append(f"{label}: {len(value)}" + "".join(
+                f"\n  • {fit(str(k), 120)}: {fit(str(v), 200)}" for k, v in
+                list(value.items())[:10]))
+        elif isinstance(value, tuple | list):
+            shown = ", ".join(fit(str(v), 80) for v in value[:5])
+            more = f" (+{len(value) - 5} more)" if len(value) > 5 else ""
+            lines.append(f"{label}: {len(value)}" + (f" — {shown}{more}" if value else ""))
+        else:
+            lines.append(f"{label}: {value}")
+    return "\n".join(lines)
+
+
 class AdminCommands:
     """Parses and runs ``/support`` subcommands."""
 
@@ -138,9 +171,10 @@ class AdminCommands:
     async def slow(self, user_id: str, text: str, respond: AsyncRespond) -> None:
         """Run a slow subcommand and answer through ``respond`` (ephemeral)."""
         words = text.split()
+        chart: Stats | None = None
         try:
             if words[0].lower() == "stats":
-                answer = await self._stats(user_id, words[1:])
+                answer, chart = await self._stats(words[1:])
             elif words[0].lower() == "pending":
                 answer = await self._pending()
             elif words[1] == "search":
@@ -149,9 +183,17 @@ class AdminCommands:
                 answer = await self._kb_reindex()
         except Exception as exc:  # an admin command failing must say so, not go silent
             log.exception("/support %s failed", text)
-            answer = f"That failed: {exc.__class__.__name__}: {exc}"
+            answer = f"That failed: {describe_error(exc)}."
         await respond(text=plain(self.named(answer), ANSWER_LIMIT), response_type="ephemeral",
                       replace_original=False)
+        if chart is not None:
+            # The text is out first; the chart is a best effort that can fail on its own.
+            try:
+                await self._send_chart(user_id, chart, words[1] if len(words) > 1 else "7d")
+            except Exception as exc:
+                log.exception("stats chart upload failed")
+                await respond(text=f"(The chart could not be sent: {describe_error(exc)}.)",
+                              response_type="ephemeral", replace_original=False)
 
     def named(self, answer: str) -> str:
         """The answer with the command's configured name (``SUPPORTBOT_SLASH_COMMAND``): the
@@ -163,7 +205,8 @@ class AdminCommands:
         if not args:
             current = await runtime.auto_send_threshold(self._h.settings.auto_send_threshold)
             shown = "off" if current is None else f"{current:.2f}"
-            return f"Auto-send threshold: *{shown}*.\n" + await self._earned()
+            return (f"Auto-send threshold: *{shown}*.\n" + await self._earned() + "\n"
+                    + await self._recent_auto_sends())
         if args[0].lower() == "off":
             await runtime.set_auto_send_threshold(None, updated_by=user_id)
             return "Auto-send is *off*: every draft waits for an agent."
@@ -215,6 +258,16 @@ class AdminCommands:
         return ("*Learned answers awaiting review* (used for drafts; they earn auto-send only "
                 "once accepted with `/support learned accept ID`):\n" + "\n".join(lines))
 
+    async def _recent_auto_sends(self, limit: int = 10) -> str:
+        sent = await draft_store.recent_auto_sent(limit)
+        if not sent:
+            return "Nothing was sent automatically yet."
+        lines = [f"• {slack_date(d.decided_at)} #{d.conversation.id} "
+                 f"({d.conversation.channel}, confidence {d.confidence:.2f}): "
+                 f"{fit(' '.join(d.message.text.split()), 80)} → "
+                 f"{fit(' '.join((d.final_text or d.text).split()), 100)}" for d in sent]
+        return f"*Last {len(sent)} automatic replies*, newest first:\n" + "\n".join(lines)
+
     async def _earned(self) -> str:
         settings = self._h.settings
         if settings.earn_min_approvals == 0:
@@ -242,33 +295,54 @@ class AdminCommands:
         now = ", ".join(sorted(paused)) or "none"
         return f"Auto-send on *{channel}* {state}. Paused now: {now}."
 
-    async def _stats(self, user_id: str, args: list[str]) -> str:
-        window = parse_window(args[0]) if args else timedelta(days=7)
+    async def _stats(self, args: list[str]) -> tuple[str, Stats | None]:
+        """The stats text and the stats to chart (None: nothing to chart)."""
+        try:
+            window = parse_window(args[0]) if args else timedelta(days=7)
+        except ValueError:
+            return (f"`{plain(args[0], 40)}` is not a window.\n"
+                    "Usage: `/support stats [24h|7d|30d|2w]`", None)
+        if len(args) > 1:
+            return "Usage: `/support stats [24h|7d|30d|2w]`", None
         stats = await compute_stats(window, self._h.clock())
+        return format_stats(stats) + "\n(The chart follows in your DM with me.)", stats
+
+    async def _send_chart(self, user_id: str, stats: Stats, label: str) -> None:
         png = await asyncio.to_thread(render_chart, stats)
         client = self._h.client
         # A DM with the admin: the chart stays as private as the ephemeral answer.
         dm = await with_retry(lambda: client.conversations_open(users=user_id))
         await client.files_upload_v2(channel=str(dm["channel"]["id"]), file=png,
                                      filename="supportbot-stats.png",
-                                     title=f"Support desk, last {args[0] if args else '7d'}")
-        return format_stats(stats) + "\n(The chart is in your DM with me.)"
+                                     title=f"Support desk, last {label}")
 
     async def _pending(self, limit: int = 20) -> str:
-        drafts = await draft_store.oldest_pending(limit)
-        if not drafts:
-            return "No drafts are waiting. 🎉"
+        waiting = await attention.waiting_on_us(limit=limit)
+        if not waiting:
+            return "Nothing is waiting on us. 🎉"
         now = self._h.clock()
-        lines = [f"*{len(drafts)} oldest pending drafts*"]
-        for draft in drafts:
-            age = (now - draft.created_at).total_seconds() / 60
-            link = await self._permalink(draft)
-            subject = draft.conversation.subject or f"conversation #{draft.conversation.id}"
-            label = plain(subject, 80)
+        lines = [f"*{len(waiting)} conversations waiting on us*, longest first"]
+        for item in waiting:
+            age = max(0.0, (now - item.since).total_seconds() / 60)
+            link = await self._thread_link(item)
+            label = fit(item.subject or f"conversation #{item.conversation_id}", 80)
             where = f"<{link}|{label}>" if link else label
-            lines.append(f"• {where} · {draft.decision} · confidence {draft.confidence:.2f} · "
-                         f"waiting {age:.0f} min")
+            owner = f" · owner {user(item.assignee)}" if item.assignee else ""
+            lines.append(f"• {where} · {fit(item.customer, 60)} · {item.reason} · waiting "
+                         f"{age:.0f} min{owner}\n   _{fit(item.first_words, 100)}_")
         return "\n".join(lines)
+
+    async def _thread_link(self, item: attention.Waiting) -> str | None:
+        channel = item.approval_channel or self._h.settings.approval_channel
+        if not item.approval_thread_ts or channel is None:
+            return None
+        try:
+            response = await self._h.client.chat_getPermalink(
+                channel=channel, message_ts=item.approval_thread_ts)
+        except Exception:
+            log.warning("no permalink for conversation %s", item.conversation_id, exc_info=True)
+            return None
+        return str(response.get("permalink") or "") or None
 
     async def _permalink(self, draft: Draft) -> str | None:
         if not draft.approval_ts:
@@ -296,7 +370,8 @@ class AdminCommands:
         if self._reindex is None:
             return "Re-indexing is not configured in this process."
         result = await self._reindex()
-        return f"Knowledge base re-indexed: {result}" if result is not None else "Re-indexed."
+        return "Knowledge base re-indexed." + (f"\n{describe_report(result)}"
+                                               if result is not None else "")
 
 
 def register_admin(app: AsyncApp, h: Handoff, commands: AdminCommands) -> None:

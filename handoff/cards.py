@@ -20,6 +20,7 @@ from slack_sdk.models.blocks import (
     HeaderBlock,
     MarkdownTextObject,
     SectionBlock,
+    UserSelectElement,
 )
 
 from bot.pipeline.learning import edit_ratio, edit_size
@@ -34,21 +35,24 @@ from handoff.text import (
     fit,
     plain,
     quote,
+    reveal_links,
     slack_date,
     user,
 )
 
 # action_ids the handlers in ``handoff.actions`` listen to.
-APPROVE, EDIT, REJECT, TAKE_OVER, RELEASE, REPLY, RETRY = (
+APPROVE, EDIT, REJECT, TAKE_OVER, RELEASE, REPLY, RETRY, ASSIGN = (
     "sb_approve", "sb_edit", "sb_reject", "sb_take_over", "sb_release", "sb_reply", "sb_retry",
+    "sb_assign",
 )
+CORRECT, STOP_TOPIC = "sb_correct", "sb_stop_topic"
 MAX_SOURCES = 5
 # Confidence explains itself in about six reasons; the policy's reasons (why not auto, why a
 # human) come after them and must not be cut off, so leave room for both.
 MAX_REASONS = 12
 _OUTCOME = {
-    "approved": "✅ Approved and sent",
-    "edited": "✏️ Edited and sent",
+    "approved": "✅ Approved",
+    "edited": "✏️ Edited",
     "rejected": "🚫 Rejected",
     "superseded": "⏭️ Superseded",
     "auto_sent": "🤖 Sent automatically",
@@ -73,17 +77,38 @@ def _urgent(view: CardView) -> bool:
     return (isinstance(stored, list) and "urgent" in stored) or view.triage.get("urgent") is True
 
 
+_HEADER = {"approved": "Approved", "edited": "Edited", "rejected": "Rejected",
+           "superseded": "Superseded", "auto_sent": "Sent automatically", "expired": "Expired"}
+
+
+def _state(view: CardView) -> str:
+    """The card's header word: what the draft is waiting for or what happened to its reply
+    (sending, delivered, not delivered), never "Review draft" once decided."""
+    if view.status == "pending":
+        return "Needs a human" if view.human_only else "Review draft"
+    kind = _HEADER.get(view.status, view.status.replace("_", " ").capitalize())
+    delivery = view.delivery
+    if delivery is None:
+        return kind
+    if delivery.status == "sent":
+        return f"{kind} · delivered"
+    if delivery.status == "dead":
+        return f"{kind} · NOT delivered"
+    return f"{kind} · sending" + (" (retrying)" if delivery.error else "")
+
+
 def _title(view: CardView) -> str:
-    kind = "Needs a human" if view.human_only else "Review draft"
+    kind = _state(view)
     if _urgent(view):
         kind = f"🔴 Urgent · {kind}"
-    topic = view.subject or " ".join(view.question.split())
+    topic = reveal_links(view.subject or " ".join(view.question.split()))
     return plain(f"{kind} · {topic}" if topic else kind, HEADER_TEXT)
 
 
 def card_fallback(view: CardView) -> str:
     """The message's top-level ``text``: what notifications and screen readers show."""
-    return plain(f"{_title(view)} — {view.customer}", MESSAGE_TEXT)
+    # ``text`` is mrkdwn: the customer's words must not ping (``<!channel>``) or hide links.
+    return fit(f"{_title(view)} — {view.customer}", MESSAGE_TEXT)
 
 
 def _facts(view: CardView) -> SectionBlock:
@@ -181,7 +206,20 @@ def _buttons(view: CardView) -> list[Block]:
         elements.append(_button("Retry sending", RETRY,
                                 action_value(outbox=view.delivery.outbox_item_id,
                                              draft=view.draft_id), "primary"))
-    return [ActionsBlock(block_id=f"card:{view.draft_id}", elements=elements)] if elements else []
+    blocks: list[Block] = []
+    if elements:
+        blocks.append(ActionsBlock(block_id=f"card:{view.draft_id}", elements=elements))
+    if view.status == "pending" or view.assignee or view.status == "rejected":
+        blocks.append(assign_block(view.conversation_id, view.assignee))
+    return blocks
+
+
+def assign_block(conversation_id: int, assignee: str | None) -> ActionsBlock:
+    """*Assign to…*: give the conversation to one agent (its owner or an admin may reassign).
+    The block id carries the conversation (a select has no value of its own)."""
+    select = UserSelectElement(action_id=ASSIGN, placeholder="Assign to…",
+                               initial_user=assignee if assignee else None)
+    return ActionsBlock(block_id=f"assign:{conversation_id}", elements=[select])
 
 
 def _outcome(view: CardView) -> list[Block]:
@@ -192,14 +230,21 @@ def _outcome(view: CardView) -> list[Block]:
         if view.status == "superseded" and view.decided_by != "customer":
             label = "✍️ Answered by hand"  # an agent's own reply replaced the draft
         line = f"{label} by {who} · {slack_date(view.decided_at)}"
+        if view.status in ("approved", "edited") and view.delivery is None:
+            line += " · queued for sending"
         if view.status == "edited" and view.final_text is not None:
             ratio = edit_ratio(view.draft, view.final_text)
             line += f" · edit {edit_size(view.draft, view.final_text)} (ratio {ratio:.2f})"
         if view.status == "rejected" and view.reject_reason:
             line += f"\nReason: {fit(view.reject_reason, 1000)}"
         lines.append(line)
+    if view.customer_waiting_since is not None:
+        who = user(view.assignee) if view.assignee else "the approvers"
+        lines.append(f"🔴 *Customer wrote again {slack_date(view.customer_waiting_since)} — "
+                     f"waiting on us* ({who}; see the thread)")
     if view.assignee:
-        lines.append(f"👤 Taken over by {user(view.assignee)}: the bot stops drafting here.")
+        lines.append(f"👤 Owned by {user(view.assignee)}: only they reply here; the bot stops "
+                     "drafting.")
     delivery = view.delivery
     if delivery is not None:
         if delivery.status == "sent":
@@ -243,12 +288,49 @@ def draft_card(view: CardView) -> tuple[list[Block], bool]:
     return blocks, q_cut or d_cut
 
 
+def auto_sent_card(view: CardView) -> list[Block]:
+    """The compact card of a reply sent automatically: what was asked and answered, on what
+    grounds, with *Correct* (a follow-up through the same channel) and *Stop auto-send for
+    this topic*."""
+    question, _ = quote(view.question, 700)
+    reply, _ = quote(view.final_text or view.draft, 1200)
+    ids = action_value(draft=view.draft_id, conversation=view.conversation_id)
+    buttons = [_button("Correct", CORRECT, ids)]
+    if view.topic:
+        buttons.append(_button("Stop auto-send for this topic", STOP_TOPIC, ids, "danger",
+                               confirm=ConfirmObject(
+                                   title="Stop auto-send?",
+                                   text="Drafts for this topic will wait for an agent again.",
+                                   confirm="Stop", deny="Cancel")))
+    sources = ", ".join(fit(str(s.get("title") or s.get("source_id") or "?"), 80)
+                        for s in view.sources[:3]) or "no sources"
+    lines = [f"🤖 *Sent automatically* to {fit(view.customer, 200)} · {view.channel} · "
+             f"confidence *{view.confidence:.2f}* · {slack_date(view.decided_at)}",
+             f"*Customer wrote*\n{question}", f"*Reply sent*\n{reply}"]
+    delivery = view.delivery
+    state = ("📬 Delivered" if delivery and delivery.status == "sent" else
+             f"❗ *Not delivered*: {fit(delivery.error or 'unknown error', 500)}"
+             if delivery and delivery.status == "dead" else "⏳ Sending")
+    return [
+        SectionBlock(text=MarkdownTextObject(text=fit_field("\n".join(lines)))),
+        ContextBlock(elements=[MarkdownTextObject(text=f"Sources: {sources} · {state}")]),
+        ActionsBlock(block_id=f"auto:{view.draft_id}", elements=buttons),
+    ]
+
+
+def auto_sent_fallback(view: CardView) -> str:
+    """The notification text of an auto-sent card."""
+    return fit(f"Sent automatically to {view.customer}: {' '.join(view.question.split())}",
+               300)
+
+
 def full_text_message(view: CardView) -> str:
-    """The thread message holding the full customer message and draft (plain, ≤ 39,000)."""
+    """The thread message holding the full customer message and draft (escaped mrkdwn, so
+    ``<!channel>`` or a disguised link in them stay inert; ≤ 39,000)."""
     parts = [f"Full customer message:\n{view.question}"]
     if view.draft.strip():
         parts.append(f"Full draft:\n{view.draft}")
-    return plain("\n\n".join(parts), MESSAGE_TEXT)
+    return fit("\n\n".join(parts), MESSAGE_TEXT)
 
 
 def followup_blocks(*, author: str, text: str, conversation_id: int,
@@ -262,6 +344,7 @@ def followup_blocks(*, author: str, text: str, conversation_id: int,
     return [
         SectionBlock(text=MarkdownTextObject(text=f"💬 *{fit(author, 200)} wrote*\n{body}")),
         ActionsBlock(elements=buttons),
+        assign_block(conversation_id, assignee),
     ]
 
 

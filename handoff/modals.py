@@ -75,13 +75,15 @@ def reject_modal(*, draft_id: int, conversation_id: int) -> View:
 
 
 def reply_modal(*, conversation_id: int, question: str, initial: str = "",
-                draft_id: int | None = None) -> View:
-    """Write the reply yourself (Take over, or a human-only card's Reply)."""
+                draft_id: int | None = None, seen_reply: int | None = None) -> View:
+    """Write the reply yourself (Take over, or a human-only card's Reply). ``seen_reply`` is
+    the newest reply when the form opened: one sent after it refuses this form's send."""
     blocks, _ = _reply_input(initial, "Your reply to the customer")
     return View(
         type="modal", callback_id=REPLY_VIEW, title=plain("Reply to customer", 24),
         submit="Send", close="Cancel",
-        private_metadata=json.dumps({"conversation": conversation_id, "draft": draft_id}),
+        private_metadata=json.dumps({"conversation": conversation_id, "draft": draft_id,
+                                     "seen_reply": seen_reply}),
         blocks=[*_context(question), *blocks],
     )
 

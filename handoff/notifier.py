@@ -18,10 +18,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.store import cards
+from bot.store import attention, cards
 from config import Settings
 from handoff.cards import (
     as_dicts,
+    auto_sent_card,
+    auto_sent_fallback,
     card_fallback,
     draft_card,
     failure_blocks,
@@ -30,7 +32,7 @@ from handoff.cards import (
 )
 from handoff.runtime import with_retry
 from handoff.state import customer_label, load_card
-from handoff.text import MESSAGE_TEXT, plain
+from handoff.text import MESSAGE_TEXT, fit, user
 
 log = logging.getLogger(__name__)
 _SLACK_ERRORS = (SlackApiError, aiohttp.ClientError, TimeoutError)
@@ -48,6 +50,7 @@ class SlackApprovalNotifier:
             raise ValueError("SUPPORTBOT_APPROVAL_CHANNEL is required for the approval channel")
         self._client = client
         self._channel: str = settings.approval_channel
+        self._approvers: list[str] = list(settings.approvers)
         # One card update at a time per draft, so an older state never overwrites a newer one.
         # Weak values: a lock lives only while some update holds or awaits it.
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
@@ -66,12 +69,17 @@ class SlackApprovalNotifier:
         conversation = message.conversation
         blocks = followup_blocks(author=customer_label(conversation, message), text=message.text,
                                  conversation_id=conversation.id, assignee=conversation.assignee)
+        # The notification names who must act (the owner, else the approvers); the top-level
+        # card's state line says the conversation waits on us.
+        mention = self.attention_of(conversation.assignee)
         try:
-            await self.post_in_thread(conversation.id, plain(f"{message.author} wrote: "
-                                                             f"{message.text}", MESSAGE_TEXT),
-                                      blocks=blocks)
+            await self.post_in_thread(conversation.id, f"{mention} " + fit(
+                f"{message.author} wrote: {message.text}", MESSAGE_TEXT - 200), blocks=blocks)
         except _SLACK_ERRORS:
             log.exception("could not post follow-up message %s", message_id)
+        top = await cards.thread_card_draft(conversation.id)
+        if top is not None:
+            await self.refresh(top)
 
     async def draft_superseded(self, draft_id: int) -> None:
         await self.refresh(draft_id)
@@ -87,14 +95,31 @@ class SlackApprovalNotifier:
             if draft_id is not None and await self._has_card(draft_id):
                 await self.refresh(draft_id)
                 text = f"❗ The reply was not delivered: {error}. Use *Retry sending* on the card."
-                await self.post_in_thread(conversation_id, plain(text, MESSAGE_TEXT))
+                await self.post_in_thread(conversation_id, fit(text, MESSAGE_TEXT))
             else:
                 await self.post_in_thread(
-                    conversation_id, plain(f"A reply could not be delivered: {error}", 3000),
+                    conversation_id, fit(f"A reply could not be delivered: {error}", 3000),
                     blocks=failure_blocks(error=error, outbox_item_id=item.id,
                                           conversation_id=conversation_id))
         except _SLACK_ERRORS:
             log.exception("could not show the failure of outbox item %s", outbox_item_id)
+
+    async def auto_sent(self, draft_id: int) -> None:
+        try:
+            view = await load_card(draft_id)
+            card_channel, thread = await cards.approval_place(view.conversation_id)
+            channel = card_channel or self._channel
+            kwargs: dict[str, Any] = {"channel": channel, "text": auto_sent_fallback(view),
+                                      "blocks": as_dicts(auto_sent_card(view))}
+            if thread:
+                kwargs["thread_ts"] = thread
+            response = await with_retry(lambda: self._client.chat_postMessage(**kwargs))
+            ts = str(response["ts"])
+            await cards.record_card(draft_id, ts)
+            if not thread:
+                await cards.record_thread(view.conversation_id, channel=channel, ts=ts)
+        except _SLACK_ERRORS:
+            log.exception("could not post the auto-sent card of draft %s", draft_id)
 
     async def delivered(self, outbox_item_id: int) -> None:
         item = await cards.outbox_item(outbox_item_id)
@@ -115,12 +140,14 @@ class SlackApprovalNotifier:
                 return
             ts, conversation_id = card
             view = await load_card(draft_id)
-            blocks, _ = draft_card(view)
+            if view.status == "auto_sent":
+                blocks, fallback = auto_sent_card(view), auto_sent_fallback(view)
+            else:
+                blocks, fallback = draft_card(view)[0], card_fallback(view)
             channel = await self._card_channel(conversation_id)
             try:
                 await with_retry(lambda: self._client.chat_update(
-                    channel=channel, ts=ts, text=card_fallback(view),
-                    blocks=as_dicts(blocks)))
+                    channel=channel, ts=ts, text=fallback, blocks=as_dicts(blocks)))
             except _SLACK_ERRORS:
                 log.exception("could not update the card of draft %s", draft_id)
 
@@ -131,14 +158,18 @@ class SlackApprovalNotifier:
             await self.refresh(latest)
 
     async def post_in_thread(
-        self, conversation_id: int, text: str, *, blocks: list[Block] | None = None
+        self, conversation_id: int, text: str, *, blocks: list[Block] | None = None,
+        broadcast: bool = False,
     ) -> str:
-        """Post into the conversation's card thread (starting one if it has none)."""
+        """Post into the conversation's card thread (starting one if it has none); with
+        ``broadcast`` also to the channel (``reply_broadcast``), for what needs attention."""
         card_channel, thread = await cards.approval_place(conversation_id)
         channel = card_channel or self._channel
         kwargs: dict[str, Any] = {"channel": channel, "text": text}
         if thread:
             kwargs["thread_ts"] = thread
+            if broadcast:
+                kwargs["reply_broadcast"] = True
         if blocks is not None:
             kwargs["blocks"] = as_dicts(blocks)
         response = await with_retry(lambda: self._client.chat_postMessage(**kwargs))
@@ -155,19 +186,42 @@ class SlackApprovalNotifier:
         return len(ids)
 
     async def remind_stale(self, *, older_than: timedelta, now: datetime) -> int:
-        """Nudge drafts pending longer than ``older_than`` (once each): a scheduled job."""
-        stale = await cards.stale_pending(older_than=older_than, now=now)
-        for draft in stale:
-            if not await cards.claim_reminder(draft.id, now):
-                continue  # another worker reminded it
-            minutes = int((now - draft.created_at).total_seconds() // 60)
+        """Remind about every conversation waiting on us longer than ``older_than`` (a draft
+        to review, a customer's follow-up after a rejection or take-over, a dead-lettered
+        reply), with escalating mentions: the owner (or the approvers) after ``older_than``,
+        broadcast to the channel after twice that, owner and approvers after four times that.
+        A scheduled job; each level is sent once per customer message."""
+        reminded = 0
+        for item in await attention.waiting_on_us(limit=100):
+            age = now - item.since
+            if age < older_than:
+                continue
+            level = 1 if age < 2 * older_than else 2 if age < 4 * older_than else 3
+            if not await attention.claim_reminder(item.conversation_id,
+                                                  message_id=item.message_id, level=level):
+                continue
+            minutes = int(age.total_seconds() // 60)
+            text = (f"⏰ {self.attention_of(item.assignee, level)} {item.reason}: "
+                    f"{fit(item.customer, 100)} has been waiting {minutes} min.")
             try:
-                await self.post_in_thread(
-                    draft.conversation_id,  # type: ignore[attr-defined]
-                    f"⏰ This draft has been waiting {minutes} min for a decision.")
+                await self.post_in_thread(item.conversation_id, text, broadcast=level >= 2)
+                reminded += 1
             except _SLACK_ERRORS:
-                log.exception("could not remind about draft %s", draft.id)
-        return len(stale)
+                log.exception("could not remind about conversation %s", item.conversation_id)
+        return reminded
+
+    def attention_of(self, assignee: str | None, level: int = 1) -> str:
+        """Who a reminder mentions: the owner, else the approvers (their user group, or the
+        approvers by name); both from level 3 on."""
+        groups = [e for e in self._approvers if e.startswith("S")]
+        people = [e for e in self._approvers if e[:1] in ("U", "W")]
+        approvers = (f"<!subteam^{groups[0]}>" if groups else
+                     " ".join(user(p) for p in people[:5]) if people else "<!here>")
+        if assignee and level < 3:
+            return user(assignee)
+        if assignee:
+            return f"{user(assignee)} {approvers}"
+        return approvers
 
     async def card_channel(self, conversation_id: int) -> str:
         """The channel a conversation's cards live in."""

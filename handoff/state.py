@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.store import cards
+from bot.store import attention, cards
 
 if TYPE_CHECKING:
     from bot.store.models import Conversation, Message
@@ -53,6 +53,9 @@ class CardView:
     reject_reason: str | None = None
     delivery: Delivery | None = None
     created_at: datetime | None = None
+    topic: str | None = None
+    #: The customer wrote again after this draft's message and nobody replied since.
+    customer_waiting_since: datetime | None = None
 
     @property
     def human_only(self) -> bool:
@@ -118,4 +121,7 @@ async def load_card(draft_id: int) -> CardView:
         reject_reason=signal_reason,
         delivery=delivery,
         created_at=draft.created_at,
+        topic=draft.topic,
+        customer_waiting_since=await attention.customer_waiting_since(
+            conversation.id, after_message=message.id),
     )

@@ -8,6 +8,7 @@ plain_text_input max_length 3000, block_id/action_id/callback_id 255.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 SECTION_TEXT = 3000
@@ -29,9 +30,34 @@ ELLIPSIS = "…"
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
 
+#: Slack's link markup ``<target|label>`` (customer text from Slack arrives in this form).
+_DISGUISED = re.compile(r"<([a-zA-Z][a-zA-Z0-9+.-]*:[^|<>\s]+)\|([^<>]*)>")
+
+
+def reveal_links(text: str) -> str:
+    """Spell out a link whose label hides its target: ``<https://evil.example|acme.example>``
+    becomes ``acme.example (https://evil.example)``; a label that is the target stays as is."""
+    def spell(match: re.Match[str]) -> str:
+        target, label = match.group(1), match.group(2).strip()
+        bare = target.split("://", 1)[-1].removeprefix("mailto:").rstrip("/")
+        if not label or label.rstrip("/") in (target, bare):
+            return target
+        return f"{label} ({target})"
+
+    return _DISGUISED.sub(spell, text)
+
+
 def escape(text: str) -> str:
-    """Escape the three characters Slack mrkdwn treats as control characters."""
+    """Escape the three characters Slack mrkdwn treats as control characters: mentions
+    (``<@U…>``), broadcasts (``<!channel>``, ``<!here>``) and links in ``text`` become plain
+    characters."""
     return "".join(_ESCAPES.get(ch, ch) for ch in text)
+
+
+def safe(text: str) -> str:
+    """Someone else's text made harmless for mrkdwn: disguised links spelled out with their
+    real target, then escaped (no mention, broadcast or link markup survives)."""
+    return escape(reveal_links(text))
 
 
 def fit(text: str, limit: int, *, mrkdwn: bool = True, suffix: str = ELLIPSIS) -> str:
@@ -43,6 +69,8 @@ def fit(text: str, limit: int, *, mrkdwn: bool = True, suffix: str = ELLIPSIS) -
     out: list[str] = []
     size = 0
     budget = limit - len(suffix)
+    if mrkdwn:
+        text = reveal_links(text)
     full = escape(text) if mrkdwn else text
     if len(full) <= limit:
         return full
@@ -62,7 +90,7 @@ def plain(text: str, limit: int) -> str:
 
 def quote(text: str, limit: int) -> tuple[str, bool]:
     """A mrkdwn block quote of ``text`` within ``limit``; True when it had to be shortened."""
-    lines = text.strip().splitlines() or [""]
+    lines = reveal_links(text).strip().splitlines() or [""]
     quoted = "\n".join("> " + escape(line) for line in lines)
     if len(quoted) <= limit:
         return quoted, False

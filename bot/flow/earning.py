@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.domain import LearnedStatus
 from bot.pipeline.earning import TopicRecord, is_earned
 from bot.store import earning as store
-from bot.store import learned_review
+from bot.store import learned_review, runtime
 
 
 async def topic_record(topic: str, *, window: int, min_approvals: int, min_rate: float,
@@ -14,9 +14,11 @@ async def topic_record(topic: str, *, window: int, min_approvals: int, min_rate:
     actions = await store.recent_actions(topic, window=window)
     approved = sum(1 for a in actions if a == "approved")
     review = await learned_review.status_of(topic)
-    earned = review == LearnedStatus.ACCEPTED and is_earned(
+    stopped = topic in await runtime.stopped_topics()
+    earned = review == LearnedStatus.ACCEPTED and not stopped and is_earned(
         approved, len(actions), min_approvals=min_approvals, min_rate=min_rate)
-    return TopicRecord(topic, approved, len(actions), earned, question, review)
+    return TopicRecord(topic, approved, len(actions), earned, question, review,
+                       stopped=stopped)
 
 
 async def earned_topics(*, window: int, min_approvals: int, min_rate: float,

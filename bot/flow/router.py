@@ -263,6 +263,11 @@ class Router:
         if close_rejection is not None:
             why = rejection_reason(close_rejection)
             confidence = replace(confidence, reasons=[*confidence.reasons, why])
+        elif agreement == 0.0 and rejection is not None:
+            # A related (not close) rejection lowered confidence: quote it, with its closeness.
+            why = (f"a related question ({_cosine(rejection):.2f}) was rejected: "
+                   f"{rejection.text[:200]}")
+            confidence = replace(confidence, reasons=[*confidence.reasons, why])
         topic = topic_of(passages, min_cosine=self._settings.topic_cosine)
         decision_facts, record = await self._decision_facts(
             facts or self._facts, channel, conversation or ConversationFacts(), close_rejection,
@@ -284,8 +289,9 @@ class Router:
         rule = EarningRule(s.earn_min_approvals, s.earn_min_rate) if source.earning \
             else EarningRule()
         record = None
-        if threshold is not None and topic is not None and rule.min_approvals > 0:
+        if threshold is not None and topic is not None:
             # Only read when it can matter: with auto-send off no record changes a decision.
+            # Read even without an earning rule: an agent may have stopped the topic.
             record = await source.topic(*topic)
         return DecisionFacts(
             auto_send_threshold=threshold,
@@ -419,6 +425,8 @@ class Router:
         )
         if decision in (Decision.REVIEW, Decision.HUMAN):
             await self._notifier.draft_ready(draft.id)
+        elif decision is Decision.AUTO:
+            await self._notifier.auto_sent(draft.id)
         telemetry.DECISIONS.labels(decision.value).inc()
         log.info("conversation %s: draft %s %s (confidence %.2f)", conversation.id, draft.id,
                  decision.value, analysis.confidence.value)

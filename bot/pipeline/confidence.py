@@ -361,6 +361,10 @@ def _describe(parts: Mapping[str, float | None]) -> list[str]:
     learned = parts["learned_agreement"]
     if learned is None:
         reasons.append("no approved answer on this topic to compare with")
+    elif learned == 0.0:
+        # The router's signal for "the nearest decided question was a rejection" (it names the
+        # rejection itself): never an agreement line reading "(0.00)".
+        reasons.append("the nearest question agents decided was rejected")
     else:
         verdict = "agrees with an approved" if learned >= 0.5 else "an agent rejected a"
         reasons.append(f"{verdict} answer to a close question ({learned:.2f})")

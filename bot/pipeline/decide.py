@@ -152,6 +152,8 @@ def _precedent_and_caps(facts: DecisionFacts) -> list[str]:
             and facts.auto_replies_to_customer_today >= facts.customer_daily_cap):
         return [f"auto-reply cap: {facts.auto_replies_to_customer_today} automatic replies to "
                 "this customer today"]
+    if facts.topic is not None and facts.topic.stopped:
+        return ["an agent stopped auto-send for this topic"]
     rule = facts.earning
     if rule.min_approvals > 0:
         if facts.topic is None:

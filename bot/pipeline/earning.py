@@ -27,6 +27,8 @@ class TopicRecord:
     earned: bool
     question: str = ""
     review: str = LearnedStatus.ACCEPTED  # a proposed or stale learned answer never earns
+    #: An agent stopped auto-send for this topic (``/support`` or the auto-sent card).
+    stopped: bool = False
 
     @property
     def rate(self) -> float:

@@ -35,6 +35,16 @@ async def latest_card_draft(conversation_id: int) -> int | None:
     return latest.id if latest is not None else None
 
 
+async def thread_card_draft(conversation_id: int) -> int | None:
+    """The draft whose card is the top of the conversation's thread (its first card)."""
+    conversation = await Conversation.get_or_none(id=conversation_id)
+    if conversation is None or not conversation.approval_thread_ts:
+        return None
+    top = await Draft.filter(conversation_id=conversation_id,
+                             approval_ts=conversation.approval_thread_ts).first()
+    return top.id if top is not None else None
+
+
 async def approval_place(conversation_id: int) -> tuple[str | None, str | None]:
     """``(channel, thread ts)`` of the conversation's card thread (None: not started yet)."""
     conversation = await Conversation.get(id=conversation_id)

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 
 from bot.domain import ConversationStatus, Direction
-from bot.store.models import Conversation, Message
+from bot.store.models import Conversation, Draft, Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +50,29 @@ async def take_over(conversation_id: int, *, agent: str) -> Ownership | None:
     return Ownership(won, conversation_id, conversation.status, conversation.assignee)
 
 
-async def release(conversation_id: int) -> Ownership | None:
-    """Hand a human-held conversation back to the bot (status ``open``, no assignee)."""
-    updated = await Conversation.filter(
-        id=conversation_id, status=ConversationStatus.HUMAN
-    ).update(status=ConversationStatus.OPEN, assignee=None)
+async def assign(conversation_id: int, *, to: str, by: str,
+                 override: bool = False) -> Ownership | None:
+    """Give the conversation to ``to``: allowed while nobody owns it or ``by`` owns it, or
+    always with ``override`` (an admin reassigning). One conditional update, so a concurrent
+    take-over and assignment cannot both win. None when the conversation does not exist."""
+    query = Conversation.filter(id=conversation_id)
+    if not override:
+        query = query.filter(Q(assignee__isnull=True) | Q(assignee=by))
+    updated = await query.update(status=ConversationStatus.HUMAN, assignee=to)
+    conversation = await Conversation.get_or_none(id=conversation_id)
+    if conversation is None:
+        return None
+    return Ownership(bool(updated), conversation_id, conversation.status, conversation.assignee)
+
+
+async def release(conversation_id: int, *, by: str | None = None,
+                  override: bool = True) -> Ownership | None:
+    """Hand a human-held conversation back to the bot (status ``open``, no assignee); unless
+    ``override`` (an admin), only its owner ``by`` (or anyone when nobody owns it) may."""
+    query = Conversation.filter(id=conversation_id, status=ConversationStatus.HUMAN)
+    if not override:
+        query = query.filter(Q(assignee__isnull=True) | Q(assignee=by))
+    updated = await query.update(status=ConversationStatus.OPEN, assignee=None)
     conversation = await Conversation.get_or_none(id=conversation_id)
     if conversation is None:
         return None
@@ -138,3 +157,18 @@ async def add_note(conversation_id: int, *, agent: str, text: str,
     except IntegrityError:
         existing = await Message.get(channel=conversation.channel, channel_message_id=key)
         return False, existing.id
+
+
+async def edit_customer_message(channel: str, channel_message_id: str, text: str) -> int | None:
+    """A customer edited a message we stored: keep the earlier text in its metadata, store
+    the new one, and return the id of the pending draft answering it (its card shows the new
+    question), else None. Unknown messages and unchanged texts change nothing."""
+    message = await Message.get_or_none(channel=channel, channel_message_id=channel_message_id,
+                                        direction=Direction.IN)
+    if message is None or message.text == text:
+        return None
+    meta = dict(message.metadata)
+    meta["edits"] = [*list(meta.get("edits") or []), message.text][-10:]
+    await Message.filter(id=message.id).update(text=text, metadata=meta)
+    draft = await Draft.filter(message_id=message.id, status="pending").order_by("-id").first()
+    return draft.id if draft is not None else None

@@ -16,8 +16,43 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from bot.domain import ConversationStatus, Decision, DraftStatus
-from bot.store.models import Conversation, Draft
+from bot.store.models import Conversation, Draft, OutboxItem
 from bot.store.signals import Signal, record_signal
+
+
+class OwnedByOther(Exception):
+    """The conversation belongs to another agent: only its owner (or an admin who reassigns
+    it) may send or decide. Raised inside the transaction, so nothing is written."""
+
+    def __init__(self, owner: str) -> None:
+        super().__init__(f"owned by {owner}")
+        self.owner = owner
+
+
+class RepliedMeanwhile(Exception):
+    """A reply went to the customer after the agent opened their reply (nothing written)."""
+
+    def __init__(self, by: str, at: datetime | None) -> None:
+        super().__init__(f"replied by {by}")
+        self.by = by
+        self.at = at
+
+
+async def _lock_owner(conversation_id: int, agent: str) -> Conversation:
+    """Lock the conversation row for the transaction and refuse ``agent`` when another agent
+    owns it. Every sender takes this lock first, so two senders are serialised."""
+    conversation = await Conversation.filter(id=conversation_id).select_for_update().first()
+    if conversation is None:
+        raise LookupError(f"conversation {conversation_id} does not exist")
+    if conversation.assignee not in (None, agent):
+        raise OwnedByOther(str(conversation.assignee))
+    return conversation
+
+
+async def latest_reply_id(conversation_id: int) -> int:
+    """The id of the newest reply queued for the conversation's customer (0: none yet)."""
+    latest = await OutboxItem.filter(conversation_id=conversation_id).order_by("-id").first()
+    return latest.id if latest is not None else 0
 
 
 class HasId(Protocol):
@@ -148,6 +183,12 @@ async def auto_sent_to_customer_since(customer_id: int, since: datetime) -> int:
                               conversation__customer_id=customer_id).count()
 
 
+async def recent_auto_sent(limit: int) -> list[Draft]:
+    """The newest automatically sent drafts with their message and conversation."""
+    return await (Draft.filter(status=DraftStatus.AUTO_SENT).order_by("-decided_at", "-id")
+                  .limit(limit).prefetch_related("message", "conversation"))
+
+
 async def oldest_pending(limit: int) -> list[Draft]:
     """Pending drafts, oldest first, with their conversations."""
     return await (Draft.filter(status=DraftStatus.PENDING).order_by("created_at", "id")
@@ -169,9 +210,11 @@ async def decide(
     rejected draft's conversation handed to humans.
 
     Returns ``(won, queued outbox item)``: ``won`` is False when someone decided first
-    (nothing written); the item is None for a rejection.
+    (nothing written); the item is None for a rejection. Raises ``OwnedByOther`` when another
+    agent owns the conversation.
     """
     async with in_transaction():
+        await _lock_owner(draft.conversation_id, agent)  # type: ignore[attr-defined]
         won = await Draft.filter(id=draft.id, status=DraftStatus.PENDING).update(
             status=status, decided_by=agent, decided_at=now, final_text=final_text)
         if not won:
@@ -190,11 +233,26 @@ async def decide(
 
 async def reply_manually(
     conversation_id: int, *, agent: str, text: str, now: datetime, enqueue: EnqueueFn,
-    signal_for: Callable[[Draft | None], Signal],
+    signal_for: Callable[[Draft | None], Signal], seen_reply: int | None = None,
 ) -> tuple[HasId, Draft | None]:
-    """An agent's own reply, in one transaction: the conversation's pending draft superseded
-    by it, the reply queued, the signal (built from the superseded draft) recorded."""
+    """An agent's own reply, in one transaction: the agent becomes the conversation's owner,
+    its pending draft is superseded by the reply, the reply queued, the signal (built from the
+    superseded draft) recorded.
+
+    Raises ``OwnedByOther`` when another agent owns the conversation, and ``RepliedMeanwhile``
+    when a reply newer than ``seen_reply`` (the newest reply when the agent started writing)
+    was queued since: re-checked under the conversation's row lock, right before sending.
+    """
     async with in_transaction():
+        await _lock_owner(conversation_id, agent)
+        if seen_reply is not None:
+            newer = await (OutboxItem.filter(conversation_id=conversation_id, id__gt=seen_reply)
+                           .order_by("-id").first())
+            if newer is not None:
+                raise RepliedMeanwhile(str(newer.payload.get("decided_by") or "someone"),
+                                       newer.created_at)
+        await Conversation.filter(id=conversation_id).update(
+            assignee=agent, status=ConversationStatus.HUMAN)
         draft = await (Draft.filter(conversation_id=conversation_id, status=DraftStatus.PENDING)
                        .order_by("-id").first())
         if draft is not None:

@@ -10,6 +10,7 @@ from bot.store import kv
 
 AUTO_SEND_KEY = "auto_send_threshold"
 PAUSED_CHANNELS_KEY = "paused_channels"
+STOPPED_TOPICS_KEY = "stopped_topics"
 _UNSET = "unset"
 
 
@@ -46,3 +47,17 @@ async def set_paused_channels(channels: frozenset[str] | set[str], *,
                               updated_by: str | None) -> None:
     """Store the channels on which auto-send is paused."""
     await kv.put_value(PAUSED_CHANNELS_KEY, sorted(channels), updated_by=updated_by)
+
+
+async def stopped_topics() -> frozenset[str]:
+    """Topics for which an agent stopped auto-send (their drafts always wait for a human)."""
+    return frozenset(str(t) for t in (await kv.get_value(STOPPED_TOPICS_KEY, []) or []))
+
+
+async def stop_topic(topic: str, *, updated_by: str | None) -> bool:
+    """Stop auto-send for ``topic``; False when it was stopped already."""
+    stopped = await stopped_topics()
+    if topic in stopped:
+        return False
+    await kv.put_value(STOPPED_TOPICS_KEY, sorted(stopped | {topic}), updated_by=updated_by)
+    return True

@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 ProfileFn = Callable[[Sender], Awaitable[None]]
 
 
+#: ``on_edit(channel_message_id, new_text)``: a customer edited a stored message.
+EditFn = Callable[[str, str], Awaitable[object]]
+
+
 class SlackCustomerChannel:
     """Turns customer message events into ``Inbound`` and hands them to ``accept``."""
 
@@ -34,7 +38,9 @@ class SlackCustomerChannel:
         self, *, settings: Settings, accept: AcceptFn, users: SlackUserDirectory,
         on_accepted: Callable[[Accepted], object] | None = None,
         on_profile: ProfileFn,
+        on_edit: EditFn | None = None,
     ) -> None:
+        self._on_edit = on_edit
         self._settings = settings
         self._accept = accept
         self.users = users
@@ -55,6 +61,9 @@ class SlackCustomerChannel:
             log.info("event %s already stored (Slack retry %s)", event_id, retry)
             return None
         bot_user_id = context.get("bot_user_id")
+        if event.get("subtype") == "message_changed":
+            await self._edited(event, bot_user_id)
+            return None
         reason = ignore_reason(event, self._settings, bot_user_id=bot_user_id)
         if reason is not None:
             log.debug("ignoring Slack event %s: %s", event_id, reason)
@@ -75,6 +84,16 @@ class SlackCustomerChannel:
         if self._on_accepted is not None and not accepted.duplicate:
             self._on_accepted(accepted)
         return accepted
+
+    async def _edited(self, event: Mapping[str, Any], bot_user_id: object) -> None:
+        """A customer edited a message: hand its new text to ``on_edit``."""
+        inner: Mapping[str, Any] = event.get("message") or {}
+        channel = event.get("channel")
+        if (self._on_edit is None or channel is None or channel == self._settings.approval_channel
+                or not inner.get("user") or inner.get("user") == bot_user_id
+                or inner.get("bot_id") or inner.get("ts") is None):
+            return
+        await self._on_edit(f"{channel}:{inner['ts']}", str(inner.get("text") or ""))
 
     def _fill_profile(self, user_id: str) -> None:
         task = asyncio.create_task(self._lookup_and_save(user_id),
@@ -108,6 +127,7 @@ def register_customer_channel(
     users: SlackUserDirectory | None = None,
     on_accepted: Callable[[Accepted], object] | None = None,
     on_profile: ProfileFn,
+    on_edit: EditFn | None = None,
 ) -> SlackCustomerChannel:
     """Listen for customer messages (support channels, DMs, mentions) on ``app``.
 
@@ -118,7 +138,7 @@ def register_customer_channel(
     channel = SlackCustomerChannel(
         settings=settings, accept=accept,
         users=users or SlackUserDirectory(client=app.client), on_accepted=on_accepted,
-        on_profile=on_profile,
+        on_profile=on_profile, on_edit=on_edit,
     )
 
     async def outside_approval_channel(event: Mapping[str, Any]) -> bool:

@@ -50,7 +50,7 @@ async def run(events: int, approvals: int, data_dir: Path) -> None:
             "SUPPORTBOT_DATA_DIR": str(data_dir), "SLACK_BOT_TOKEN": "xoxb-bench",
             "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": slack.api_url,
             "SUPPORTBOT_APPROVAL_CHANNEL": "CAPPROVAL", "SUPPORTBOT_SUPPORT_CHANNELS": "CSUPPORT",
-            "SUPPORTBOT_APPROVERS": "UAGENT", "SUPPORTBOT_DEMO": "false",
+            "SUPPORTBOT_APPROVERS": "UAGENT,UOTHER", "SUPPORTBOT_DEMO": "false",
         }, env_file=None)
         async with database(settings, run_migrations=True):
             client = AsyncWebClient(token="xoxb-bench", base_url=slack.api_url)
@@ -76,11 +76,14 @@ async def run(events: int, approvals: int, data_dir: Path) -> None:
             try:
                 latencies, ack_ms = await inbound_to_card(slack, edge, events)
                 rate, decide_ms = await approvals_per_second(slack, edge, handle, approvals)
+                refused_ms = await refused_clicks(edge, 50)
+                async with asyncio.timeout(60):
+                    await handle.tasks.drain()
             finally:
                 stop.set()
                 await loop_task
                 await edge.aclose()
-            report(events, latencies, ack_ms, approvals, rate, decide_ms)
+            report(events, latencies, ack_ms, approvals, rate, decide_ms, refused_ms)
 
 
 async def inbound_to_card(
@@ -93,7 +96,8 @@ async def inbound_to_card(
         start = time.perf_counter()
         response = await edge.event({
             "type": "message", "channel": "CSUPPORT", "user": "UCUST", "channel_type": "channel",
-            "text": f"Bench question {i}: how do I reset my password?",
+            "text": f"Bench question {i}: <!here> how do I reset my password at "
+                    "<https://evil.example|acmecloud.example/reset>?",
             "ts": f"1700{i:06d}.000100"})
         acks.append((time.perf_counter() - start) * 1000)
         assert response.status_code == 200, response.text
@@ -101,6 +105,14 @@ async def inbound_to_card(
                              where=lambda c: c.params.get("channel") == "CAPPROVAL"
                              and "thread_ts" not in c.params)
         latencies.append((time.perf_counter() - start) * 1000)
+    # The cards carry the customer's text escaped, the link's real target spelled out, and
+    # the Assign to… select.
+    posted = [c for c in slack.calls_to("chat.postMessage") if "thread_ts" not in c.params]
+    for call in posted:
+        assert "<!here>" not in str(call.params["text"])
+        blocks = str(call.params["blocks"])
+        assert "acmecloud.example/reset (https://evil.example)" in blocks
+        assert cards.ASSIGN in blocks
     return latencies, acks
 
 
@@ -132,8 +144,24 @@ async def approvals_per_second(
     return len(drafts) / elapsed, timings
 
 
+async def refused_clicks(edge: SlackEdge, clicks: int) -> list[float]:
+    """Approve clicks by an agent who does not own the conversation (another agent took it
+    over): each refused under the conversation's row lock and told who owns it."""
+    drafts = await Draft.filter(status="pending").order_by("id").limit(clicks)
+    timings: list[float] = []
+    for draft in drafts:
+        value = cards.action_value(conversation=draft.conversation_id, draft=draft.id)  # type: ignore[attr-defined]
+        await edge.click(user="UAGENT", action_id=cards.TAKE_OVER, value=value)
+        start = time.perf_counter()
+        response = await edge.click(user="UOTHER", action_id=cards.APPROVE, value=value)
+        assert response.status_code == 200
+        timings.append((time.perf_counter() - start) * 1000)
+    assert await OutboxItem.filter(draft_id__in=[d.id for d in drafts]).count() == 0
+    return timings
+
+
 def report(events: int, latencies: list[float], acks: list[float], approvals: int,
-           rate: float, decide_ms: list[float]) -> None:
+           rate: float, decide_ms: list[float], refused_ms: list[float]) -> None:
     rows = [
         ("inbound event → card posted", f"{events} events", pct(latencies, 0.5),
          pct(latencies, 0.99), statistics.mean(latencies)),
@@ -141,6 +169,8 @@ def report(events: int, latencies: list[float], acks: list[float], approvals: in
          statistics.mean(acks)),
         ("Approve click → HTTP ack", f"{len(decide_ms)} clicks", pct(decide_ms, 0.5),
          pct(decide_ms, 0.99), statistics.mean(decide_ms)),
+        ("refused Approve → HTTP ack", f"{len(refused_ms)} clicks", pct(refused_ms, 0.5),
+         pct(refused_ms, 0.99), statistics.mean(refused_ms)),
     ]
     print(f"{'path':<30} {'n':>12} {'p50 ms':>9} {'p99 ms':>9} {'mean ms':>9}")
     for name, n, p50, p99, mean in rows:

@@ -261,6 +261,13 @@ class FakeSlackAPI:
 
     _m_views_update = _m_views_open
 
+    def _m_views_publish(self, p: dict[str, Any]) -> dict[str, Any]:
+        view = p.get("view")
+        view = json.loads(view) if isinstance(view, str) else view
+        if not p.get("user_id"):
+            return {"error": "invalid_arguments"}
+        return {"view": {**(view or {}), "id": f"V{next(self._ids):06d}"}}
+
     def _m_users_info(self, p: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(str(p.get("user")))
         return {"user": user} if user else {"error": "user_not_found"}
@@ -405,6 +412,23 @@ class SlackEdge:
             "response_url": response_url,
             "actions": [{"type": "button", "action_id": action_id, "block_id": "card",
                          "value": value, "action_ts": str(time.time())}],
+        })
+
+    async def select_user(
+        self, *, user: str, action_id: str, block_id: str, selected: str,
+        channel: str = "CAPPROVAL", message_ts: str = "1700000000.000001",
+        response_url: str = "",
+    ) -> Any:
+        """A ``block_actions`` payload: a user picked in a ``users_select`` on a message."""
+        return await self._interactive({
+            "type": "block_actions", "team": {"id": FakeSlackAPI.team_id},
+            "user": {"id": user, "team_id": FakeSlackAPI.team_id}, "api_app_id": "A1",
+            "trigger_id": f"trigger.{next(self._triggers)}",
+            "container": {"type": "message", "channel_id": channel, "message_ts": message_ts},
+            "channel": {"id": channel}, "message": {"ts": message_ts, "text": "card"},
+            "response_url": response_url,
+            "actions": [{"type": "users_select", "action_id": action_id, "block_id": block_id,
+                         "selected_user": selected, "action_ts": str(time.time())}],
         })
 
     async def submit(

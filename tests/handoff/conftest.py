@@ -36,6 +36,7 @@ class Desk:
     handle: HandoffHandle
     settings: Settings
     learned: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    app: Any = None
     _ts: Any = field(default_factory=lambda: itertools.count(100))
 
     async def settle(self) -> None:
@@ -120,7 +121,7 @@ async def make_desk(
                                   reindex=reindex, learned=LearnedList(), clock=lambda: NOW)
         edge = SlackEdge(app, signing_secret=SECRET)
         edges.append(edge)
-        return Desk(slack, edge, handle, settings, learned)
+        return Desk(slack, edge, handle, settings, learned, app)
 
     yield factory
     for edge in edges:
@@ -157,3 +158,10 @@ async def desk(db: Settings, make_desk: Callable[..., Any]) -> Desk:
     """The desk on both databases (SQLite and PostgreSQL)."""
     result: Desk = await make_desk()
     return result
+
+
+@pytest.fixture
+async def admin_desk(sqlite_db: object, make_desk: Callable[..., Any]) -> Desk:
+    """The desk on SQLite only (admin commands do not depend on the database kind)."""
+    desk: Desk = await make_desk()
+    return desk

@@ -44,7 +44,9 @@ async def test_approve_sends_once_and_updates_the_card(desk: Desk) -> None:
     signal = await LearningSignal.get(draft_id=draft.id)
     assert (signal.action, signal.agent, signal.edit_ratio) == ("approved", "UAGENT1", 0.0)
     [update] = desk.card_calls("chat.update", draft)
-    assert "Approved and sent by <@UAGENT1>" in card_text(update)
+    assert "Approved by <@UAGENT1>" in card_text(update)
+    header = update.json("blocks")[0]["text"]["text"]
+    assert header.startswith("Approved · sending") and "Review draft" not in header
     assert cards.APPROVE not in card_text(update)  # no buttons left to decide again
     assert desk.learned[0][:2] == ("How do I reset my password?", draft.text)
 
@@ -132,7 +134,7 @@ async def test_edit_modal_is_prefilled_and_the_edit_is_sent_and_measured(desk: D
     assert signal.edit_ratio == edit_ratio(draft.text, edited) > 0.1
     assert (signal.original_text, signal.final_text) == (draft.text, edited)
     [update] = desk.card_calls("chat.update", draft)
-    assert "Edited and sent by <@UAGENT1>" in card_text(update)
+    assert "Edited by <@UAGENT1>" in card_text(update)
     assert f"ratio {signal.edit_ratio:.2f}" in card_text(update)
 
 
@@ -192,7 +194,7 @@ async def test_take_over_then_reply_sends_the_agents_text(desk: Desk) -> None:
     assert (signal.action, signal.draft_id) == ("manual", draft.id)  # type: ignore[attr-defined]
     refused = desk.slack.calls_to("chat.postEphemeral")
     assert any("<@UAGENT1> has already taken over" in c.params["text"] for c in refused)
-    assert any("Taken over by <@UAGENT1>" in card_text(c)
+    assert any("Owned by <@UAGENT1>" in card_text(c)
                for c in desk.card_calls("chat.update", draft))
 
 
@@ -236,6 +238,7 @@ async def test_dead_letter_shows_the_error_and_retry_works(desk: Desk) -> None:
     await desk.handle.notifier.delivery_failed(item.id)
     update = desk.card_calls("chat.update", draft)[-1]
     assert "Not delivered" in card_text(update) and "is_archived" in card_text(update)
+    assert update.json("blocks")[0]["text"]["text"].startswith("Approved · NOT delivered")
     assert cards.RETRY in card_text(update)
     await desk.edge.click(user="UAGENT1", action_id=cards.RETRY,
                           value=cards.action_value(outbox=item.id, draft=draft.id))
@@ -277,6 +280,7 @@ async def test_stale_drafts_are_reminded_once(desk: Desk) -> None:
 
     draft = await desk.draft()
     await Draft.filter(id=draft.id).update(created_at=NOW - timedelta(hours=2))
+    await Message.all().update(created_at=NOW - timedelta(hours=2))
     assert await desk.handle.notifier.remind_stale(older_than=timedelta(hours=1), now=NOW) == 1
     assert await desk.handle.notifier.remind_stale(older_than=timedelta(hours=1), now=NOW) == 0
     post = desk.slack.calls_to("chat.postMessage")[-1]

@@ -5,18 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
 from bot.store import kv
 from bot.store.models import Draft, Message
 from handoff.admin import USAGE
 from tests.handoff.conftest import NOW, Desk
-
-
-@pytest.fixture
-async def admin_desk(sqlite_db: object, make_desk: Any) -> Desk:
-    desk: Desk = await make_desk()
-    return desk
 
 
 async def ask(desk: Desk, text: str, user: str = "UADMIN") -> str:
@@ -74,7 +66,7 @@ async def test_pending_lists_oldest_first_with_links(admin_desk: Desk) -> None:
     first = await admin_desk.draft(question="First question")
     await admin_desk.draft(question="Second question")
     text = await answer_of_slow(admin_desk, "pending")
-    assert "2 oldest pending drafts" in text
+    assert "2 conversations waiting on us" in text
     link = f"https://fake.slack.com/archives/CAPPROVAL/p{first.approval_ts.replace('.', '')}"  # type: ignore[union-attr]
     assert link in text.splitlines()[1]
 

@@ -41,6 +41,10 @@ def check_blocks(blocks: list[dict[str, Any]], *, modal: bool = False) -> None:
         elif kind == "actions":
             assert 0 < len(block["elements"]) <= LIMITS["actions_elements"]
             for button in block["elements"]:
+                assert len(button["action_id"]) <= LIMITS["id"]
+                if button["type"] == "users_select":
+                    assert len(button["placeholder"]["text"]) <= LIMITS["button_text"]
+                    continue
                 assert len(button["text"]["text"]) <= LIMITS["button_text"]
                 assert len(button["value"]) <= LIMITS["button_value"]
                 assert len(button["action_id"]) <= LIMITS["id"]

@@ -12,7 +12,13 @@ Modules: ``outcomes`` (the ``deliver`` port, outcomes, ``DecisionError``), ``dra
 ``signals`` (time to decision, the learn hook), shared by both kinds of decision.
 """
 
-from bot.flow.decisions.conversations import add_note, release, reply_manual, take_over
+from bot.flow.decisions.conversations import (
+    add_note,
+    assign,
+    release,
+    reply_manual,
+    take_over,
+)
 from bot.flow.decisions.drafts import approve, reject
 from bot.flow.decisions.outcomes import (
     ConversationOutcome,
@@ -30,6 +36,7 @@ __all__ = [
     "HasId",
     "add_note",
     "approve",
+    "assign",
     "reject",
     "release",
     "reply_manual",

@@ -14,6 +14,7 @@ from bot.flow.decisions.outcomes import ConversationOutcome, DecisionError, Deli
 from bot.flow.decisions.signals import call_learner, question_in_context, seconds_since
 from bot.pipeline.learning import LearnedExample, LearnFn, LearningAction, edit_ratio
 from bot.store import conversations, drafts
+from bot.store.drafts import OwnedByOther, RepliedMeanwhile
 from bot.store.signals import Signal
 
 if TYPE_CHECKING:
@@ -34,9 +35,23 @@ async def take_over(conversation_id: int, *, agent: str) -> ConversationOutcome:
                                status=owner.status, assignee=owner.assignee)
 
 
-async def release(conversation_id: int, *, agent: str) -> ConversationOutcome:
-    """Hand the conversation back to the bot: it drafts again for the next message."""
-    owner = await conversations.release(conversation_id)
+async def assign(conversation_id: int, *, to: str, agent: str,
+                 admin: bool = False) -> ConversationOutcome:
+    """Give the conversation to ``to``. Allowed while nobody owns it or ``agent`` owns it;
+    an ``admin`` reassigns regardless. Refused (``won=False``, ``assignee`` the owner)
+    otherwise."""
+    owner = await conversations.assign(conversation_id, to=to, by=agent, override=admin)
+    if owner is None:
+        raise DecisionError(f"conversation {conversation_id} does not exist")
+    return ConversationOutcome(won=owner.won, conversation_id=conversation_id,
+                               status=owner.status, assignee=owner.assignee)
+
+
+async def release(conversation_id: int, *, agent: str,
+                  admin: bool = True) -> ConversationOutcome:
+    """Hand the conversation back to the bot: it drafts again for the next message. Only its
+    owner may, unless ``admin``."""
+    owner = await conversations.release(conversation_id, by=agent, override=admin)
     if owner is None:
         raise DecisionError(f"conversation {conversation_id} does not exist")
     log.info("conversation %s released by %s", conversation_id, agent)
@@ -52,9 +67,15 @@ async def reply_manual(
     now: datetime,
     deliver: DeliverFn,
     learn: LearnFn | None = None,
+    seen_reply: int | None = None,
 ) -> ConversationOutcome:
-    """Send an agent's own reply. A pending draft of the conversation is superseded by it,
-    and the signal compares the two so the system learns from the rewrite."""
+    """Send an agent's own reply; the agent becomes the conversation's owner. A pending draft
+    of the conversation is superseded by it, and the signal compares the two so the system
+    learns from the rewrite.
+
+    Refused (``won=False``) while another agent owns the conversation (``assignee`` names
+    them), or when a reply newer than ``seen_reply`` went out since the agent started writing
+    (``replied_by``/``replied_at``)."""
     if not text.strip():
         raise DecisionError("the reply is empty")
     conversation = await conversations.get(conversation_id)
@@ -72,8 +93,17 @@ async def reply_manual(
             confidence=draft.confidence if draft is not None else None,
         )
 
-    item, draft = await drafts.reply_manually(conversation_id, agent=agent, text=text, now=now,
-                                              enqueue=deliver, signal_for=signal_for)
+    try:
+        item, draft = await drafts.reply_manually(
+            conversation_id, agent=agent, text=text, now=now, enqueue=deliver,
+            signal_for=signal_for, seen_reply=seen_reply)
+    except OwnedByOther as refused:
+        return ConversationOutcome(won=False, conversation_id=conversation_id,
+                                   status=conversation.status, assignee=refused.owner)
+    except RepliedMeanwhile as meanwhile:
+        return ConversationOutcome(won=False, conversation_id=conversation_id,
+                                   status=conversation.status, assignee=conversation.assignee,
+                                   replied_by=meanwhile.by, replied_at=meanwhile.at)
     latest = await conversations.latest_customer_message(conversation_id)
     question = "" if latest is None else await question_in_context(conversation_id, latest.id,
                                                                    latest.text)

@@ -22,6 +22,7 @@ from bot.pipeline.learning import (
     is_edited,
 )
 from bot.store import drafts
+from bot.store.drafts import OwnedByOther
 from bot.store.signals import Signal
 
 if TYPE_CHECKING:
@@ -35,9 +36,10 @@ async def _load(draft_id: int) -> Draft:
     return draft
 
 
-async def _lost(draft_id: int) -> DraftOutcome:
+async def _lost(draft_id: int, owner: str | None = None) -> DraftOutcome:
     draft = await _load(draft_id)
     return DraftOutcome(
+        owner=owner,
         won=False,
         draft_id=draft.id,
         conversation_id=draft.conversation_id,  # type: ignore[attr-defined]
@@ -57,7 +59,8 @@ async def approve(
     final_text: str | None = None,
     learn: LearnFn | None = None,
 ) -> DraftOutcome:
-    """Send the draft (or the agent's ``final_text``) to the customer; first decision wins."""
+    """Send the draft (or the agent's ``final_text``) to the customer; first decision wins.
+    Refused (``won=False``, ``owner`` set) while another agent owns the conversation."""
     draft = await _load(draft_id)
     text = draft.text if final_text is None else final_text
     if not text.strip():
@@ -66,16 +69,20 @@ async def approve(
     status = DraftStatus.EDITED if edited else DraftStatus.APPROVED
     ratio = edit_ratio(draft.text, text) if draft.text else None
     conversation = draft.conversation
-    won, item = await drafts.decide(
-        draft, status=status, agent=agent, now=now, final_text=text, enqueue=deliver,
-        signal=Signal(
-            draft_id=draft_id, conversation_id=conversation.id, channel=conversation.channel,
-            action=LearningAction.EDITED if edited else LearningAction.APPROVED, agent=agent,
-            original_text=draft.text, final_text=text, edit_ratio=ratio,
-            seconds_to_decision=seconds_since(draft.created_at, now),
-            confidence=draft.confidence,
-        ),
-    )
+    try:
+        won, item = await drafts.decide(
+            draft, status=status, agent=agent, now=now, final_text=text, enqueue=deliver,
+            signal=Signal(
+                draft_id=draft_id, conversation_id=conversation.id,
+                channel=conversation.channel,
+                action=LearningAction.EDITED if edited else LearningAction.APPROVED,
+                agent=agent, original_text=draft.text, final_text=text, edit_ratio=ratio,
+                seconds_to_decision=seconds_since(draft.created_at, now),
+                confidence=draft.confidence,
+            ),
+        )
+    except OwnedByOther as refused:
+        return await _lost(draft_id, owner=refused.owner)
     if not won or item is None:
         return await _lost(draft_id)
     question = await question_in_context(conversation.id, draft.message.id, draft.message.text)
@@ -112,15 +119,18 @@ async def reject(
     draft = await _load(draft_id)
     reason = (reason or "").strip() or None
     conversation = draft.conversation
-    won, _ = await drafts.decide(
-        draft, status=DraftStatus.REJECTED, agent=agent, now=now,
-        signal=Signal(
-            draft_id=draft_id, conversation_id=conversation.id, channel=conversation.channel,
-            action=LearningAction.REJECTED, agent=agent, original_text=draft.text,
-            seconds_to_decision=seconds_since(draft.created_at, now),
-            confidence=draft.confidence, reason=reason,
-        ),
-    )
+    try:
+        won, _ = await drafts.decide(
+            draft, status=DraftStatus.REJECTED, agent=agent, now=now,
+            signal=Signal(
+                draft_id=draft_id, conversation_id=conversation.id,
+                channel=conversation.channel, action=LearningAction.REJECTED, agent=agent,
+                original_text=draft.text, seconds_to_decision=seconds_since(draft.created_at, now),
+                confidence=draft.confidence, reason=reason,
+            ),
+        )
+    except OwnedByOther as refused:
+        return await _lost(draft_id, owner=refused.owner)
     if not won:
         return await _lost(draft_id)
     if reason:

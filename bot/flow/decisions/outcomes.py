@@ -37,6 +37,8 @@ class DraftOutcome:
     edit_ratio: float | None = None
     outbox_item_id: int | None = None
     reason: str | None = None
+    #: Set when the decision was refused because another agent owns the conversation.
+    owner: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,3 +52,6 @@ class ConversationOutcome:
     outbox_item_id: int | None = None
     superseded_draft_id: int | None = None
     message_id: int | None = None
+    #: A refused reply: a reply sent since the agent started writing (who, when).
+    replied_by: str | None = None
+    replied_at: datetime | None = None

@@ -56,6 +56,9 @@ class RecordingNotifier:
     async def delivered(self, outbox_item_id: int) -> None:
         self.calls.append(("delivered", outbox_item_id))
 
+    async def auto_sent(self, draft_id: int) -> None:
+        self.calls.append(("auto_sent", draft_id))
+
     async def remind_stale(self, *, older_than: object, now: object) -> int:
         return 0
 
@@ -99,7 +102,8 @@ async def test_an_auto_sent_draft_is_queued_counted_and_taught_in_one_step(db: S
     assert await OutboxItem.filter(draft_id=draft.id).count() == 1
     assert (await Conversation.get(id=accepted.conversation_id)).auto_replies == 1
     assert await LearningSignal.filter(draft_id=draft.id, action="auto_sent").count() == 1
-    assert notifier.calls == []  # nothing for a human to do
+    # Nothing for a human to decide, but shown in the open (never silently).
+    assert notifier.calls == [("auto_sent", draft.id)]
 
 
 async def test_the_conversation_cap_read_at_load_holds_the_next_draft_back(db: Settings) -> None:
@@ -145,3 +149,19 @@ async def test_suppressed_and_human_owned_messages_get_no_draft(db: Settings) ->
     assert await routing.process(owned.message_id) is None
     assert ("customer_followup", owned.message_id) in notifier.calls
     assert not await Draft.exists()
+
+
+
+async def test_a_related_rejection_is_quoted_not_shown_as_zero_agreement(db: Settings) -> None:
+    related = Hit(doc_id="rejected-1", chunk_id="rejected-1", title="When does my parcel ship?",
+                  text="Do not promise shipping dates", score=0.7, kind="learned",
+                  dense_score=0.7)
+    routing = Router(settings=db, knowledge=FixedRetriever([PARCEL]), learned=None,
+                     drafter=OfflineDrafter(), notifier=RecordingNotifier(), clock=lambda: NOW,
+                     rejected=FixedRetriever([related]))
+    accepted = await inbox.accept(inbound("r1", text="When will my parcel ship?", sender="ada"))
+    draft = await routing.process(accepted.message_id)
+    assert draft is not None
+    assert any(r.startswith("a related question (0.70) was rejected: Do not promise")
+               for r in draft.reasons), draft.reasons
+    assert not any("(0.00)" in r for r in draft.reasons)

@@ -310,3 +310,11 @@ def test_grounding_and_coverage_judge_the_draft_against_the_passages_it_used() -
     assert invented.parts["grounding"] is not None and invented.parts["grounding"] < 0.3
     assert invented.value < grounded.value
     assert grounded.parts["answer_coverage"] == 1.0
+
+
+def test_a_rejected_precedent_never_reads_as_a_zero_agreement() -> None:
+    rejected = score([passage("a", 0.7)], learned=0.0)
+    assert "the nearest question agents decided was rejected" in rejected.reasons
+    assert not any("(0.00)" in r for r in rejected.reasons)
+    differs = score([passage("a", 0.7)], learned=0.3)
+    assert "differs from an approved answer (0.30)" in differs.reasons

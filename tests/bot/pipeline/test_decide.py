@@ -152,6 +152,7 @@ REJECTED = Passage("rejected-9", "how do refunds work for monthly plans", "We do
 EARNED = TopicRecord("answer-3", approved=5, decided=5, earned=True)
 UNEARNED = TopicRecord("answer-3", approved=1, decided=4, earned=False)
 RULE = EarningRule(min_approvals=3, min_rate=0.8)
+STOPPED = TopicRecord("answer-3", approved=5, decided=5, earned=False, stopped=True)
 
 
 @pytest.mark.parametrize(
@@ -169,6 +170,8 @@ RULE = EarningRule(min_approvals=3, min_rate=0.8)
         ({"topic": UNEARNED}, Decision.AUTO, "grounded in"),  # earning not required
         ({"needs_review": ("written by carol@x.example, not the customer",)}, Decision.REVIEW,
          "written by carol@x.example"),
+        ({"topic": STOPPED}, Decision.REVIEW, "an agent stopped auto-send for this topic"),
+        ({"earning": RULE, "topic": STOPPED}, Decision.REVIEW, "stopped auto-send"),
     ],
 )
 def test_precedents_caps_and_earning_hold_back_what_would_be_sent(
