@@ -181,7 +181,7 @@ async def _reply_text_or_refuse(h: Handoff, ack: AsyncAck, agent: str,
 def register_actions(app: AsyncApp, h: Handoff) -> None:
     """Register every approval-channel listener on ``app``."""
 
-    async def acked_deciders_only(ack: AsyncAck, body: dict[str, Any],
+    async def acked_deciders_only(ack: AsyncAck, body: dict[str, Any], context: dict[str, Any],
                                   next: Callable[[], Awaitable[None]]) -> None:
         """Listener middleware of every card button: acknowledge at once (Slack's 3-second
         deadline), then let only agents who may decide through; others are told why."""
@@ -189,7 +189,10 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
         agent = str(body["user"]["id"])
         if not await h.access.may_decide(agent):
             h.ephemeral(_channel(body), agent, REFUSAL, body)
-            return
+            # Still call the listener (marked refused, it does nothing): a middleware that
+            # stops the chain leaves bolt with no listener that handled the request, and it
+            # answers Slack 404 although the click was acknowledged.
+            context["refused"] = True
         await next()
 
     def button(action_id: str) -> Callable[[Listener], Any]:
@@ -197,7 +200,10 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
 
         def decorate(listener: Listener) -> Any:
             @functools.wraps(listener)
-            async def guarded(body: dict[str, Any], action: dict[str, Any]) -> None:
+            async def guarded(body: dict[str, Any], action: dict[str, Any],
+                              context: dict[str, Any]) -> None:
+                if context.get("refused"):
+                    return
                 # Slack already has its 200 (the middleware acked): a failure here must
                 # reach the agent as a message, never vanish into the log.
                 try:
@@ -218,7 +224,7 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
                                 "⚠️ Something went wrong handling that click; nothing was "
                                 "sent. Please try again.", body)
 
-            del guarded.__wrapped__  # bolt inspects the wrapper's own (body, action) signature
+            del guarded.__wrapped__  # bolt inspects the wrapper's own signature
             return register(guarded)
 
         return decorate
@@ -286,16 +292,20 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
         await _open_reply(h, body["trigger_id"], ids["conversation"])
 
     async def acked_deciders_or_admins(ack: AsyncAck, body: dict[str, Any],
+                                       context: dict[str, Any],
                                        next: Callable[[], Awaitable[None]]) -> None:
         await ack()
         agent = str(body["user"]["id"])
         if not (h.access.is_admin(agent) or await h.access.may_decide(agent)):
             h.ephemeral(_channel(body), agent, REFUSAL, body)
-            return
+            context["refused"] = True  # see acked_deciders_only
         await next()
 
     @app.action(cards.ASSIGN, middleware=[acked_deciders_or_admins])
-    async def assign(body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def assign(body: dict[str, Any], action: dict[str, Any],
+                     context: dict[str, Any]) -> None:
+        if context.get("refused"):
+            return
         agent = str(body["user"]["id"])
         conversation_id = int(str(action.get("block_id", "")).rsplit(":", 1)[-1])
         to = str(action.get("selected_user") or "")

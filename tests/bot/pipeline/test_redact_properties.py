@@ -82,7 +82,12 @@ def test_any_valid_iban_is_redacted(
     out = redact(f"{before} {written} {after}")
     assert written not in out
     assert iban[4:-4] not in out.upper().replace(separator or " ", "").replace(" ", "")
-    assert f"[IBAN {iban[:2]}••••{iban[-4:]}]" in out
+    if iban[:2] in IBAN_LENGTHS:
+        assert f"[IBAN {iban[:2]}••••{iban[-4:]}]" in out
+    else:
+        # A country without a registered length: the longest valid run wins (redacting a
+        # following word too is safe; stopping early could leak the IBAN's last digits).
+        assert f"[IBAN {iban[:2]}••••" in out
 
 
 _CREDENTIAL = st.text(
