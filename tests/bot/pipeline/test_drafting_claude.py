@@ -349,7 +349,7 @@ async def test_connection_refused_yields_an_error_result(sleep: RecordingSleep) 
 async def test_a_failed_draft_counts_in_the_drafter_error_metric(
     server: FakeAnthropicServer, drafter: ClaudeDrafter
 ) -> None:
-    labels = {"model": "claude-test", "error": "BadRequestError"}
+    labels = {"model": "claude-test", "kind": "400"}
 
     def count() -> float:
         return telemetry.REGISTRY.get_sample_value("supportbot_drafter_errors_total", labels) or 0
