@@ -106,8 +106,11 @@ async def test_only_approvers_can_approve(make_stack: StackFactory) -> None:
     value = action_value(draft=draft.id, conversation=draft.conversation_id)
     assert (await stack.click(user="UINTRUDER", action_id=APPROVE, value=value)
             ).status_code == 200
-    await stack.slack.wait_for("chat.postEphemeral",
-                               where=lambda c: c.params.get("user") == "UINTRUDER")
+    # The refusal reaches the intruder privately, through the click's response_url (which
+    # works even for someone who is not a member of the approval channel).
+    [refusal] = await stack.slack.wait_for("response_url")
+    assert refusal.params.get("response_type") == "ephemeral"
+    assert "Only approvers" in str(refusal.params.get("text"))
     assert (await Draft.get(id=draft.id)).status == "pending"
     assert not await OutboxItem.exists() and stack.receiver.requests == []
 
