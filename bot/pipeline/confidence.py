@@ -366,7 +366,7 @@ def _describe(parts: Mapping[str, float | None]) -> list[str]:
         # rejection itself): never an agreement line reading "(0.00)".
         reasons.append("the nearest question agents decided was rejected")
     else:
-        verdict = "agrees with an approved" if learned >= 0.5 else "an agent rejected a"
+        verdict = "agrees with an approved" if learned >= 0.5 else "an agent rejected an"
         reasons.append(f"{verdict} answer to a close question ({learned:.2f})")
     if parts["frustration"]:
         reasons.append(f"customer frustration {parts['frustration']:.2f} lowers confidence")

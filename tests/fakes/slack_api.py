@@ -50,6 +50,7 @@ class _Script:
     retry_after: int | None = None
     delay: float = 0.0
     applied: bool = False  # the call takes effect although the answer is an error
+    channel: str | None = None  # only calls to this channel (None: every call)
 
 
 class FakeSlackAPI:
@@ -114,20 +115,27 @@ class FakeSlackAPI:
     # --- scenarios ----------------------------------------------------------------------
 
     def fail(self, method: str, error: str, *, times: int | None = 1, status: int = 200,
-             applied: bool = False) -> None:
+             applied: bool = False, channel: str | None = None) -> None:
         """The next ``times`` calls (None: all) of ``method`` answer ``error``; with
-        ``applied`` the call still takes effect (Slack posted, then the answer was lost)."""
-        script = _Script(error=error, status=status, times=times, applied=applied)
+        ``applied`` the call still takes effect (Slack posted, then the answer was lost); with
+        ``channel`` only calls to that channel are affected."""
+        script = _Script(error=error, status=status, times=times, applied=applied,
+                         channel=channel)
         self._scripts.setdefault(method, []).append(script)
 
-    def ratelimit(self, method: str, *, times: int | None = 1, retry_after: int = 1) -> None:
-        """The next calls of ``method`` answer 429 with ``Retry-After``."""
+    def ratelimit(self, method: str, *, times: int | None = 1, retry_after: int = 1,
+                  channel: str | None = None) -> None:
+        """The next calls of ``method`` (to ``channel``, when given) answer 429 with
+        ``Retry-After``."""
         self._scripts.setdefault(method, []).append(
-            _Script(error="ratelimited", status=429, times=times, retry_after=retry_after))
+            _Script(error="ratelimited", status=429, times=times, retry_after=retry_after,
+                    channel=channel))
 
-    def slow(self, method: str, seconds: float, *, times: int | None = None) -> None:
-        """Calls of ``method`` answer after ``seconds``."""
-        self._scripts.setdefault(method, []).append(_Script(delay=seconds, times=times))
+    def slow(self, method: str, seconds: float, *, times: int | None = None,
+             channel: str | None = None) -> None:
+        """Calls of ``method`` (to ``channel``, when given) answer after ``seconds``."""
+        self._scripts.setdefault(method, []).append(_Script(delay=seconds, times=times,
+                                                            channel=channel))
 
     def heal(self) -> None:
         """Forget every scripted failure and delay: the outage is over."""
@@ -176,9 +184,11 @@ class FakeSlackAPI:
                 params.update(parse_qsl(raw.decode()))
         return params
 
-    def _script_for(self, method: str) -> _Script | None:
+    def _script_for(self, method: str, params: dict[str, Any]) -> _Script | None:
         scripts = self._scripts.get(method) or []
         for script in scripts:
+            if script.channel is not None and str(params.get("channel")) != script.channel:
+                continue
             if script.times is None or script.times > 0:
                 if script.times is not None:
                     script.times -= 1
@@ -191,7 +201,7 @@ class FakeSlackAPI:
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth else params.get("token")
         await self._record(Call(method, params, token))
-        script = self._script_for(method)
+        script = self._script_for(method, params)
         if script is not None and script.delay:
             await asyncio.sleep(script.delay)
         if token == RATELIMITED_TOKEN and method != "auth.test":

@@ -106,16 +106,21 @@ async def test_replies_are_retried_through_slack_faults_and_posted_once(
     stack = await make_stack(SUPPORTBOT_AUTO_SEND_THRESHOLD="0.5", SUPPORTBOT_OUTBOX_BACKOFF="1")
     assert stack.services.slack_app is not None
     stack.services.slack_app.client.timeout = 0.2
+    # Faults hit the customer's channel only: the auto-sent card in the approval channel
+    # is another post and must not take the fault meant for the reply.
+    customer = SUPPORT_CHANNEL
     if fault == "ratelimited":
-        stack.slack.ratelimit("chat.postMessage", times=1, retry_after=1)
+        stack.slack.ratelimit("chat.postMessage", times=1, retry_after=1, channel=customer)
     elif fault == "server_error":
-        stack.slack.fail("chat.postMessage", "internal_error", status=500, times=1)
+        stack.slack.fail("chat.postMessage", "internal_error", status=500, times=1,
+                         channel=customer)
     elif fault == "answer_lost":  # Slack posted, then answered 503: the retry must not repost
         stack.slack.fail(
-            "chat.postMessage", "service_unavailable", status=503, times=1, applied=True
+            "chat.postMessage", "service_unavailable", status=503, times=1, applied=True,
+            channel=customer,
         )
     else:  # the client gives up at 0.2 s; Slack applies the post at 0.4 s
-        stack.slack.slow("chat.postMessage", 0.4, times=1)
+        stack.slack.slow("chat.postMessage", 0.4, times=1, channel=customer)
     ts = "1700000100.000100"
     assert (await stack.slack_event(customer_event(ts), event_id="Ev1")).status_code == 200
     await wait_for(db_true(lambda: OutboxItem.filter(status=QueueStatus.SENT).exists()), timeout=30)
@@ -130,7 +135,7 @@ async def test_a_reply_slack_refuses_for_good_is_dead_lettered_and_shown(
     make_stack: StackFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     stack = await make_stack(SUPPORTBOT_AUTO_SEND_THRESHOLD="0.5")
-    stack.slack.fail("chat.postMessage", "channel_not_found", times=1)
+    stack.slack.fail("chat.postMessage", "channel_not_found", times=1, channel=SUPPORT_CHANNEL)
     with caplog.at_level(logging.WARNING):
         assert (
             await stack.slack_event(customer_event("1700000200.000100"), event_id="Ev2")

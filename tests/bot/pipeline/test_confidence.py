@@ -317,4 +317,4 @@ def test_a_rejected_precedent_never_reads_as_a_zero_agreement() -> None:
     assert "the nearest question agents decided was rejected" in rejected.reasons
     assert not any("(0.00)" in r for r in rejected.reasons)
     differs = score([passage("a", 0.7)], learned=0.3)
-    assert "differs from an approved answer (0.30)" in differs.reasons
+    assert "an agent rejected an answer to a close question (0.30)" in differs.reasons
