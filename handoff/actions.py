@@ -136,6 +136,16 @@ async def _owner_other_than(conversation_id: int, agent: str) -> str | None:
     return str(conversation.assignee)
 
 
+async def _refused_for_non_owner(h: Handoff, body: Mapping[str, Any], conversation_id: int,
+                                 agent: str) -> bool:
+    """True (and the agent told who owns it) when someone else owns the conversation."""
+    owner = await _owner_other_than(conversation_id, agent)
+    if owner is None:
+        return False
+    h.ephemeral(_channel(body), agent, owned_by(owner), body)
+    return True
+
+
 def _channel(body: Mapping[str, Any]) -> str | None:
     return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
 
@@ -245,9 +255,7 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
     @button(cards.EDIT)
     async def edit(body: dict[str, Any], action: dict[str, Any]) -> None:
         agent, ids = str(body["user"]["id"]), _ids(action)
-        owner = await _owner_other_than(ids["conversation"], agent)
-        if owner is not None:
-            h.ephemeral(_channel(body), agent, owned_by(owner), body)
+        if await _refused_for_non_owner(h, body, ids["conversation"], agent):
             return
         draft = await _pending_or_tell(h, ids["draft"], _channel(body), agent)
         if draft is None:
@@ -261,9 +269,7 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
     @button(cards.REJECT)
     async def reject(body: dict[str, Any], action: dict[str, Any]) -> None:
         agent, ids = str(body["user"]["id"]), _ids(action)
-        owner = await _owner_other_than(ids["conversation"], agent)
-        if owner is not None:
-            h.ephemeral(_channel(body), agent, owned_by(owner), body)
+        if await _refused_for_non_owner(h, body, ids["conversation"], agent):
             return
         if await _pending_or_tell(h, ids["draft"], _channel(body), agent) is None:
             return
@@ -285,9 +291,7 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
     @button(cards.REPLY)
     async def reply(body: dict[str, Any], action: dict[str, Any]) -> None:
         agent, ids = str(body["user"]["id"]), _ids(action)
-        owner = await _owner_other_than(ids["conversation"], agent)
-        if owner is not None:
-            h.ephemeral(_channel(body), agent, owned_by(owner), body)
+        if await _refused_for_non_owner(h, body, ids["conversation"], agent):
             return
         await _open_reply(h, body["trigger_id"], ids["conversation"])
 
@@ -339,9 +343,7 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
     async def correct(body: dict[str, Any], action: dict[str, Any]) -> None:
         # A follow-up through the customer's channel, prefilled with what was sent.
         agent, ids = str(body["user"]["id"]), _ids(action)
-        owner = await _owner_other_than(ids["conversation"], agent)
-        if owner is not None:
-            h.ephemeral(_channel(body), agent, owned_by(owner), body)
+        if await _refused_for_non_owner(h, body, ids["conversation"], agent):
             return
         draft = await card_store.draft(ids["draft"])
         if draft is None:

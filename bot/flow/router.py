@@ -94,6 +94,8 @@ class Analysis:
     timings_ms: dict[str, float]
     facts: DecisionFacts
     topic: TopicRecord | None = None
+    #: The draft's topic (the close learned answer's id), whether or not its record was read.
+    topic_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view (``supportbot ask --json``)."""
@@ -137,9 +139,6 @@ def source_json(p: Passage) -> dict[str, Any]:
     return source
 
 
-
-def _cosine(passage: Passage) -> float:
-    return passage.similarity
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +252,7 @@ class Router:
         agreement = precedent_agreement([p for p in passages if p.kind == "learned"],
                                         rejection, same_topic=same_topic)
         close_rejection = (rejection if rejection is not None
-                           and _cosine(rejection) >= self._settings.topic_cosine else None)
+                           and rejection.similarity >= self._settings.topic_cosine else None)
         with timings.stage("score"):
             confidence = score_confidence(
                 passages=passages, draft=draft, learned_agreement=agreement, triage=flags,
@@ -265,7 +264,7 @@ class Router:
             confidence = replace(confidence, reasons=[*confidence.reasons, why])
         elif agreement == 0.0 and rejection is not None:
             # A related (not close) rejection lowered confidence: quote it, with its closeness.
-            why = (f"a related question ({_cosine(rejection):.2f}) was rejected: "
+            why = (f"a related question ({rejection.similarity:.2f}) was rejected: "
                    f"{rejection.text[:200]}")
             confidence = replace(confidence, reasons=[*confidence.reasons, why])
         topic = topic_of(passages, min_cosine=self._settings.topic_cosine)
@@ -276,7 +275,7 @@ class Router:
             policy = decide(confidence=confidence, triage=flags, draft=draft, passages=passages,
                             facts=decision_facts)
         return Analysis(flags, passages, draft, confidence, policy, timings.ms, decision_facts,
-                        record)
+                        record, topic[0] if topic else None)
 
     async def _decision_facts(
         self, source: FactSource, channel: Channel, conversation: ConversationFacts,
@@ -311,7 +310,7 @@ class Router:
         if self._rejected is None:
             return None
         hits = [passage_from_hit(h) for h in await self._rejected.search(query, limit=1)]
-        if hits and _cosine(hits[0]) >= RELATED_COSINE:
+        if hits and hits[0].similarity >= RELATED_COSINE:
             return hits[0]
         return None
 
@@ -397,7 +396,6 @@ class Router:
         decision = analysis.policy.decision
         timings = dict(analysis.timings_ms)
         timings["total"] = round((time.perf_counter() - timings_start) * 1000, 3)
-        topic = topic_of(analysis.passages, min_cosine=self._settings.topic_cosine)
         reply = analysis.draft.reply
         if decision is Decision.AUTO:
             # Says it was written automatically and that replying "human" reaches a person.
@@ -419,7 +417,7 @@ class Router:
                 input_tokens=analysis.draft.input_tokens,
                 output_tokens=analysis.draft.output_tokens,
                 error=analysis.draft.error,
-                topic=topic[0] if topic else None,
+                topic=analysis.topic_id,
             ),
             channel=conversation.channel, now=self._clock(), enqueue=self._enqueue,
         )
