@@ -104,9 +104,14 @@ class ParsedDraft:
     cited_sources: tuple[str, ...]
 
 
+def unfence(text: str) -> str:
+    """Neutralise tags that could close or open one of our fences."""
+    return _FENCE_TAGS.sub(lambda m: f"‹{m.group(1)}{m.group(2)}", text)
+
+
 def defang(text: str) -> str:
-    """Redact ``text`` and neutralise tags that could close or open one of our fences."""
-    return _FENCE_TAGS.sub(lambda m: f"‹{m.group(1)}{m.group(2)}", redact(text))
+    """Customer text: redact it again (defence in depth) and neutralise fence tags."""
+    return unfence(redact(text))
 
 
 def system_blocks(brand: str) -> list[dict[str, Any]]:
@@ -146,7 +151,10 @@ def passages_block(passages: Sequence[Passage]) -> str:
         )
         if p.url:
             attrs += f' url="{escape(p.url)}"'
-        parts.append(f"<passage {attrs}>\n{defang(p.text).strip()}\n</passage>")
+        # Passages are our own help-center text (learned answers were redacted and generalised
+        # when stored): running the secret redactor over them damaged facts such as
+        # "Choose a new password: at least 12 characters". Only the fences are neutralised.
+        parts.append(f"<passage {attrs}>\n{unfence(p.text).strip()}\n</passage>")
     parts.append("</passages>")
     return "\n".join(parts)
 

@@ -6,6 +6,7 @@ import json
 import logging
 import random
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import anthropic
 import pytest
@@ -252,6 +253,19 @@ async def test_customer_text_is_redacted_and_fenced(
     user = server.last.json["messages"][0]["content"][0]["text"]
     # The customer's fake closing tag cannot end the fence: only ours remains.
     assert user.count("</customer_message>") == 1
+
+
+async def test_help_center_passages_reach_claude_unredacted(
+    server: FakeAnthropicServer, drafter: ClaudeDrafter
+) -> None:
+    # Our own articles are not customer data: the secret redactor once turned this fact into
+    # "[password redacted] least 12 characters" in the request.
+    article = Passage("kb:passwords", "Password rules",
+                      "Choose a new password: at least 12 characters, one of them a digit.", 0.8)
+    await drafter.draft(replace(request(), passages=(article,)))
+    user = server.last.json["messages"][0]["content"][0]["text"]
+    assert "Choose a new password: at least 12 characters" in user
+    assert "redacted]" not in user
 
 
 async def test_rate_limit_then_success_respects_retry_after(
