@@ -30,6 +30,7 @@ from handoff.cards import (
     followup_blocks,
     full_text_message,
 )
+from handoff.links import SlackLinks
 from handoff.runtime import with_retry
 from handoff.state import customer_label, load_card
 from handoff.text import MESSAGE_TEXT, fit, user
@@ -51,6 +52,7 @@ class SlackApprovalNotifier:
         self._client = client
         self._channel: str = settings.approval_channel
         self._approvers: list[str] = list(settings.approvers)
+        self.links = SlackLinks(client=client)
         # One card update at a time per draft, so an older state never overwrites a newer one.
         # Weak values: a lock lives only while some update holds or awaits it.
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
@@ -106,7 +108,7 @@ class SlackApprovalNotifier:
 
     async def auto_sent(self, draft_id: int) -> None:
         try:
-            view = await load_card(draft_id)
+            view = await load_card(draft_id, links=self.links)
             card_channel, thread = await cards.approval_place(view.conversation_id)
             channel = card_channel or self._channel
             kwargs: dict[str, Any] = {"channel": channel, "text": auto_sent_fallback(view),
@@ -139,7 +141,7 @@ class SlackApprovalNotifier:
             if card is None:
                 return
             ts, conversation_id = card
-            view = await load_card(draft_id)
+            view = await load_card(draft_id, links=self.links)
             if view.status == "auto_sent":
                 blocks, fallback = auto_sent_card(view), auto_sent_fallback(view)
             else:
@@ -237,7 +239,7 @@ class SlackApprovalNotifier:
         return await cards.has_card(draft_id)
 
     async def _post_card(self, draft_id: int) -> None:
-        view = await load_card(draft_id)
+        view = await load_card(draft_id, links=self.links)
         card_channel, thread = await cards.approval_place(view.conversation_id)
         channel = card_channel or self._channel
         blocks, shortened = draft_card(view)
