@@ -37,6 +37,8 @@ def _context(question: str, context: ConversationContext | None = None) -> list[
     mail = context.mail if context is not None else None
     label = (f"*{fit(mail.sender, 400)} wrote* ⚠️ _(not the customer)_"
              if mail is not None and mail.third_party else "*Customer wrote*")
+    if context is not None:
+        label += " · the message this reply answers"
     text, _ = quote(question, SECTION_TEXT - len(label) - 1)
     return [*form_history(context),
             SectionBlock(text=MarkdownTextObject(text=f"{label}\n{text}")),
