@@ -152,11 +152,15 @@ def mail_facts(message_id: int, meta: dict[str, Any]) -> MailFacts:
 
 
 async def load_context(*, conversation_id: int, channel: str, answered_id: int,
-                       links: SlackLinks | None) -> ConversationContext:
-    """The context of the draft answering message ``answered_id``."""
+                       links: SlackLinks | None, customer_id: int | None = None,
+                       customer_email: str | None = None) -> ConversationContext:
+    """The context of the draft answering message ``answered_id`` in a conversation of the
+    customer ``customer_id`` (None: no earlier conversations looked up)."""
     rows, total = await history.timeline(conversation_id, newest=LOADED)
+    answered = next((r for r in rows if r.message_id == answered_id), None)
     entries = tuple(_entry(r) for r in rows if r.message_id != answered_id)
-    past = await history.previous_conversations(conversation_id, limit=PREVIOUS)
+    past = await history.previous_conversations(conversation_id, customer_id=customer_id,
+                                                email=customer_email, limit=PREVIOUS)
     previous = tuple([
         PastLink(conversation_id=p.conversation_id, channel=p.channel, subject=p.subject,
                  first_words=p.first_words, status=p.status, at=p.created_at,
@@ -165,7 +169,10 @@ async def load_context(*, conversation_id: int, channel: str, answered_id: int,
         for p in past])
     permalink = None
     mail = None
-    meta = await history.message_metadata(answered_id) if channel in ("slack", "email") else {}
+    # The answered message is nearly always among the newest loaded; else read it alone.
+    meta = (answered.metadata if answered is not None
+            else await history.message_metadata(answered_id)
+            if channel in ("slack", "email") else {})
     if channel == "slack" and links is not None:
         permalink = await links.message(str(meta.get("channel") or "") or None,
                                         str(meta.get("ts") or "") or None,
@@ -187,11 +194,15 @@ async def form_context(conversation_id: int, answered_id: int | None,
     if answered_id is None:
         return None
     try:
-        conversation = await conversations.get(conversation_id)
+        conversation = await conversations.with_customer(conversation_id)
         if conversation is None:
             return None
+        customer = conversation.customer
         return await load_context(conversation_id=conversation_id, channel=conversation.channel,
-                                  answered_id=answered_id, links=links)
+                                  answered_id=answered_id, links=links,
+                                  customer_id=customer.id if customer is not None else None,
+                                  customer_email=customer.email if customer is not None
+                                  else None)
     except Exception:
         log.exception("could not load conversation %s for a form", conversation_id)
         return None

@@ -84,9 +84,12 @@ def register_context_actions(app: AsyncApp, h: Handoff) -> None:
                         "This draft no longer exists.", body)
             return
         conversation, message = draft.conversation, draft.message
-        context = await load_context(conversation_id=conversation.id,
-                                     channel=conversation.channel, answered_id=message.id,
-                                     links=h.notifier.links)
+        customer = conversation.customer
+        context = await load_context(
+            conversation_id=conversation.id, channel=conversation.channel,
+            answered_id=message.id, links=h.notifier.links,
+            customer_id=customer.id if customer is not None else None,
+            customer_email=customer.email if customer is not None else None)
         view = conversation_modal(context, customer=customer_label(conversation, message),
                                   channel=conversation.channel, subject=conversation.subject,
                                   question=message.text, question_author=message.author)

@@ -130,7 +130,9 @@ async def load_card(draft_id: int, *, links: SlackLinks | None = None) -> CardVi
         topic=draft.topic,
         customer_waiting_since=await attention.customer_waiting_since(
             conversation.id, after_message=message.id),
-        context=await load_context(conversation_id=conversation.id,
-                                   channel=conversation.channel, answered_id=message.id,
-                                   links=links),
+        context=await load_context(
+            conversation_id=conversation.id, channel=conversation.channel,
+            answered_id=message.id, links=links,
+            customer_id=conversation.customer.id if conversation.customer else None,
+            customer_email=conversation.customer.email if conversation.customer else None),
     )

@@ -8,15 +8,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from tortoise.expressions import Q
 from tortoise.functions import Min
 
 from bot.domain import Direction
-from bot.store.models import Conversation, Customer, Message
+from bot.store.models import Conversation, Message
 
 #: The metadata keys a card reads from a stored message (a mail's metadata also holds its
 #: whole text and reply headers, which no card needs).
 _SHOWN_KEYS = ("participant", "from", "from_name", "conversation_customer", "auto", "channel",
-               "ts", "thread_ts", "edits")
+               "ts", "thread_ts", "edits", "to", "cc", "authentication", "attachments", "raw")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +50,11 @@ class PastConversation:
 async def timeline(conversation_id: int, *, newest: int) -> tuple[list[TimelineEntry], int]:
     """The newest ``newest`` messages of the conversation (customer messages, replies and
     notes), oldest first, and how many it holds in all."""
-    total = await Message.filter(conversation_id=conversation_id).count()
     rows = await (Message.filter(conversation_id=conversation_id).order_by("-id").limit(newest)
                   .values("id", "direction", "author", "text", "created_at", "received_at",
                           "metadata"))
+    total = (len(rows) if len(rows) < newest
+             else await Message.filter(conversation_id=conversation_id).count())
     entries = [
         TimelineEntry(
             message_id=int(row["id"]), direction=str(row["direction"]),
@@ -72,20 +74,17 @@ async def message_metadata(message_id: int) -> dict[str, Any]:
     return dict(found) if isinstance(found, dict) else {}
 
 
-async def previous_conversations(conversation_id: int, *, limit: int) -> list[PastConversation]:
-    """The customer's conversations started before this one, newest first: the same customer,
-    or another customer row with the same e-mail address (the same person writing by mail
-    and in Slack)."""
-    conversation = await Conversation.get_or_none(id=conversation_id).select_related("customer")
-    customer = conversation.customer if conversation is not None else None
-    if customer is None:
+async def previous_conversations(conversation_id: int, *, customer_id: int | None,
+                                 email: str | None, limit: int) -> list[PastConversation]:
+    """The customer's conversations started before this one, newest first: the same customer
+    (``customer_id``), or another customer row with the same ``email`` (the same person
+    writing by mail and in Slack)."""
+    if customer_id is None:
         return []
-    ids = {customer.id}
-    if customer.email:
-        same: list[Any] = await Customer.filter(email=customer.email.lower()).values_list(
-            "id", flat=True)
-        ids.update(int(i) for i in same)
-    found = await (Conversation.filter(customer_id__in=list(ids), id__lt=conversation_id)
+    same = Q(customer_id=customer_id)
+    if email:
+        same |= Q(customer__email=email.lower())
+    found = await (Conversation.filter(same, id__lt=conversation_id)
                    .order_by("-id").limit(limit))
     if not found:
         return []

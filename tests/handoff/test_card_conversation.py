@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from bot.domain import Channel
+from bot.domain import Channel, Inbound, Sender
 from bot.flow.outbox import OutboxDispatcher
-from bot.store.models import Conversation, Draft
+from bot.store import inbox
+from bot.store.models import Conversation, Customer, Draft
 from channels.slack import SlackSender
 from handoff import cards, conversation_view
-from tests.handoff.conftest import APPROVAL, Desk
+from tests.handoff.conftest import APPROVAL, NOW, Desk
 
 
 def ids(draft: Draft) -> str:
@@ -124,6 +125,20 @@ async def test_a_previous_conversation_of_the_same_customer_is_linked(desk: Desk
             f"p{str(old.approval_ts).replace('.', '')}")
     assert f"<{link}|#{old_conversation.id} · Shipping to Norway>" in card
     assert "answered" in card and "Do you ship to Norway?" in card
+
+
+async def test_the_same_person_writing_by_mail_earlier_is_linked_too(desk: Desk) -> None:
+    mailed = await inbox.accept(Inbound(
+        channel=Channel.EMAIL, thread_key="<m1@example.com>", channel_message_id="<m1@example.com>",
+        text="Can I pay by invoice?", subject="Paying by invoice",
+        sender=Sender(id="ada@example.com", email="ada@example.com", name="Ada"),
+        received_at=NOW, metadata={}))
+    draft = await desk.draft(question="How do I reset my password?")
+    card = blocks_text(card_post(desk, draft)["blocks"])
+    assert f"#{mailed.conversation_id} · Paying by invoice" in card
+    assert "(email, open," in card and "Can I pay by invoice?" in card
+    # Two customer rows (mail by address, Slack by user id), one person: the same address.
+    assert await Customer.filter(email="ada@example.com").count() == 2
 
 
 async def test_the_card_links_the_customers_own_slack_message(desk: Desk) -> None:
