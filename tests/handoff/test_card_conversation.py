@@ -194,3 +194,13 @@ async def test_only_approvers_see_the_conversation(desk: Desk) -> None:
     assert desk.slack.calls_to("views.open") == []
     [refusal] = desk.slack.calls_to("chat.postEphemeral")
     assert refusal.params["user"] == "USTRANGER"
+
+
+async def test_the_reply_form_of_a_take_over_shows_the_conversation(desk: Desk) -> None:
+    _, second = await answered_conversation(desk)
+    view = await open_modal(desk, second, cards.TAKE_OVER)
+    assert view["callback_id"] == "sb_reply_view"
+    modal = blocks_text(view["blocks"])
+    assert modal.index("My invoice for March") < modal.index("Billing → Invoices") \
+        < modal.index("Customer wrote* · the message this reply answers\\n> I looked there")
+    assert "Open the customer's message in Slack" in modal
