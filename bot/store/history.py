@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tortoise.expressions import Q
 from tortoise.functions import Min
 
 from bot.domain import Direction
-from bot.store.models import Conversation, Message
+from bot.store.models import Conversation, Customer, Message
 
 #: The metadata keys a card reads from a stored message (a mail's metadata also holds its
 #: whole text and reply headers, which no card needs).
@@ -81,10 +80,11 @@ async def previous_conversations(conversation_id: int, *, customer_id: int | Non
     writing by mail and in Slack)."""
     if customer_id is None:
         return []
-    same = Q(customer_id=customer_id)
-    if email:
-        same |= Q(customer__email=email.lower())
-    found = await (Conversation.filter(same, id__lt=conversation_id)
+    ids = {customer_id}
+    if email:  # two indexed reads, not an OR across a join (which scans conversations)
+        same: list[Any] = await Customer.filter(email=email.lower()).values_list("id", flat=True)
+        ids.update(int(i) for i in same)
+    found = await (Conversation.filter(customer_id__in=sorted(ids), id__lt=conversation_id)
                    .order_by("-id").limit(limit))
     if not found:
         return []
