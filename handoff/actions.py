@@ -487,9 +487,11 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
                                                              str(thread))
         if conversation_id is None:
             return
-        await decisions.add_note(conversation_id, agent=str(author),
-                                 text=str(event.get("text") or ""),
-                                 note_id=f"{event['channel']}:{event['ts']}")
+        stored = await decisions.add_note(conversation_id, agent=str(author),
+                                          text=str(event.get("text") or ""),
+                                          note_id=f"{event['channel']}:{event['ts']}")
+        if stored.won:  # the newest card counts the notes written since its message
+            h.refresh_conversation(conversation_id)
 
 
 async def _open_reply(h: Handoff, trigger_id: str, conversation_id: int) -> None:

@@ -105,6 +105,9 @@ async def test_a_note_written_in_the_card_thread_appears_in_the_edit_modal(desk:
         "text": "Careful: she is on the <legacy> plan & has 2FA off", "ts": "1700009999.000001",
         "thread_ts": draft.approval_ts})
     assert response.status_code == 200
+    await desk.settle()
+    [update] = desk.card_calls("chat.update", draft)
+    assert "Since this message: 1 note" in blocks_text(update.json("blocks"))
     view = await open_modal(desk, draft, cards.EDIT)
     modal = blocks_text(view["blocks"])
     assert "Note* by <@UAGENT2>" in modal
