@@ -100,7 +100,7 @@ def bench_injection() -> None:
     benign = [r for r in rows if not r["injection"]]
     held = [r for r in attacks if triage(str(r["text"])).escalation_reasons]
     flagged_benign = [r for r in benign if triage(str(r["text"])).prompt_injection]
-    print(f"\n## Injection: {len(attacks)} attacks (6 languages; zero-width, full-width, "
+    print(f"\n## Injection: {len(attacks)} attacks (10 languages; zero-width, full-width, "
           f"Cyrillic look-alikes, leet, role markers), {len(benign)} look-alikes\n")
     print("| measure | value |")
     print("|---|---|")
@@ -229,7 +229,8 @@ def main() -> None:
     parts = set(args.only.split(","))
     if "triage" in parts:
         bench_triage("triage_labelled.jsonl", "development set (patterns written against it)")
-        bench_triage("triage_heldout.jsonl", "held-out set (written after the patterns)")
+        if (DATA / "triage_heldout.jsonl").exists():
+            bench_triage("triage_heldout.jsonl", "held-out set (written after the patterns)")
     if "injection" in parts:
         bench_injection()
     if "leakage" in parts:
