@@ -129,9 +129,23 @@ WANTS_HUMAN = _rx(
     r"|(?:mluvit|hovořit|promluvit) s (?:\w+ )?(?:člověk\w*|operátor\w*|pracovník\w*|osob\w*)"
     r"|živ\w* člověk\w*|(?:поговорить|говорить|связаться|соедините(?: меня)?) с (?:\w+ )?"
     r"(?:человек\w*|оператор\w*|сотрудник\w*|менеджер\w*)|жив\w+ человек\w*"
-    r"|(?:puhua|jutella) (?:\w+ )?(?:ihmisen|asiakaspalvelijan|henkilön) kanssa",
+    r"|(?:puhua|jutella) (?:\w+ )?(?:ihmisen|asiakaspalvelijan|henkilön) kanssa"
+    # Being put through, a phone call, "is anyone there?"
+    r"|(?:transfer|connect|forward|redirect|put) (?:me|us) (?:through )?(?:to|with) (?:\w+ ){0,2}"
+    r"(?:service|support|team|department|person|someone|human|agent|manager|staff)"
+    r"|(?:prefer|rather have|like|want|need|request|schedule|book) (?:a |to have a )?"
+    r"(?:phone|video|zoom|teams) ?(?:call|conversation|meeting)"
+    r"|(?:who|what number) (?:can|could|should|do) (?:i|we) call"
+    r"|(?:can|could) (?:i|we) call (?:you|someone|somebody|support)"
+    r"|(?:is (?:there )?)?(?:anyone|anybody|a human|a person|someone|somebody) (?:there|out there"
+    r"|reading this)|alguien humano|(?:hay )?(?:alguien|una persona|un humano) (?:ah[ií]|real)"
+    r"|chiamatemi|richiamatemi|richiamarmi|mi (?:può|potete|puoi) (?:ri)?chiamare|me liga"
+    r"|ligue-me|me ligar|ligar para mim|zadzwo\w* do mnie|ring(?:a)? mig|ringe? til mig"
+    r"|beni ara\w*|arayabilir misiniz|zavolejte (?:mi|nám)|(?:mi|nám) (?:\w+ )?zavolat"
+    r"|перезвоните|позвоните мне|soittakaa minulle|soittaa minulle",
     # Japanese
-    r"担当者(?:と|に|の方)|オペレーター|人間と|有人|人と話|電話で(?:話|相談)",
+    r"担当者(?:と|に|の方)|オペレーター|人間と|有人|人と話|電話で(?:話|相談)"
+    r"|電話(?:で|を)?(?:対応|連絡|ください|お願い|してもらえ)|折り返し",
 )
 
 CHURN = _rx(
@@ -201,7 +215,17 @@ CHURN = _rx(
     r"|(?:předplatn\w*|účet|smlouv\w*) (?:\w+ )?(?:zruš|ruš)\w*|výpověď"
     r"|(?:отмен|отказ)\w* (?:от )?(?:\w+ )?подписк\w*|(?:удал|закр)\w* (?:мой |наш )?аккаунт\w*"
     r"|расторг\w*|чарджбэк\w*|оспор\w* (?:\w+ )?(?:платеж|списани)\w*"
-    r"|irtisano\w*|(?:peru|lopet)\w* (?:\w+ )?tilau\w*",
+    r"|irtisano\w*|(?:peru|lopet)\w* (?:\w+ )?tilau\w*"
+    # Looking elsewhere; a payment reported to the bank; "wir kündigen"
+    r"|(?:look|looking|search\w*|shop\w*) (?:for|around for) (?:another|a different"
+    r"|an alternative|a cheaper|other) (?:\w+ )?(?:provider|vendor|tool|service|solution"
+    r"|supplier|app|platform|option)s?|alternatives? to (?:you|your (?:service|product|tool))"
+    r"|(?:report\w*|flag\w*|mark\w*) (?:the |this |that |your )?(?:payment|charge|transaction)s?"
+    r" as (?:fraud|fraudulent|unauthori[sz]ed)|unauthori[sz]ed (?:charge|payment|transaction)s?"
+    r"|k[üu]ndigen (?:wir|ich)|(?:wir|ich) k[üu]ndigen"
+    r"|(?:passer|partir|aller) (?:chez|vers) (?:un |une )?(?:concurrent|autre (?:fournisseur"
+    r"|prestataire|solution|outil))|stoppen met (?:jullie|uw|de|het) (?:\w+ )?(?:dienst|abonnement"
+    r"|service|product)|overstappen naar|hesab\w* (?:\w+ )?(?:kapat|sil|iptal)\w*",
     # Japanese
     r"解約|退会|チャージバック|アカウント(?:を)?削除|サブスク\w*(?:を)?(?:キャンセル|停止)",
 )
@@ -235,7 +259,16 @@ LEGAL = _rx(
     # Polish, Swedish, Danish, Turkish, Czech, Russian, Finnish
     r"|prawnik\w*|adwokat\w*|pozw\w*|pozew|advokat\w*|stämm(?:a|er)|domstol\w*|avukat\w*"
     r"|dava\w*|mahkeme\w*|právník\w*|advokát\w*|žalob\w*|soud(?:u|em|ní)?"
-    r"|юрист\w*|адвокат\w*|в суд|иск\w*|asianajaj\w*|oikeuteen",
+    r"|юрист\w*|адвокат\w*|в суд|иск\w*|asianajaj\w*|oikeuteen"
+    # Authorities and watchdogs, the law broken, the legal route
+    r"|report\w* (?:you|this|it|the company|your company) to (?:the )?(?:\w+ ){0,3}(?:ico|ftc|bbb"
+    r"|authorit\w+|regulator|ombudsman|watchdog|trading standards|cnil|agency|commission)"
+    r"|data protection (?:violation|breach)|breach of (?:the )?(?:\w+ ){0,2}(?:law"
+    r"|act|gdpr|regulation)|rechtlich (?:prüfen|vorgehen)|juristisch\w*|rechtliche konsequenzen"
+    r"|vie legali|azione legale|tribunale|procon|a[çc][ãa]o (?:judicial|na justi[çc]a)"
+    r"|entrar com (?:uma )?a[çc][ãa]o|konsumentverket|anmäl\w* (?:er|dig|företaget)"
+    r"|forbrugerombudsmand\w*|tüketici hakem\w*|v[ií]a judicial|dgccrf|soudní cest\w*"
+    r"|rozhodčí|omic|oficina del consumidor|defensa del consumidor",
     # Japanese
     r"弁護士|訴訟|法的(?:措置|手段)|裁判|消費者センター",
 )
@@ -314,7 +347,14 @@ ANGER = _rx(
     r"|p[ée]sim[oa]|harto|inaccettabile|vergogna|schandalig|belachelijk|schande"
     r"|que absurdo|um absurdo|absurdo|vergonha|inaceit[aá]vel"
     r"|oburzając\w*|oacceptabel\w*|uacceptabel\w*|skandal\w*|rezalet\w*|saçmalık"
-    r"|ostuda|nehoráznost|nepřijateln\w*|безобразие|возмутительно|позор",
+    r"|ostuda|nehoráznost|nepřijateln\w*|безобразие|возмутительно|позор"
+    r"|pathetic|are you kidding|you(?:'re| are) kidding|kidding me|a complete joke"
+    r"|lächerlich|stinksauer|mir reicht'?s|es reicht|ridicule|scandale|j'en ai assez"
+    r"|exaspér\w*|furieux|furieuse|rid[íi]culo|indignad[oa]|furios[oa]|tomadura de pelo"
+    r"|sono stuf[oa]|arrabbiat\w*|ridicolo|assurdo|revoltad[oa]|palha[çc]ada"
+    r"|waardeloos|ben het zat|wściek\w*|żenad\w*|żenując\w*|förbannad|bedrövlig\w*"
+    r"|skandaløs\w*|latterlig\w*|berbat|kabul edilemez|bıktım|nehorázn\w*|mám toho dost"
+    r"|отвратительн\w*|надоело|törkeä\w*|ala-arvoi\w*|kyllästyn\w*",
     r"ふざけるな|ふざけないで|最悪|いい加減にして",
 )
 
@@ -377,7 +417,8 @@ _NOT_THANKS = _rx(
     r"|error|errors|fail\w*|broken|crash\w*|bug|wrong|problem|issue|fehler|erreur|falla"
     r"|errore|erro|fout|błąd|fel|hata\w*|chyba|ошибк\w*|virhe"
     # a new request
-    r"|please|pls|can you|could you|would you|also|another|one more|how|why|what|where|when"
+    r"|please|pls|can you|could you|would you|also|another|one more|how|why|where|when"
+    r"|(?<!exactly )(?<!just )what"
     r"|need|want|asap|brauche|besoin|necesito|preciso"
     r"|bitte|pouvez|pourriez|puede|podr[ií]a|por favor|per favore|potete|prosz\w*|snälla",
     r"でも|まだ|エラー|ですが|けど",

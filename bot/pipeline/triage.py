@@ -171,7 +171,9 @@ _ACCOUNT_ACTION = _rx(
     r"|transfer (?:my |our |the )?account"
     r"|change (?:my|the|our) (?:account |login )?e-?mail(?: address)?"
     r"|gdpr|dsar|(?:data|subject) access request|right to be forgotten"
-    r"|(?:erase|delete|remove|export) (?:all )?(?:of )?my (?:personal )?data"
+    r"|(?:erase|delete|remove) (?:all )?(?:of )?my (?:personal )?data"
+    # "export my data to CSV" is a product feature; "my personal data" is a GDPR request
+    r"|(?:export|copy of|send me) (?:all )?(?:of )?my personal data"
     r"|(?:disable|reset|turn off|remove) (?:my |the )?(?:2fa|mfa|two[- ]factor)"
 )
 _INJECTION = _rx(

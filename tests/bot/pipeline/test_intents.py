@@ -36,6 +36,9 @@ def test_cancelling_and_disputing_the_charge_escalates_as_churn() -> None:
     "Üyeliğimi iptal ettim",
     "Chci zrušit předplatné",
     "退会手続きをお願いします",
+    "I reported the payment as fraud to my bank.",
+    "We're unhappy and looking for another provider.",
+    "Zum Monatsende kündigen wir.",
 ])
 def test_leaving_in_many_languages_and_inflections_is_churn(text: str) -> None:
     assert triage(text).has(Flag.CHURN), text
@@ -64,6 +67,9 @@ def test_cannot_is_not_a_negation_of_the_wish() -> None:
     "Wie kann ich einen geplanten Export abbrechen?",
     "Planlanmış bir dışa aktarımı nasıl iptal ederim?",
     "Jak zruším naplánovaný export?",
+    "How do I export my data to CSV?",
+    "We are looking for a new tool to connect with your API, any recommendations?",
+    "Is the app compliant with the Data Protection Act? Our DPO asks.",
 ])
 def test_cancelling_something_else_is_not_churn(text: str) -> None:
     assert triage(text).escalation_reasons == [], text
@@ -80,6 +86,9 @@ def test_cancelling_something_else_is_not_churn(text: str) -> None:
     "Chtěl bych mluvit s operátorem.",
     "Соедините меня с оператором, пожалуйста.",
     "オペレーターにつないでください。",
+    "Transfer me to customer service.",
+    "Who can I call about this? I'd prefer a phone conversation.",
+    "Můžete mi prosím zavolat?",
 ])
 def test_asking_for_a_person_in_many_languages(text: str) -> None:
     result = triage(text)
