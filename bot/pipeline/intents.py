@@ -142,7 +142,9 @@ WANTS_HUMAN = _rx(
     r"|chiamatemi|richiamatemi|richiamarmi|mi (?:può|potete|puoi) (?:ri)?chiamare|me liga"
     r"|ligue-me|me ligar|ligar para mim|zadzwo\w* do mnie|ring(?:a)? mig|ringe? til mig"
     r"|beni ara\w*|arayabilir misiniz|zavolejte (?:mi|nám)|(?:mi|nám) (?:\w+ )?zavolat"
-    r"|перезвоните|позвоните мне|soittakaa minulle|soittaa minulle",
+    r"|перезвоните|позвоните мне|soittakaa minulle|soittaa minulle"
+    r"|(?:jemanden|einen menschen|eine person) (?:\w+ )?(?:erreiche|erreichen|sprechen)"
+    r"|yetkili (?:biri|kişi)\w*|biriyle (?:görüş|konuş)\w*",
     # Japanese
     r"担当者(?:と|に|の方)|オペレーター|人間と|有人|人と話|電話で(?:話|相談)"
     r"|電話(?:で|を)?(?:対応|連絡|ください|お願い|してもらえ)|折り返し",
@@ -225,7 +227,10 @@ CHURN = _rx(
     r"|k[üu]ndigen (?:wir|ich)|(?:wir|ich) k[üu]ndigen"
     r"|(?:passer|partir|aller) (?:chez|vers) (?:un |une )?(?:concurrent|autre (?:fournisseur"
     r"|prestataire|solution|outil))|stoppen met (?:jullie|uw|de|het) (?:\w+ )?(?:dienst|abonnement"
-    r"|service|product)|overstappen naar|hesab\w* (?:\w+ )?(?:kapat|sil|iptal)\w*",
+    r"|service|product)|overstappen naar|hesab\w* (?:\w+ )?(?:kapat|sil|iptal)\w*"
+    r"|(?:to|with|for) (?:another|a different) (?:provider|vendor|supplier|company|service)"
+    r"|(?:byter|byta|bytt) (?:till|leverantör)|annan leverantör|anden (?:udbyder|leverandør)"
+    r"|andere (?:aanbieder|leverancier)|usu[nń]\w* (?:\w+ )?kont\w*|usunięci\w* (?:\w+ )?kont\w*",
     # Japanese
     r"解約|退会|チャージバック|アカウント(?:を)?削除|サブスク\w*(?:を)?(?:キャンセル|停止)",
 )
@@ -268,7 +273,8 @@ LEGAL = _rx(
     r"|vie legali|azione legale|tribunale|procon|a[çc][ãa]o (?:judicial|na justi[çc]a)"
     r"|entrar com (?:uma )?a[çc][ãa]o|konsumentverket|anmäl\w* (?:er|dig|företaget)"
     r"|forbrugerombudsmand\w*|tüketici hakem\w*|v[ií]a judicial|dgccrf|soudní cest\w*"
-    r"|rozhodčí|omic|oficina del consumidor|defensa del consumidor",
+    r"|rozhodčí|omic|oficina del consumidor|defensa del consumidor|rechter|rechtbank"
+    r"|sąd(?:u|zie|owi|em|ow[aey])?",
     # Japanese
     r"弁護士|訴訟|法的(?:措置|手段)|裁判|消費者センター",
 )
@@ -287,7 +293,8 @@ URGENT = _rx(
     # English
     r"urgent(?:ly)?|asap|emergency|critical|outage|(?:is|are|went|goes|gone) (?:completely "
     r"|totally )?down|down for (?:all|everyone|every)|(?:all|every) (?:our |of our |single )?"
-    r"(?:users?|customers?|staff|employees?|clients?)|(?:whole|entire) (?:team|company|office"
+    r"(?:users?|customers?|staff|employees?|clients?|stores?|shops?|locations?|branches?)"
+    r"|(?:whole|entire) (?:team|company|office"
     r"|org(?:anisation|anization)?)"
     r"|(?:nobody|no one|no-one|everyone|everybody|none of (?:our|the) (?:\w+ )?(?:users|staff"
     r"|customers|employees)) (?:(?:in|on|at) [\w ]{1,20} )?(?:can(?:'t|not)?|gets?|is)"
@@ -303,9 +310,11 @@ URGENT = _rx(
     # German
     r"|dringend|eilt|notfall|(?:ist|sind) (?:seit [\w ]{1,20} )?(?:komplett |völlig |total )?"
     r"(?:down|offline|nicht erreichbar)|(?:total)?ausfall|niemand (?:in|aus|kann)"
-    r"|alle (?:nutzer|benutzer|mitarbeiter|kunden|zahlungen|bestellungen)|sofort"
+    r"|alle (?:nutzer|benutzer|mitarbeiter|kunden|zahlungen|bestellungen|filialen)|sofort"
+    r"|nicht (?:mehr )?erreichbar|ausgefallen|keiner (?:kann|von uns)"
     # French
-    r"|urgence|panne|toute l'[ée]quipe|tous (?:les|nos) (?:utilisateurs|clients)"
+    r"|urgence|panne|toute l'[ée]quipe|tous (?:les|nos) (?:utilisateurs|clients|magasins"
+    r"|boutiques|sites|employ[ée]s|salari[ée]s)"
     r"|personne ne peut"
     # Spanish, Italian, Portuguese, Dutch
     r"|urgente|ca[íi]d[oa]|todos (?:los|nuestros) (?:usuarios|clientes)|nadie puede"
@@ -354,7 +363,11 @@ ANGER = _rx(
     r"|sono stuf[oa]|arrabbiat\w*|ridicolo|assurdo|revoltad[oa]|palha[çc]ada"
     r"|waardeloos|ben het zat|wściek\w*|żenad\w*|żenując\w*|förbannad|bedrövlig\w*"
     r"|skandaløs\w*|latterlig\w*|berbat|kabul edilemez|bıktım|nehorázn\w*|mám toho dost"
-    r"|отвратительн\w*|надоело|törkeä\w*|ala-arvoi\w*|kyllästyn\w*",
+    r"|отвратительн\w*|надоело|törkeä\w*|ala-arvoi\w*|kyllästyn\w*|sauer"
+    r"|schon (?:wieder|das (?:zweite|dritte|vierte|fünfte|x-te) mal)"
+    r"|(?:d[ée]j[àa] )?la (?:troisi[èe]me|quatri[èe]me|cinqui[èe]me) fois"
+    r"|(?:ya )?(?:es )?la (?:tercera|cuarta|quinta) vez|(?:já )?(?:é )?a (?:terceira|quarta) vez"
+    r"|(?:gi[àa] )?la (?:terza|quarta|quinta) volta|(?:третий|четв[её]ртый|пятый) раз",
     r"ふざけるな|ふざけないで|最悪|いい加減にして",
 )
 
@@ -418,7 +431,9 @@ _NOT_THANKS = _rx(
     r"|errore|erro|fout|błąd|fel|hata\w*|chyba|ошибк\w*|virhe"
     # a new request
     r"|please|pls|can you|could you|would you|also|another|one more|how|why|where|when"
-    r"|(?<!exactly )(?<!just )what"
+    r"|(?<!exactly )(?<!just )what|comment|pourquoi|c[óo]mo|d[óo]nde|por qu[ée]|warum|perch[ée]"
+    r"|dlaczego|varför|neden|proč|почему|как|miksi|waarom"
+    r"|merci de (?:bien vouloir|me|m'|nous|faire|v[ée]rifier|corriger|envoyer)"
     r"|need|want|asap|brauche|besoin|necesito|preciso"
     r"|bitte|pouvez|pourriez|puede|podr[ií]a|por favor|per favore|potete|prosz\w*|snälla",
     r"でも|まだ|エラー|ですが|けど",
