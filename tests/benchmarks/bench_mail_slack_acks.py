@@ -55,7 +55,8 @@ def free_port() -> int:
 
 def big_mail(i: int) -> bytes:
     return (f"From: Jane <jane{i}@example.com>\r\nTo: support@{DOMAIN}\r\n"
-            f"Subject: Big order question {i}\r\nMessage-ID: <big{i}.{time.time_ns()}@example.com>\r\n"
+            f"Subject: Big order question {i}\r\n"
+            f"Message-ID: <big{i}.{time.time_ns()}@example.com>\r\n"
             "Date: Tue, 4 Mar 2025 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
             f"Content-Type: text/plain; charset=utf-8\r\n\r\n{BIG_BODY}").encode()
 
