@@ -121,18 +121,7 @@ class SlackApprovalNotifier:
 
     async def auto_sent(self, draft_id: int) -> None:
         try:
-            view = await load_card(draft_id)
-            card_channel, thread = await cards.approval_place(view.conversation_id)
-            channel = card_channel or self._channel
-            kwargs: dict[str, Any] = {"channel": channel, "text": auto_sent_fallback(view),
-                                      "blocks": as_dicts(auto_sent_card(view))}
-            if thread:
-                kwargs["thread_ts"] = thread
-            response = await with_retry(lambda: self._client.chat_postMessage(**kwargs))
-            ts = str(response["ts"])
-            await cards.record_card(draft_id, ts)
-            if not thread:
-                await cards.record_thread(view.conversation_id, channel=channel, ts=ts)
+            await self._post_card(draft_id)  # the compact "sent automatically" card
         except _SLACK_ERRORS:
             log.exception("could not post the auto-sent card of draft %s", draft_id)
 
@@ -258,7 +247,8 @@ class SlackApprovalNotifier:
         return await cards.has_card(draft_id)
 
     async def _post_card(self, draft_id: int) -> bool:
-        """Post the draft's card once; False when it has one or another post is under way."""
+        """Post the draft's card (its review card, or the compact one of an auto-sent reply)
+        once; False when it has one or another post of it is under way."""
         now = self._clock()
         claim = await cards.claim_card_post(draft_id, now=now, stale_before=now - self._claim_for)
         if claim is None:
@@ -275,9 +265,13 @@ class SlackApprovalNotifier:
                 await self._record(draft_id, view.conversation_id, channel, thread, found)
                 await self.refresh(draft_id)  # the found card shows the state of now
                 return True
-            blocks, shortened = draft_card(view)
+            if view.status == "auto_sent":
+                blocks, shortened, fallback = auto_sent_card(view), False, auto_sent_fallback(view)
+            else:
+                blocks, shortened = draft_card(view)
+                fallback = card_fallback(view)
             kwargs: dict[str, Any] = {
-                "channel": channel, "text": card_fallback(view), "blocks": as_dicts(blocks),
+                "channel": channel, "text": fallback, "blocks": as_dicts(blocks),
                 "metadata": {"event_type": CARD_EVENT,
                              "event_payload": {"draft_id": draft_id, "token": claim.token}}}
             if thread:

@@ -8,6 +8,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from tortoise.expressions import Q
+
 from bot.domain import DraftStatus
 from bot.store.models import Conversation, Draft, LearningSignal, Message, OutboxItem
 
@@ -111,9 +113,13 @@ async def conversation_by_thread(channel: str | None, thread_ts: str) -> int | N
 
 
 async def pending_without_card(limit: int) -> list[int]:
-    """Pending drafts whose card was never recorded (Slack was down, or the process died
-    between posting and recording), oldest first."""
-    drafts = await (Draft.filter(status=DraftStatus.PENDING, approval_ts__isnull=True)
+    """Drafts whose card was never recorded (Slack was down, or the process died between
+    posting and recording), oldest first: pending drafts, and auto-sent ones whose card post
+    was begun (older auto-sent drafts without a card, from before Slack was set up, stay so).
+    """
+    drafts = await (Draft.filter(Q(status=DraftStatus.PENDING)
+                                 | Q(status=DraftStatus.AUTO_SENT, card_token__not_isnull=True),
+                                 approval_ts__isnull=True)
                     .order_by("id").limit(limit).only("id"))
     return [d.id for d in drafts]
 

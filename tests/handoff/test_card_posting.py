@@ -134,3 +134,39 @@ async def test_a_refused_post_is_retried_at_once_and_posted_once(
     assert await desk.handle.notifier.post_missing_cards() == 1
     assert len(cards_of(desk.slack, draft.id)) == 1
     assert (await Draft.get(id=draft.id)).approval_ts is not None
+
+
+async def test_a_card_being_posted_is_not_posted_again_by_the_recovery_job(
+    sqlite_db: Settings, make_desk: DeskFactory
+) -> None:
+    desk: Desk = await make_desk()
+    draft = await desk.draft(post=False)
+    desk.slack.slow("chat.postMessage", 0.5, times=1)
+    posting = asyncio.create_task(desk.handle.notifier.draft_ready(draft.id))
+    await desk.slack.wait_for("chat.postMessage")  # the router's post is on its way
+    # The scheduled recovery runs meanwhile: the draft has no card yet, but its post is
+    # claimed and recent, so the job leaves it alone.
+    assert await desk.handle.notifier.post_missing_cards() == 0
+    await posting
+    assert len(cards_of(desk.slack, draft.id)) == 1
+    assert (await Draft.get(id=draft.id)).approval_ts is not None
+
+
+async def test_an_auto_sent_card_whose_answer_was_lost_is_found_not_posted_again(
+    sqlite_db: Settings, make_desk: DeskFactory
+) -> None:
+    from bot.store import drafts, outbox
+    from tests.handoff.conftest import NOW
+
+    desk: Desk = await make_desk()
+    draft = await desk.draft(decision="auto", post=False)
+    await drafts.mark_auto_sent(draft, channel="slack", now=NOW, enqueue=outbox.enqueue_reply)
+    desk.slack.fail("chat.postMessage", "service_unavailable", status=503, applied=True)
+    await desk.handle.notifier.auto_sent(draft.id)
+    assert (await Draft.get(id=draft.id)).approval_ts is None
+
+    assert await desk.handle.notifier.post_missing_cards() == 1
+    [card] = [m for m in desk.slack.messages[APPROVAL]]
+    assert "Sent automatically" in json.dumps(card["blocks"])
+    assert (await Draft.get(id=draft.id)).approval_ts == card["ts"]
+    assert await desk.handle.notifier.post_missing_cards() == 0
