@@ -242,9 +242,10 @@ def form_history(context: ConversationContext | None) -> list[Block]:
         return blocks
     shown = earlier[-FORM_ENTRIES:]
     hidden = len(earlier) - len(shown) + context.not_loaded
+    total = len(earlier) + context.not_loaded
     blocks.append(SectionBlock(text=MarkdownTextObject(
-        text=f"*Earlier in this conversation* · {len(earlier) + context.not_loaded} "
-             "messages, oldest first"
+        text=f"*Earlier in this conversation* · {total} "
+             f"{'message' if total == 1 else 'messages, oldest first'}"
              + (f" (the {hidden} oldest under *Show conversation* on the card)"
                 if hidden else ""))))
     blocks += [SectionBlock(text=MarkdownTextObject(text=_entry_text(e, FORM_ENTRY)))
