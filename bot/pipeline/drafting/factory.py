@@ -15,6 +15,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def make_llm_client(settings: Settings) -> anthropic.AsyncAnthropic | None:
+    """The Anthropic client of these settings (None without ``ANTHROPIC_API_KEY``); the
+    caller closes it. Shared by the drafter and the learned-answer generaliser."""
+    if settings.anthropic_api_key is None:
+        return None
+    import anthropic
+
+    return anthropic.AsyncAnthropic(
+        api_key=settings.anthropic_api_key.get_secret_value(),
+        base_url=settings.anthropic_base_url,
+        max_retries=0,  # ClaudeDrafter retries itself (see bot.pipeline.drafting.claude)
+        timeout=settings.llm_timeout_seconds,
+    )
+
+
 def make_drafter(settings: Settings, *, client: anthropic.AsyncAnthropic | None = None) -> Drafter:
     """The drafter for these settings.
 
@@ -27,19 +42,12 @@ def make_drafter(settings: Settings, *, client: anthropic.AsyncAnthropic | None 
         return OfflineDrafter()
 
     # Imported here so the offline path never loads the SDK.
-    import anthropic
-
     from bot.pipeline.drafting.claude import ClaudeDrafter
 
     owns_client = client is None
     if client is None:
-        assert settings.anthropic_api_key is not None
-        client = anthropic.AsyncAnthropic(
-            api_key=settings.anthropic_api_key.get_secret_value(),
-            base_url=settings.anthropic_base_url,
-            max_retries=0,  # ClaudeDrafter retries itself (see bot.pipeline.drafting.claude)
-            timeout=settings.llm_timeout_seconds,
-        )
+        client = make_llm_client(settings)
+        assert client is not None
     log.info(
         "drafter: Claude (model=%s, base_url=%s, attempts=%d)",
         settings.llm_model,
