@@ -32,6 +32,7 @@ from bot.ops.jobs import JobRunner, LogOps, OpsChannel
 from bot.ops.web import make_ops_app, make_web_app
 from bot.pipeline.drafting import Drafter, OfflineDrafter, make_drafter
 from bot.pipeline.drafting.factory import make_llm_client
+from bot.pipeline.generalise import Generaliser
 from bot.ports import ApprovalNotifier, NullNotifier
 from bot.store import db, inbox, outbox
 from bot.store.db import database
@@ -127,6 +128,11 @@ async def build_services(
         learned: LearnedAnswers | None = None
         rejected: LearnedAnswers | None = None
         learners: Learners | None = None
+        llm_client = anthropic_client
+        if llm_client is None:
+            llm_client = make_llm_client(settings)
+            if llm_client is not None:
+                stack.push_async_callback(llm_client.close)
         if with_knowledge:
             store = await open_vector_store(settings)
             stack.push_async_callback(store.close)
@@ -135,7 +141,8 @@ async def build_services(
             learned = LearnedAnswers(store=store, embedder=embedder)
             rejected = LearnedAnswers(store=store, embedder=embedder,
                                       collection=REJECTED_COLLECTION)
-            learners = Learners(learned=learned, rejected=rejected)
+            learners = Learners(learned=learned, rejected=rejected,
+                                generaliser=_generaliser(settings, llm_client))
         senders: dict[Channel, ReplySender] = {
             Channel.WEBHOOK: WebhookReplySender(settings=settings, http=http),
         }
@@ -178,11 +185,6 @@ async def build_services(
             senders[Channel.SLACK] = SlackSender(client=client)
             checks["slack"] = Check(client.auth_test, ttl=60.0)
 
-        llm_client = anthropic_client
-        if llm_client is None:
-            llm_client = make_llm_client(settings)
-            if llm_client is not None:
-                stack.push_async_callback(llm_client.close)
         drafter_problem: str | None = None
         drafter: Drafter = make_drafter(settings, client=llm_client)
         if check_llm and llm_client is not None:
@@ -209,6 +211,16 @@ async def build_services(
                        ops=ops, rejected=rejected, calibrator=calibrator,
                        readiness=Readiness(checks), drafter_problem=drafter_problem,
                        drafter_offline=isinstance(drafter, OfflineDrafter))
+
+
+def _generaliser(settings: Settings, client: Any) -> Generaliser | None:
+    """Claude (then the scrubber) generalises learned answers when a key is set."""
+    if client is None or not settings.llm_generalise:
+        return None  # Learners' default: the scrubber alone
+    from bot.pipeline.generalise_claude import ClaudeGeneraliser
+
+    return ClaudeGeneraliser(client=client, model=settings.llm_model,
+                             timeout=settings.llm_timeout_seconds)
 
 
 async def _checked_drafter(settings: Settings, client: Any,

@@ -62,7 +62,6 @@ DRAFT_TOOL: dict[str, Any] = {
                 "items": {"type": "string"},
                 "description": "Ids of the passages the reply relies on.",
             },
-        },
             # The model's reading of the message; the router combines it with triage's and
             # the stricter of the two wins (bot.pipeline.reading).
             "language": {
@@ -87,6 +86,7 @@ DRAFT_TOOL: dict[str, Any] = {
                 "description": "high: blocked work, a deadline, several users affected; "
                 "critical: an outage or security incident; low: no time pressure.",
             },
+        },
         "required": ["reply", "confidence", "needs_human", "reason", "cited_sources",
                      "language", "sentiment", "wants_human", "urgency"],
         "additionalProperties": False,
