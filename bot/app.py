@@ -31,7 +31,7 @@ from bot.ops.health import Check, Readiness
 from bot.ops.jobs import JobRunner, LogOps, OpsChannel
 from bot.ops.web import make_ops_app, make_web_app
 from bot.pipeline.drafting import Drafter, OfflineDrafter, make_drafter
-from bot.pipeline.drafting.factory import make_llm_client
+from bot.pipeline.drafting.factory import OfflineInstead, make_llm_client
 from bot.pipeline.generalise import Generaliser
 from bot.ports import ApprovalNotifier, NullNotifier
 from bot.store import db, inbox, outbox
@@ -190,7 +190,8 @@ async def build_services(
         if check_llm and llm_client is not None:
             drafter_problem, drafter = await _checked_drafter(settings, llm_client, drafter)
         stack.push_async_callback(drafter.aclose)
-        if not isinstance(drafter, OfflineDrafter):
+        offline = isinstance(drafter, OfflineDrafter | OfflineInstead)
+        if not offline:
             checks["llm"] = Check(drafter.check, ttl=300.0)
         calibrator = await Calibrator.load()
         router = Router(settings=settings, knowledge=knowledge, learned=learned, drafter=drafter,
@@ -210,7 +211,7 @@ async def build_services(
                        slack_app=slack_app, handoff=handle, accept=accept,
                        ops=ops, rejected=rejected, calibrator=calibrator,
                        readiness=Readiness(checks), drafter_problem=drafter_problem,
-                       drafter_offline=isinstance(drafter, OfflineDrafter))
+                       drafter_offline=offline)
 
 
 def _generaliser(settings: Settings, client: Any) -> Generaliser | None:
@@ -235,7 +236,7 @@ async def _checked_drafter(settings: Settings, client: Any,
     if check.lasting:
         log.error("drafter: %s; running on the offline extractive drafter until this is "
                   "fixed and supportbot restarted", check.problem)
-        return check.problem, OfflineDrafter()
+        return check.problem, OfflineInstead(check.problem or "")
     log.warning("drafter: %s; Claude is tried for every draft, and while it fails the "
                 "offline extractive draft goes on the card", check.problem)
     return check.problem, drafter

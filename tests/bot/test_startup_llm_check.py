@@ -11,6 +11,7 @@ import pytest
 
 from bot.app import build_services
 from bot.cli.main import banner
+from bot.pipeline.drafting.factory import OFFLINE_INSTEAD_MODEL
 from bot.store.db import migrate
 from tests.conftest import SettingsFactory
 from tests.fakes.anthropic_server import FakeAnthropicServer, fake_anthropic_server
@@ -49,6 +50,7 @@ async def test_a_wrong_model_or_key_is_named_and_the_offline_drafter_takes_over(
     # One free models lookup at start; drafting never calls the Messages API.
     assert [r.path for r in api.requests] == [f"/v1/models/{model}"]
     assert analysis.draft.offline and analysis.draft.error is None
+    assert analysis.draft.model == OFFLINE_INSTEAD_MODEL and named in analysis.draft.reason
 
 
 async def test_a_good_key_and_model_keep_claude(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from bot.pipeline.drafting.base import Drafter
+from bot.domain import DraftResult
+from bot.pipeline.drafting.base import Drafter, DraftRequest
 from bot.pipeline.drafting.offline import OfflineDrafter
 from config import Settings
 
@@ -64,3 +66,30 @@ def make_drafter(settings: Settings, *, client: anthropic.AsyncAnthropic | None 
         fallback=OfflineDrafter(),  # a failed draft still puts an extract on the card
         owns_client=owns_client,
     )
+
+
+#: The model name of offline drafts made because Claude failed its start-up check (the card
+#: says so instead of "no API key").
+OFFLINE_INSTEAD_MODEL = "offline-extractive (Claude failed the start-up check)"
+
+
+class OfflineInstead:
+    """The offline drafter standing in for Claude after a lasting start-up problem (a
+    rejected key, an unknown model): its drafts name why they are offline."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        self._offline = OfflineDrafter()
+        self.model = OFFLINE_INSTEAD_MODEL
+
+    async def draft(self, request: DraftRequest) -> DraftResult:
+        """The offline extract, labelled as standing in for Claude."""
+        result = await self._offline.draft(request)
+        return replace(result, model=OFFLINE_INSTEAD_MODEL,
+                       reason=f"Claude is off since start-up ({self.problem}); {result.reason}")
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+    async def check(self) -> None:
+        """Always ready: drafting offline needs nothing."""
