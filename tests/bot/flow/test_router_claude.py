@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import anthropic
 import pytest
 
+from bot import telemetry
 from bot.domain import Decision
 from bot.flow.router import Router
 from bot.ops.stats import compute_stats
@@ -180,11 +181,17 @@ async def test_cache_tokens_are_stored_per_draft_and_shown_in_the_stats(
         Scenario.ok(CALM, usage={"input_tokens": 320, "cache_creation_input_tokens": 0,
                                  "cache_read_input_tokens": 2100}),
     )
+    read_counter = telemetry.LLM_TOKENS.labels("claude-test", "cache_read")
+    created_counter = telemetry.LLM_TOKENS.labels("claude-test", "cache_creation")
+    before = (read_counter._value.get(), created_counter._value.get())
     rt = router(db, claude, RecordingNotifier())
     first = await route(rt, "m1", "When will my parcel ship?")
     second = await route(rt, "m2", "How long until my order ships?")
     assert (first.cache_creation_tokens, first.cache_read_tokens) == (2100, 0)
     assert (second.cache_creation_tokens, second.cache_read_tokens) == (0, 2100)
+    # Prometheus counts them too (per process: compared, not read as absolutes).
+    assert read_counter._value.get() - before[0] == 2100
+    assert created_counter._value.get() - before[1] == 2100
 
     stats = await compute_stats(timedelta(days=1), datetime.now(UTC) + timedelta(minutes=1))
     assert stats.llm.drafts == 2 and stats.llm.failed == 0
