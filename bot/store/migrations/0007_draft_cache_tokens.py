@@ -6,7 +6,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0005_learned_answer_review')]
+    dependencies = [('models', '0006_card_posting')]
 
     initial = False
 
