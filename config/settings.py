@@ -125,6 +125,12 @@ class Settings(BaseModel):
         4096, ge=64, le=64000, alias="SUPPORTBOT_LLM_RETRY_MAX_TOKENS",
         description="The larger budget asked for once when a draft is cut at the first one.",
     )
+    llm_generalise: bool = Field(
+        True, alias="SUPPORTBOT_LLM_GENERALISE",
+        description="With an API key, Claude generalises approved answers before they are "
+                    "learned (the deterministic scrubber always runs after it); false: the "
+                    "scrubber alone.",
+    )
     brand_name: str = Field(
         "Acme Cloud", alias="SUPPORTBOT_BRAND_NAME",
         description="Company name used in reply signatures and the drafting prompt.",

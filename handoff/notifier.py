@@ -133,6 +133,20 @@ class SlackApprovalNotifier:
         if draft_id is not None:
             await self.refresh(draft_id)
 
+    async def drafter_status(self, problem: str | None) -> None:
+        if problem is None:
+            text = ("✅ Drafting with Claude works again: new cards carry Claude's drafts.")
+        else:
+            text = (f"⚠️ Drafting with Claude is failing: {problem}. Until it works again, "
+                    "every card carries the offline extractive draft (labelled so) and goes "
+                    "to a human. This notice is posted once; another follows on recovery.")
+        try:
+            await with_retry(lambda: self._client.chat_postMessage(
+                channel=self._channel, text=fit(text, MESSAGE_TEXT)))
+        except _SLACK_ERRORS:
+            log.exception("could not tell the approval channel about the drafter (%s)",
+                          problem or "recovered")
+
     # --- used by the action handlers and admin commands -----------------------------------
 
     async def refresh(self, draft_id: int) -> None:

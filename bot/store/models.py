@@ -114,6 +114,9 @@ class Draft(Model):
     offline = fields.BooleanField(default=False)
     input_tokens = fields.IntField(default=0)
     output_tokens = fields.IntField(default=0)
+    # Prompt-cache reads and writes (Anthropic usage), counted apart from input_tokens.
+    cache_read_tokens = fields.IntField(default=0)
+    cache_creation_tokens = fields.IntField(default=0)
     error = fields.TextField(null=True)
     status = fields.CharField(max_length=16, default=DraftStatus.PENDING, db_index=True)
     approval_ts = fields.CharField(max_length=64, null=True)
