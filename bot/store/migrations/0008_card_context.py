@@ -7,7 +7,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0006_card_posting')]
+    dependencies = [('models', '0007_draft_cache_tokens')]
 
     initial = False
 
