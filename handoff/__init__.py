@@ -18,6 +18,7 @@ from config import Settings
 from handoff.access import AccessPolicy
 from handoff.actions import Handoff, RetryFn, register_actions
 from handoff.admin import AdminCommands, LearnedStore, ReindexFn, SearchFn, register_admin
+from handoff.context_actions import register_context_actions
 from handoff.home import register_home
 from handoff.notifier import SlackApprovalNotifier
 from handoff.runtime import TaskSet
@@ -70,6 +71,7 @@ def register_handoff(
                 deliver=deliver, clock=clock, learn=learn, retry_delivery=retry_delivery,
                 learn_rejection=learn_rejection)
     register_actions(app, h)
+    register_context_actions(app, h)
     register_home(app, h)
     register_admin(app, h, AdminCommands(h, search=search, reindex=reindex, learned=learned))
     return HandoffHandle(notifier=notifier, tasks=tasks, access=access)

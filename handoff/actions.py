@@ -31,6 +31,7 @@ from bot.store import drafts as draft_store
 from config import Settings
 from handoff import cards, modals
 from handoff.access import AccessPolicy
+from handoff.context import form_context
 from handoff.notifier import SlackApprovalNotifier
 from handoff.runtime import TaskSet, with_retry
 from handoff.text import fit, user
@@ -261,10 +262,11 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
         if draft is None:
             return
         question = await draft.message
+        context = await form_context(ids["conversation"], question.id, h.notifier.links)
         # views.open must use the trigger id within 3 seconds of the click: do it now.
         await h.client.views_open(trigger_id=body["trigger_id"], view=modals.edit_modal(
             draft_id=draft.id, conversation_id=ids["conversation"], draft=draft.text,
-            question=question.text))
+            question=question.text, context=context))
 
     @button(cards.REJECT)
     async def reject(body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -485,20 +487,25 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
                                                              str(thread))
         if conversation_id is None:
             return
-        await decisions.add_note(conversation_id, agent=str(author),
-                                 text=str(event.get("text") or ""),
-                                 note_id=f"{event['channel']}:{event['ts']}")
+        stored = await decisions.add_note(conversation_id, agent=str(author),
+                                          text=str(event.get("text") or ""),
+                                          note_id=f"{event['channel']}:{event['ts']}")
+        if stored.won:  # the newest card counts the notes written since its message
+            h.refresh_conversation(conversation_id)
 
 
 async def _open_reply(h: Handoff, trigger_id: str, conversation_id: int) -> None:
     # The newest reply now: a reply queued after this (by anyone) refuses this form's send.
     seen = await draft_store.latest_reply_id(conversation_id)
     draft = await card_store.pending_draft(conversation_id)
-    question = draft.message.text if draft is not None else await _last_question(conversation_id)
+    latest = (draft.message if draft is not None
+              else await conversations.latest_customer_message(conversation_id))
+    context = await form_context(conversation_id, latest.id if latest is not None else None,
+                                 h.notifier.links)
     await h.client.views_open(trigger_id=trigger_id, view=modals.reply_modal(
-        conversation_id=conversation_id, question=question,
+        conversation_id=conversation_id, question=latest.text if latest is not None else "",
         initial=draft.text if draft is not None else "",
-        draft_id=draft.id if draft is not None else None, seen_reply=seen))
+        draft_id=draft.id if draft is not None else None, seen_reply=seen, context=context))
 
 
 async def _last_question(conversation_id: int) -> str:

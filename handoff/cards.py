@@ -25,6 +25,7 @@ from slack_sdk.models.blocks import (
 
 from bot.pipeline.drafting.factory import OFFLINE_INSTEAD_MODEL
 from bot.pipeline.learning import edit_ratio, edit_size
+from handoff import conversation_view
 from handoff.state import CardView
 from handoff.text import (
     BUTTON_TEXT,
@@ -109,7 +110,10 @@ def _title(view: CardView) -> str:
 def card_fallback(view: CardView) -> str:
     """The message's top-level ``text``: what notifications and screen readers show."""
     # ``text`` is mrkdwn: the customer's words must not ping (``<!channel>``) or hide links.
-    return fit(f"{_title(view)} — {view.customer}", MESSAGE_TEXT)
+    mail = view.context.mail if view.context is not None else None
+    sender = (f" (written by {mail.sender}, not the customer)"
+              if mail is not None and mail.third_party else "")
+    return fit(f"{_title(view)} — {view.customer}{sender}", MESSAGE_TEXT)
 
 
 def _facts(view: CardView) -> SectionBlock:
@@ -119,9 +123,11 @@ def _facts(view: CardView) -> SectionBlock:
         drafted = "offline drafter (Claude failed the start-up check)"
     else:
         drafted = "offline drafter (no API key)" if view.offline else (view.model or "?")
+    permalink = view.context.permalink if view.context is not None else None
     facts = [
         f"*Customer*\n{fit(view.customer, 300)}",
-        f"*Channel*\n{view.channel}" + (f" · {view.where}" if view.where else ""),
+        f"*Channel*\n{view.channel}" + (f" · {view.where}" if view.where else "")
+        + (f" · <{permalink}|their message>" if permalink else ""),
         f"*Conversation*\n#{view.conversation_id}",
         f"*Drafted by*\n{fit(drafted, 200)}",
     ]
@@ -273,11 +279,16 @@ def draft_card(view: CardView) -> tuple[list[Block], bool]:
     """The card of a draft in its current state; True when texts were shortened (the notifier
     then posts them whole in the thread)."""
     question, q_cut = quote(view.question, CARD_EXCERPT)
-    blocks: list[Block] = [
-        HeaderBlock(text=_title(view)),
-        _facts(view),
-        SectionBlock(text=MarkdownTextObject(text=f"*Customer wrote*\n{question}")),
-    ]
+    context = view.context
+    mail = context.mail if context is not None else None
+    blocks: list[Block] = [HeaderBlock(text=_title(view)), _facts(view)]
+    if mail is not None:
+        blocks.append(conversation_view.mail_block(mail))
+    if context is not None:
+        blocks += conversation_view.card_blocks(context)
+    wrote = (f"*{fit(mail.sender, 400)} wrote* ⚠️ _(not the customer)_"
+             if mail is not None and mail.third_party else "*Customer wrote*")
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=f"{wrote}\n{question}")))
     d_cut = False
     if view.draft.strip():
         shown = view.final_text if view.status == "edited" and view.final_text else view.draft
@@ -292,6 +303,10 @@ def draft_card(view: CardView) -> tuple[list[Block], bool]:
             text="Shortened here: the full texts are in this card's thread.")]))
     blocks += [*_sources(view), _confidence(view), DividerBlock(), *_outcome(view),
                *_buttons(view)]
+    if context is not None:
+        viewers = conversation_view.context_buttons(context, draft_id=view.draft_id)
+        if viewers is not None:
+            blocks.append(viewers)
     return blocks, q_cut or d_cut
 
 

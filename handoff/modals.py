@@ -1,5 +1,9 @@
 """Modals: Edit (prefilled draft), Reject (optional reason), Reply (take over / human-only).
 
+Edit and Reply show the conversation around the question (``handoff.conversation_view``):
+the customer's earlier conversations, the newest earlier messages and replies, the question
+being answered, and the notes written in the card thread since.
+
 ``private_metadata`` carries the ids the submission acts on; submissions are parsed by
 ``submitted_text`` so handlers never dig through ``view.state`` themselves.
 """
@@ -20,16 +24,25 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from handoff.text import INPUT_MAX, SECTION_TEXT, plain, quote
+from handoff.context import ConversationContext
+from handoff.conversation_view import form_history, form_since
+from handoff.text import INPUT_MAX, SECTION_TEXT, fit, plain, quote
 
 EDIT_VIEW, REJECT_VIEW, REPLY_VIEW = "sb_edit_view", "sb_reject_view", "sb_reply_view"
 TEXT_BLOCK, TEXT_ACTION = "reply", "text"
 REASON_BLOCK, REASON_ACTION = "reason", "reason"
 
 
-def _context(question: str) -> list[Block]:
-    text, _ = quote(question, SECTION_TEXT - 40)
-    return [SectionBlock(text=MarkdownTextObject(text=f"*Customer wrote*\n{text}"))]
+def _context(question: str, context: ConversationContext | None = None) -> list[Block]:
+    mail = context.mail if context is not None else None
+    label = (f"*{fit(mail.sender, 400)} wrote* ⚠️ _(not the customer)_"
+             if mail is not None and mail.third_party else "*Customer wrote*")
+    if context is not None:
+        label += " · the message this reply answers"
+    text, _ = quote(question, SECTION_TEXT - len(label) - 1)
+    return [*form_history(context),
+            SectionBlock(text=MarkdownTextObject(text=f"{label}\n{text}")),
+            *form_since(context)]
 
 
 def _reply_input(initial: str, label: str) -> tuple[list[Block], bool]:
@@ -48,13 +61,15 @@ def _reply_input(initial: str, label: str) -> tuple[list[Block], bool]:
     return blocks, cut
 
 
-def edit_modal(*, draft_id: int, conversation_id: int, draft: str, question: str) -> View:
-    """Edit the draft, then send the edited text."""
+def edit_modal(*, draft_id: int, conversation_id: int, draft: str, question: str,
+               context: ConversationContext | None = None) -> View:
+    """Edit the draft (prefilled), then send the edited text; shows the question it answers
+    in its conversation."""
     blocks, _ = _reply_input(draft, "Reply to the customer")
     return View(
         type="modal", callback_id=EDIT_VIEW, title="Edit reply", submit="Send", close="Cancel",
         private_metadata=json.dumps({"draft": draft_id, "conversation": conversation_id}),
-        blocks=[*_context(question), *blocks],
+        blocks=[*_context(question, context), *blocks],
     )
 
 
@@ -75,7 +90,8 @@ def reject_modal(*, draft_id: int, conversation_id: int) -> View:
 
 
 def reply_modal(*, conversation_id: int, question: str, initial: str = "",
-                draft_id: int | None = None, seen_reply: int | None = None) -> View:
+                draft_id: int | None = None, seen_reply: int | None = None,
+                context: ConversationContext | None = None) -> View:
     """Write the reply yourself (Take over, or a human-only card's Reply). ``seen_reply`` is
     the newest reply when the form opened: one sent after it refuses this form's send."""
     blocks, _ = _reply_input(initial, "Your reply to the customer")
@@ -84,7 +100,7 @@ def reply_modal(*, conversation_id: int, question: str, initial: str = "",
         submit="Send", close="Cancel",
         private_metadata=json.dumps({"conversation": conversation_id, "draft": draft_id,
                                      "seen_reply": seen_reply}),
-        blocks=[*_context(question), *blocks],
+        blocks=[*_context(question, context), *blocks],
     )
 
 

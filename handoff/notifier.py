@@ -37,6 +37,7 @@ from handoff.cards import (
     followup_blocks,
     full_text_message,
 )
+from handoff.links import SlackLinks
 from handoff.runtime import with_retry
 from handoff.state import customer_label, load_card
 from handoff.text import MESSAGE_TEXT, fit, user
@@ -66,6 +67,7 @@ class SlackApprovalNotifier:
         self._claim_for = timedelta(seconds=settings.lease_seconds)
         self._channel: str = settings.approval_channel
         self._approvers: list[str] = list(settings.approvers)
+        self.links = SlackLinks(client=client)
         # One card update at a time per draft, so an older state never overwrites a newer one.
         # Weak values: a lock lives only while some update holds or awaits it.
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
@@ -157,7 +159,7 @@ class SlackApprovalNotifier:
             if card is None:
                 return
             ts, conversation_id = card
-            view = await load_card(draft_id)
+            view = await load_card(draft_id, links=self.links)
             if view.status == "auto_sent":
                 blocks, fallback = auto_sent_card(view), auto_sent_fallback(view)
             else:
@@ -267,7 +269,7 @@ class SlackApprovalNotifier:
         claim = await cards.claim_card_post(draft_id, now=now, stale_before=now - self._claim_for)
         if claim is None:
             return False
-        view = await load_card(draft_id)
+        view = await load_card(draft_id, links=self.links)
         card_channel, thread = await cards.approval_place(view.conversation_id)
         channel = card_channel or self._channel
         try:

@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.store import attention, cards
+from handoff.context import ConversationContext, load_context
+from handoff.links import SlackLinks
 
 if TYPE_CHECKING:
     from bot.store.models import Conversation, Message
@@ -56,6 +58,9 @@ class CardView:
     topic: str | None = None
     #: The customer wrote again after this draft's message and nobody replied since.
     customer_waiting_since: datetime | None = None
+    #: The conversation around the answered message (earlier messages, notes, earlier
+    #: conversations, the mail's facts); None where it was not loaded.
+    context: ConversationContext | None = None
 
     @property
     def human_only(self) -> bool:
@@ -81,8 +86,9 @@ def where_label(conversation: Conversation, message: Message | None) -> str | No
     return None
 
 
-async def load_card(draft_id: int) -> CardView:
-    """Build the ``CardView`` of one draft from the database."""
+async def load_card(draft_id: int, *, links: SlackLinks | None = None) -> CardView:
+    """Build the ``CardView`` of one draft from the database (``links``: permalinks to the
+    customer's Slack message and to earlier conversations' card threads)."""
     draft = await cards.draft_for_card(draft_id)
     if draft is None:
         raise LookupError(f"draft {draft_id} does not exist")
@@ -124,4 +130,9 @@ async def load_card(draft_id: int) -> CardView:
         topic=draft.topic,
         customer_waiting_since=await attention.customer_waiting_since(
             conversation.id, after_message=message.id),
+        context=await load_context(
+            conversation_id=conversation.id, channel=conversation.channel,
+            answered_id=message.id, links=links,
+            customer_id=conversation.customer.id if conversation.customer else None,
+            customer_email=conversation.customer.email if conversation.customer else None),
     )

@@ -49,6 +49,8 @@ class Conversation(Model):
     class Meta:
         table = "conversation"
         unique_together = (("channel", "thread_key"),)
+        # A customer's latest earlier conversations, linked on every approval card.
+        indexes = (("customer_id", "id"),)
 
 
 class Message(Model):

@@ -7,6 +7,8 @@ params, token) and answered like Slack does (``{"ok": false, "error": …}`` wit
 ``fail()``, ``ratelimit()`` and ``slow()`` script the next calls of one method;
 ``after_applied()`` runs a callback once a call took effect, before Slack answers (a test
 kills the client there: a crash between Slack's post and our recording of it).
+Messages and views over Block Kit's documented limits are refused as Slack refuses them
+(``tests/fakes/block_kit.py``); ``refused`` keeps what was refused and why.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from aiohttp import WSMsgType, web
 from fastapi import FastAPI, Request
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
+
+from tests.fakes.block_kit import message_errors, view_errors
 
 RATELIMITED_TOKEN = "xoxb-ratelimited"
 
@@ -74,6 +78,8 @@ class FakeSlackAPI:
         self.uploads: dict[str, bytes] = {}
         self.messages: dict[str, list[dict[str, Any]]] = {}
         self.socket_acks: list[dict[str, Any]] = []
+        # (method, errors) of every payload refused for breaking a Block Kit limit.
+        self.refused: list[tuple[str, list[str]]] = []
         self._scripts: dict[str, list[_Script]] = {}
         self._after: dict[str, Callable[[Call], None]] = {}
         self._changed = asyncio.Condition()
@@ -224,6 +230,9 @@ class FakeSlackAPI:
                                      status=script.status, headers=headers)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
+        refusal = self._limits(method, params)
+        if refusal is not None:
+            return web.json_response({"ok": False, **refusal})
         body: dict[str, Any] = handler(params)
         after = self._after.get(method)
         if after is not None:
@@ -232,6 +241,26 @@ class FakeSlackAPI:
         if method == "auth.test" and self.scopes is not None:
             headers["X-OAuth-Scopes"] = ",".join(sorted(self.scopes))
         return web.json_response({"ok": "error" not in body, **body}, headers=headers)
+
+    def _limits(self, method: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        """Slack's answer to a payload over a Block Kit limit, or None."""
+        if method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
+            blocks = params.get("blocks")
+            blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+            errors = message_errors(params, blocks if isinstance(blocks, list) else None)
+            error = "invalid_blocks"
+        elif method in ("views.open", "views.update", "views.push", "views.publish"):
+            view = params.get("view")
+            view = json.loads(view) if isinstance(view, str) else view
+            errors = view_errors(view if isinstance(view, dict) else {})
+            error = "invalid_arguments"
+        else:
+            return None
+        if not errors:
+            return None
+        self.refused.append((method, errors))
+        return {"error": error, "errors": errors,
+                "response_metadata": {"messages": [f"[ERROR] {e}" for e in errors]}}
 
     async def _upload(self, request: web.Request) -> web.Response:
         data = await request.read()
