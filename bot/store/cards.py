@@ -106,6 +106,11 @@ async def latest_delivery(draft_id: int) -> OutboxItem | None:
     return await OutboxItem.filter(draft_id=draft_id).order_by("-id").first()
 
 
+async def latest_conversation_delivery(conversation_id: int) -> OutboxItem | None:
+    """The conversation's newest reply in the outbox (any draft's or an agent's own)."""
+    return await OutboxItem.filter(conversation_id=conversation_id).order_by("-id").first()
+
+
 async def outbox_item(outbox_item_id: int) -> OutboxItem | None:
     """One outbox item, or None."""
     return await OutboxItem.get_or_none(id=outbox_item_id)
