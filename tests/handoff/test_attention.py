@@ -79,3 +79,21 @@ async def test_a_follow_up_mentions_who_must_act_and_marks_the_top_card(desk: De
     assert posted.params["thread_ts"] == draft.approval_ts
     top = desk.card_calls("chat.update", draft)[-1]
     assert "waiting on us" in json.dumps(top.json("blocks"))
+
+
+async def test_pending_lists_every_waiting_conversation_with_its_age(admin_desk: Desk) -> None:
+    for i in range(40):
+        await admin_desk.customer_message(f"Question {i}: my invoice shows the wrong VAT number",
+                                          thread=f"P{i}")
+    await Message.all().update(created_at=NOW - timedelta(hours=3))
+    from tests.handoff.test_admin import ask
+
+    assert await ask(admin_desk, "pending") == "Working on it…"
+    await admin_desk.settle()
+    answers = await admin_desk.slack.wait_for("response_url", 2)
+    assert all(len(str(a.params["text"])) <= 3900 for a in answers)
+    text = "\n".join(str(a.params["text"]) for a in answers)
+    assert text.startswith("*40 conversations waiting on us*")
+    for i in range(40):  # every one, with customer, reason, age and first words
+        assert f"Question {i}: my invoice" in text, i
+    assert text.count("Ada Lovelace · needs a reply · waiting 3 h") == 40
