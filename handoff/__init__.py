@@ -18,7 +18,7 @@ from config import Settings
 from handoff.access import AccessPolicy
 from handoff.actions import Handoff, RetryFn, register_actions
 from handoff.admin import AdminCommands, LearnedStore, ReindexFn, SearchFn, register_admin
-from handoff.home import register_home
+from handoff.home import HomePublisher, register_home
 from handoff.notifier import SlackApprovalNotifier
 from handoff.runtime import TaskSet
 
@@ -33,6 +33,7 @@ class HandoffHandle:
     notifier: SlackApprovalNotifier
     tasks: TaskSet
     access: AccessPolicy
+    home: HomePublisher
 
     async def customer_edited(self, channel_message_id: str, text: str) -> None:
         """A customer edited a Slack message: store the new text and re-render the card of
@@ -70,6 +71,6 @@ def register_handoff(
                 deliver=deliver, clock=clock, learn=learn, retry_delivery=retry_delivery,
                 learn_rejection=learn_rejection)
     register_actions(app, h)
-    register_home(app, h)
+    home = register_home(app, h)
     register_admin(app, h, AdminCommands(h, search=search, reindex=reindex, learned=learned))
-    return HandoffHandle(notifier=notifier, tasks=tasks, access=access)
+    return HandoffHandle(notifier=notifier, tasks=tasks, access=access, home=home)
