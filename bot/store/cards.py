@@ -45,6 +45,12 @@ async def thread_card_draft(conversation_id: int) -> int | None:
     return top.id if top is not None else None
 
 
+async def has_thread(conversation_id: int) -> bool:
+    """Whether the conversation has a card thread in the approval channel."""
+    return await Conversation.filter(id=conversation_id,
+                                     approval_thread_ts__not_isnull=True).exists()
+
+
 async def approval_place(conversation_id: int) -> tuple[str | None, str | None]:
     """``(channel, thread ts)`` of the conversation's card thread (None: not started yet)."""
     conversation = await Conversation.get(id=conversation_id)
