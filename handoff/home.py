@@ -5,6 +5,7 @@ or owned changes."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,7 @@ from bot.store import attention, conversations
 from bot.store import drafts as draft_store
 from handoff.actions import Handoff
 from handoff.cards import as_dicts
+from handoff.names import SlackNames
 from handoff.text import SECTION_TEXT, fit, slack_date, user
 
 log = logging.getLogger(__name__)
@@ -49,10 +51,15 @@ def _section(title: str, lines: list[str], empty: str) -> list[Block]:
 
 
 async def home_blocks(agent: str, now: datetime,
-                      waiting: list[attention.Waiting] | None = None) -> list[Block]:
-    """The tab's blocks for ``agent`` at ``now`` (``waiting``: already read)."""
+                      waiting: list[attention.Waiting] | None = None,
+                      names: SlackNames | None = None) -> list[Block]:
+    """The tab's blocks for ``agent`` at ``now`` (``waiting``: already read; ``names``: shows
+    mentions in the customers' words as names)."""
     if waiting is None:
         waiting = await attention.waiting_on_us(limit=50)
+    if names is not None:
+        waiting = [dataclasses.replace(w, first_words=await names.render(w.first_words))
+                   for w in waiting]
     mine = [w for w in waiting if w.assignee == agent]
     sent = await draft_store.recent_auto_sent(5)
     auto_lines = [f"• {slack_date(d.decided_at)} #{d.conversation.id} · confidence "
@@ -108,7 +115,7 @@ class HomePublisher:
     async def publish(self, agent: str) -> None:
         """Publish ``agent``'s tab now (Slack failures are logged: the tab is a convenience)."""
         waiting = await attention.waiting_on_us(limit=50)
-        blocks = await home_blocks(agent, self._h.clock(), waiting)
+        blocks = await home_blocks(agent, self._h.clock(), waiting, self._h.notifier.names)
         mine = {w.conversation_id for w in waiting if w.assignee == agent}
         try:
             await self._h.client.views_publish(user_id=agent, view={
