@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -226,6 +227,11 @@ async def test_a_rejection_holds_back_later_questions_of_its_topic(system: Syste
     assert held.reasons[0].startswith("An agent rejected a draft on this topic"), held.reasons
     assert "Refunds need a manager's OK this month" in held.reasons[0]
     assert not any("(0.00)" in r for r in held.reasons)
+    from handoff.cards import as_dicts, draft_card
+    from handoff.state import load_card
+
+    card = json.dumps(as_dicts(draft_card(await load_card(held.id))[0]), ensure_ascii=False)
+    assert "An agent rejected a draft on this topic just now: Refunds need a manager" in card
     # Agents approve the topic again (not taught as a new learned answer, so the topic stays
     # the same): the rejection no longer stands and the topic (2 of 3 unedited approvals,
     # needs 1 at 50 %) is sent automatically.
@@ -235,6 +241,7 @@ async def test_a_rejection_holds_back_later_questions_of_its_topic(system: Syste
     await wait_for(system.settled)
     sent = await route("m-4", "Can I get refunded?")
     assert sent.decision == "auto", " | ".join(sent.reasons)
+    assert held.confidence < sent.confidence  # the standing rejection lowered it
 
 
 async def test_the_demo_can_ask_over_http_without_storing_anything(
