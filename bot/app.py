@@ -30,7 +30,9 @@ from bot.ops import scheduler as scheduling
 from bot.ops.health import Check, Readiness
 from bot.ops.jobs import JobRunner, LogOps, OpsChannel
 from bot.ops.web import make_ops_app, make_web_app
-from bot.pipeline.drafting import make_drafter
+from bot.pipeline.drafting import Drafter, OfflineDrafter, make_drafter
+from bot.pipeline.drafting.factory import OfflineInstead, make_llm_client
+from bot.pipeline.generalise import Generaliser
 from bot.ports import ApprovalNotifier, NullNotifier
 from bot.store import db, inbox, outbox
 from bot.store.db import database
@@ -93,6 +95,9 @@ class Services:
     # for /readyz, metrics and ``supportbot doctor``.
     mailbox: MailboxHealth | None = None
     readiness: Readiness = field(default_factory=lambda: Readiness({"database": Check(db.ping)}))
+    # What the start-up check found wrong with the Claude key or model (None: fine or offline).
+    drafter_problem: str | None = None
+    drafter_offline: bool = True
 
 
 @asynccontextmanager
@@ -103,8 +108,13 @@ async def build_services(
     with_knowledge: bool = True,
     anthropic_client: Any = None,
     http: httpx.AsyncClient | None = None,
+    check_llm: bool = False,
 ) -> AsyncIterator[Services]:
     """Open the database, clients and the router for one process; close them on exit.
+
+    ``check_llm`` (``run`` and ``worker``): one free call checks the Claude key and model
+    first; a rejected key or an unknown model is logged by name and the process drafts
+    offline instead (a problem that may pass, such as no connection, only warns).
 
     Build order matters: the Slack approval channel's notifier must exist before the router
     and the outbox dispatcher, which report to it.
@@ -118,6 +128,11 @@ async def build_services(
         learned: LearnedAnswers | None = None
         rejected: LearnedAnswers | None = None
         learners: Learners | None = None
+        llm_client = anthropic_client
+        if llm_client is None:
+            llm_client = make_llm_client(settings)
+            if llm_client is not None:
+                stack.push_async_callback(llm_client.close)
         if with_knowledge:
             store = await open_vector_store(settings)
             stack.push_async_callback(store.close)
@@ -126,7 +141,8 @@ async def build_services(
             learned = LearnedAnswers(store=store, embedder=embedder)
             rejected = LearnedAnswers(store=store, embedder=embedder,
                                       collection=REJECTED_COLLECTION)
-            learners = Learners(learned=learned, rejected=rejected)
+            learners = Learners(learned=learned, rejected=rejected,
+                                generaliser=_generaliser(settings, llm_client))
         senders: dict[Channel, ReplySender] = {
             Channel.WEBHOOK: WebhookReplySender(settings=settings, http=http),
         }
@@ -174,9 +190,13 @@ async def build_services(
             senders[Channel.SLACK] = SlackSender(client=client)
             checks["slack"] = Check(client.auth_test, ttl=60.0)
 
-        drafter = make_drafter(settings, client=anthropic_client)
+        drafter_problem: str | None = None
+        drafter: Drafter = make_drafter(settings, client=llm_client)
+        if check_llm and llm_client is not None:
+            drafter_problem, drafter = await _checked_drafter(settings, llm_client, drafter)
         stack.push_async_callback(drafter.aclose)
-        if settings.anthropic_api_key is not None or anthropic_client is not None:
+        offline = isinstance(drafter, OfflineDrafter | OfflineInstead)
+        if not offline:
             checks["llm"] = Check(drafter.check, ttl=300.0)
         calibrator = await Calibrator.load()
         router = Router(settings=settings, knowledge=knowledge, learned=learned, drafter=drafter,
@@ -195,7 +215,36 @@ async def build_services(
                        notifier=notifier, router=router, worker=worker, senders=senders,
                        slack_app=slack_app, handoff=handle, accept=accept,
                        ops=ops, rejected=rejected, calibrator=calibrator,
-                       readiness=Readiness(checks))
+                       readiness=Readiness(checks), drafter_problem=drafter_problem,
+                       drafter_offline=offline)
+
+
+def _generaliser(settings: Settings, client: Any) -> Generaliser | None:
+    """Claude (then the scrubber) generalises learned answers when a key is set."""
+    if client is None or not settings.llm_generalise:
+        return None  # Learners' default: the scrubber alone
+    from bot.pipeline.generalise_claude import ClaudeGeneraliser
+
+    return ClaudeGeneraliser(client=client, model=settings.llm_model,
+                             timeout=settings.llm_timeout_seconds)
+
+
+async def _checked_drafter(settings: Settings, client: Any,
+                           drafter: Drafter) -> tuple[str | None, Drafter]:
+    """The start-up check of the Claude key and model (one free ``models`` lookup)."""
+    from bot.pipeline.drafting.claude import check_model
+
+    check = await check_model(client, settings.llm_model)
+    if check.ok:
+        log.info("drafter: Claude key accepted, model %s found", settings.llm_model)
+        return None, drafter
+    if check.lasting:
+        log.error("drafter: %s; running on the offline extractive drafter until this is "
+                  "fixed and supportbot restarted", check.problem)
+        return check.problem, OfflineInstead(check.problem or "")
+    log.warning("drafter: %s; Claude is tried for every draft, and while it fails the "
+                "offline extractive draft goes on the card", check.problem)
+    return check.problem, drafter
 
 
 async def run_worker(services: Services, stop: asyncio.Event) -> None:

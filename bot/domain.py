@@ -234,6 +234,23 @@ class Passage:
         return self.score if self.cosine is None else self.cosine
 
 
+#: The scales of the drafter's reading, calmest / least urgent first.
+SENTIMENTS = ("positive", "neutral", "frustrated", "angry")
+URGENCIES = ("low", "normal", "high", "critical")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelReading:
+    """What the LLM read in the customer's message while drafting (the draft tool's
+    ``language``, ``sentiment``, ``wants_human`` and ``urgency``); None where it gave no
+    valid value. Combined with triage by ``bot.pipeline.reading``: the stricter wins."""
+
+    language: str | None = None
+    sentiment: str | None = None
+    wants_human: bool = False
+    urgency: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class DraftResult:
     """A drafter's answer before policy: the reply and its own view of it.
@@ -241,6 +258,8 @@ class DraftResult:
     ``error`` set with ``offline`` True and a non-empty ``reply`` is Claude's failure with the
     offline extractive draft in its place (labelled so on the card, sent to a human).
     ``cache_read_tokens``/``cache_creation_tokens`` are prompt-cache reads and writes.
+    ``reading`` is the drafter's reading of the message (language, sentiment, wants a human,
+    urgency), None when the drafter gives none (offline).
     """
 
     reply: str
@@ -255,6 +274,7 @@ class DraftResult:
     cache_read_tokens: int = 0
     error: str | None = None
     cache_creation_tokens: int = 0
+    reading: ModelReading | None = None  # Claude only: its reading of the message
 
 
 @dataclass(frozen=True, slots=True)

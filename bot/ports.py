@@ -39,6 +39,10 @@ class ApprovalNotifier(Protocol):
         """A draft was sent automatically: show it in the open (a compact card with Correct
         and Stop auto-send for this topic)."""
 
+    async def drafter_status(self, problem: str | None) -> None:
+        """Drafting with the LLM started failing (``problem`` says why: cards now carry the
+        offline draft) or works again (None). Called on the change only, never per message."""
+
     async def remind_stale(self, *, older_than: timedelta, now: datetime) -> int:
         """Nudge humans about drafts waiting longer than ``older_than``; how many."""
 
@@ -69,6 +73,13 @@ class NullNotifier:
 
     async def auto_sent(self, draft_id: int) -> None:
         log.info("draft %s was sent automatically (no approval channel to show it)", draft_id)
+
+    async def drafter_status(self, problem: str | None) -> None:
+        if problem is None:
+            log.warning("drafting with the LLM works again")
+        else:
+            log.error("drafting with the LLM fails (%s); drafts carry the offline extract "
+                      "(no approval channel to tell)", problem)
 
     async def remind_stale(self, *, older_than: timedelta, now: datetime) -> int:
         return 0

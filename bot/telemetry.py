@@ -34,6 +34,9 @@ LLM_TOKENS = Counter("supportbot_llm_tokens_total", "LLM tokens", ["model", "kin
 DRAFTER_ERRORS = Counter("supportbot_drafter_errors_total",
                          "Drafts the LLM failed to write (the offline draft stood in)",
                          ["model", "kind"], registry=REGISTRY)
+DRAFTER_FAILING = Gauge("supportbot_drafter_failing",
+                        "1 while drafting with the LLM fails in this process (the offline draft "
+                        "stands in), 0 once it works again", registry=REGISTRY)
 
 
 class Staleness:

@@ -125,6 +125,12 @@ class Settings(BaseModel):
         4096, ge=64, le=64000, alias="SUPPORTBOT_LLM_RETRY_MAX_TOKENS",
         description="The larger budget asked for once when a draft is cut at the first one.",
     )
+    llm_generalise: bool = Field(
+        True, alias="SUPPORTBOT_LLM_GENERALISE",
+        description="With an API key, Claude generalises approved answers before they are "
+                    "learned (the deterministic scrubber always runs after it); false: the "
+                    "scrubber alone.",
+    )
     brand_name: str = Field(
         "Acme Cloud", alias="SUPPORTBOT_BRAND_NAME",
         description="Company name used in reply signatures and the drafting prompt.",
@@ -248,7 +254,10 @@ class Settings(BaseModel):
     )
     support_address: str | None = Field(
         None, alias="SUPPORTBOT_SUPPORT_ADDRESS",
-        description="From and Reply-To address of mail replies.",
+        description=(
+            "The main support address: From and Reply-To of mail replies (and of replies to"
+            " mail that reached none of `SUPPORTBOT_MAIL_ADDRESSES`)."
+        ),
     )
     mail_max_bytes: int = Field(
         25 * 1024 * 1024, gt=0, alias="SUPPORTBOT_MAIL_MAX_BYTES",
@@ -509,6 +518,37 @@ class Settings(BaseModel):
     def _own_addresses(cls, value: Any) -> Any:
         value = _split_csv(value)
         return [a.lower() for a in value] if isinstance(value, list) else value
+    # Several support addresses (billing@, sales@…) delivered to the same mailbox or to our
+    # SMTP server; a reply goes out From the address the customer wrote to.
+    mail_addresses: list[str] = Field(default_factory=list, alias="SUPPORTBOT_MAIL_ADDRESSES",
+        description=(
+            "Further support addresses besides `SUPPORTBOT_SUPPORT_ADDRESS`, comma-separated"
+            " (e.g. `billing@acme.example,sales@acme.example`): mail to any of them is taken"
+            " in, and its reply goes out From the address the customer wrote to."
+        ))
+
+    # Replies carry a Reply-To plus-address (support+<token>@) that threads even when the
+    # customer's client drops In-Reply-To/References; it needs a mail system that delivers
+    # plus-addresses to the mailbox. Off: no Reply-To, threading by headers only.
+    mail_plus_addressing: bool = Field(True, alias="SUPPORTBOT_MAIL_PLUS_ADDRESSING",
+        description=(
+            "Replies carry a `support+<token>@` Reply-To that threads even without headers; "
+            "needs plus-addressing (subaddressing) on your mail system. `false`: threading by "
+            "In-Reply-To/References only."
+        ))
+
+    @field_validator("mail_addresses", mode="before")
+    @classmethod
+    def _mail_addresses(cls, value: Any) -> Any:
+        value = _split_csv(value)
+        if not isinstance(value, list):
+            return value
+        for address in value:
+            local, at, domain = str(address).rpartition("@")
+            if not at or not local or "." not in domain or "+" in local or " " in address:
+                raise ValueError(f"{address!r} is not a plain address like billing@acme.example"
+                                 " (no display name, no +tag)")
+        return [str(a).lower() for a in value]
     # --- end of issue 16 block --------------------------------------------------------------
 
     @field_validator("support_channels", "approvers", "admins", "mail_domains", mode="before")

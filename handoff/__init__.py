@@ -79,7 +79,7 @@ def register_handoff(
     learned-answers store (``learn(question, answer, meta)``).
     """
     client = app.client
-    notifier = SlackApprovalNotifier(client=client, settings=settings)
+    notifier = SlackApprovalNotifier(client=client, settings=settings, clock=clock)
     tasks = TaskSet()
     access = AccessPolicy(client=client, settings=settings)
     h = Handoff(client=client, settings=settings, access=access, notifier=notifier, tasks=tasks,

@@ -123,12 +123,24 @@ def format_stats(stats: Stats) -> str:
         f" · median time to draft: {secs(stats.median_seconds_to_draft)}"
         f" · to decision: {secs(stats.median_seconds_to_decision)}",
     ]
+    if stats.llm.drafts:
+        lines.append(llm_line(stats))
     if stats.top_sources:
         lines.append("Top sources: " + ", ".join(f"{s} ({n})" for s, n in stats.top_sources))
     if stats.top_unanswered:
         lines.append("Top unanswered topics: "
                      + ", ".join(f"{t} ({n})" for t, n in stats.top_unanswered))
     return plain("\n".join(lines), ANSWER_LIMIT)
+
+
+def llm_line(stats: Stats) -> str:
+    """Claude's token use and prompt-cache hit rate (only when Claude drafted)."""
+    llm = stats.llm
+    rate = "n/a" if llm.cache_hit_rate is None else f"{llm.cache_hit_rate * 100:.0f}%"
+    failed = f" · {llm.failed} failed (offline draft stood in)" if llm.failed else ""
+    return (f"Claude: {llm.drafts} drafts{failed} · prompt cache hit rate {rate} "
+            f"({llm.cache_read_tokens:,} tokens read, {llm.cache_creation_tokens:,} created, "
+            f"{llm.input_tokens:,} uncached) · {llm.output_tokens:,} output tokens")
 
 
 def _hit_line(hit: Any) -> str:

@@ -23,6 +23,7 @@ from slack_sdk.models.blocks import (
     UserSelectElement,
 )
 
+from bot.pipeline.drafting.factory import OFFLINE_INSTEAD_MODEL
 from bot.pipeline.learning import edit_ratio, edit_size
 from handoff.state import CardView, Delivery
 from handoff.text import (
@@ -153,6 +154,8 @@ def card_fallback(view: CardView) -> str:
 def _facts(view: CardView) -> SectionBlock:
     if view.offline and view.error:
         drafted = "offline drafter (Claude failed: fallback)"
+    elif view.offline and view.model == OFFLINE_INSTEAD_MODEL:
+        drafted = "offline drafter (Claude failed the start-up check)"
     else:
         drafted = "offline drafter (no API key)" if view.offline else (view.model or "?")
     facts = [
@@ -215,6 +218,10 @@ def _confidence(view: CardView) -> ContextBlock:
         elements.append(MarkdownTextObject(
             text="Claude failed, so this is the offline extractive draft: sections of the "
                  "best articles quoted as written. Check it before sending."))
+    elif view.offline and view.model == OFFLINE_INSTEAD_MODEL:
+        elements.append(MarkdownTextObject(
+            text="Drafted offline because the Claude key or model failed the start-up check "
+                 "(see the log): extractive reply quoting the sections of the best articles."))
     elif view.offline:
         elements.append(MarkdownTextObject(
             text="Drafted offline (no Claude API key set): extractive reply quoting the "

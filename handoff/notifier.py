@@ -3,11 +3,17 @@
 Cards are rebuilt from the database on every change and updated in place (``chat.update``).
 A conversation's first card starts its thread: later drafts, customer follow-ups, full texts,
 agents' notes and delivery failures all go into that thread.
+
+A draft has one live card, even across a crash: the post is claimed in the database first
+(``bot.store.cards.claim_card_post``) and the card carries the claim's token in its message
+metadata, so a post whose ``ts`` was never recorded (the process died, or Slack's answer was
+lost) is found again in the channel or thread and recorded, not posted a second time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import weakref
 from collections.abc import Callable
@@ -20,6 +26,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.clock import Clock, utcnow
 from bot.store import attention, cards
 from config import Settings
 from handoff.cards import (
@@ -38,6 +45,10 @@ from handoff.text import MESSAGE_TEXT, chunks, fit, user
 
 log = logging.getLogger(__name__)
 _SLACK_ERRORS = (SlackApiError, aiohttp.ClientError, TimeoutError)
+# The Slack message metadata event type of a draft's card (its payload holds the claim token).
+CARD_EVENT = "supportbot_card"
+# How far back a lost card is looked for among the channel's top-level messages.
+_HISTORY_PAGES = 5
 
 
 class SlackApprovalNotifier:
@@ -47,10 +58,14 @@ class SlackApprovalNotifier:
     database and ``post_missing_cards`` (a scheduled job) posts its card later.
     """
 
-    def __init__(self, *, client: AsyncWebClient, settings: Settings) -> None:
+    def __init__(self, *, client: AsyncWebClient, settings: Settings,
+                 clock: Clock = utcnow) -> None:
         if not settings.approval_channel:
             raise ValueError("SUPPORTBOT_APPROVAL_CHANNEL is required for the approval channel")
         self._client = client
+        self._clock = clock
+        # A post claimed longer ago than a worker's lease died with its process.
+        self._claim_for = timedelta(seconds=settings.lease_seconds)
         self._channel: str = settings.approval_channel
         self._approvers: list[str] = list(settings.approvers)
         # One card update at a time per draft, so an older state never overwrites a newer one.
@@ -113,18 +128,7 @@ class SlackApprovalNotifier:
 
     async def auto_sent(self, draft_id: int) -> None:
         try:
-            view = await self.view(draft_id)
-            card_channel, thread = await cards.approval_place(view.conversation_id)
-            channel = card_channel or self._channel
-            kwargs: dict[str, Any] = {"channel": channel, "text": auto_sent_fallback(view),
-                                      "blocks": as_dicts(auto_sent_card(view))}
-            if thread:
-                kwargs["thread_ts"] = thread
-            response = await with_retry(lambda: self._client.chat_postMessage(**kwargs))
-            ts = str(response["ts"])
-            await cards.record_card(draft_id, ts)
-            if not thread:
-                await cards.record_thread(view.conversation_id, channel=channel, ts=ts)
+            await self._post_card(draft_id)  # the compact "sent automatically" card
         except _SLACK_ERRORS:
             log.exception("could not post the auto-sent card of draft %s", draft_id)
 
@@ -180,6 +184,20 @@ class SlackApprovalNotifier:
                 await self.post_in_thread(view.conversation_id, f"{head}\n{piece}")
                 posts += 1
         return posts
+
+    async def drafter_status(self, problem: str | None) -> None:
+        if problem is None:
+            text = ("✅ Drafting with Claude works again: new cards carry Claude's drafts.")
+        else:
+            text = (f"⚠️ Drafting with Claude is failing: {problem}. Until it works again, "
+                    "every card carries the offline extractive draft (labelled so) and goes "
+                    "to a human. This notice is posted once; another follows on recovery.")
+        try:
+            await with_retry(lambda: self._client.chat_postMessage(
+                channel=self._channel, text=fit(text, MESSAGE_TEXT)))
+        except _SLACK_ERRORS:
+            log.exception("could not tell the approval channel about the drafter (%s)",
+                          problem or "recovered")
 
     # --- used by the action handlers and admin commands -----------------------------------
 
@@ -244,11 +262,17 @@ class SlackApprovalNotifier:
         return ts
 
     async def post_missing_cards(self, *, limit: int = 50) -> int:
-        """Post the cards of pending drafts that have none (Slack was down): a scheduled job."""
-        ids = await cards.pending_without_card(limit)
-        for draft_id in ids:
-            await self.draft_ready(draft_id)
-        return len(ids)
+        """Post the cards of pending drafts that have none (Slack was down, or a crash came
+        between posting and recording: then the card is found again, not posted twice); a
+        scheduled job and a worker's start. Returns how many cards it posted or found."""
+        done = 0
+        for draft_id in await cards.pending_without_card(limit):
+            try:
+                done += await self._post_card(draft_id)
+            except _SLACK_ERRORS:
+                log.exception("could not post the card of draft %s (it stays pending)",
+                              draft_id)
+        return done
 
     async def remind_stale(self, *, older_than: timedelta, now: datetime) -> int:
         """Remind about every conversation waiting on us longer than ``older_than`` (a draft
@@ -301,19 +325,70 @@ class SlackApprovalNotifier:
     async def _has_card(self, draft_id: int) -> bool:
         return await cards.has_card(draft_id)
 
-    async def _post_card(self, draft_id: int) -> None:
+    async def _post_card(self, draft_id: int) -> bool:
+        """Post the draft's card (its review card, or the compact one of an auto-sent reply)
+        once; False when it has one or another post of it is under way."""
+        now = self._clock()
+        claim = await cards.claim_card_post(draft_id, now=now, stale_before=now - self._claim_for)
+        if claim is None:
+            return False
         view = await self.view(draft_id)
         card_channel, thread = await cards.approval_place(view.conversation_id)
         channel = card_channel or self._channel
-        blocks, shortened = draft_card(view)
-        kwargs: dict[str, Any] = {"channel": channel, "text": card_fallback(view),
-                                  "blocks": as_dicts(blocks)}
-        if thread:
-            kwargs["thread_ts"] = thread  # follow-up drafts go into the first card's thread
-        response = await with_retry(lambda: self._client.chat_postMessage(**kwargs))
+        try:
+            found = (await self._find_card(channel, thread, claim.token) if claim.resumed
+                     else None)
+            if found is not None:
+                log.warning("card of draft %s was posted but not recorded; recording %s",
+                            draft_id, found)
+                await self._record(draft_id, view.conversation_id, channel, thread, found)
+                await self.refresh(draft_id)  # the found card shows the state of now
+                return True
+            if view.status == "auto_sent":
+                blocks, shortened, fallback = auto_sent_card(view), False, auto_sent_fallback(view)
+            else:
+                blocks, shortened = draft_card(view)
+                fallback = card_fallback(view)
+            kwargs: dict[str, Any] = {
+                "channel": channel, "text": fallback, "blocks": as_dicts(blocks),
+                "metadata": {"event_type": CARD_EVENT,
+                             "event_payload": {"draft_id": draft_id, "token": claim.token}}}
+            if thread:
+                kwargs["thread_ts"] = thread  # follow-up drafts go into the first card's thread
+            response = await with_retry(lambda: self._client.chat_postMessage(**kwargs))
+        except BaseException:
+            await cards.release_card_post(draft_id)
+            raise
         ts = str(response["ts"])
-        await cards.record_card(draft_id, ts)
-        if not thread:
-            await cards.record_thread(view.conversation_id, channel=channel, ts=ts)
+        await self._record(draft_id, view.conversation_id, channel, thread, ts)
         if shortened:
             await self.post_full_texts(draft_id)
+        return True
+
+    async def _record(self, draft_id: int, conversation_id: int, channel: str,
+                      thread: str | None, ts: str) -> None:
+        await cards.record_card(draft_id, ts)
+        if not thread:
+            await cards.record_thread(conversation_id, channel=channel, ts=ts)
+
+    async def _find_card(self, channel: str, thread: str | None, token: str) -> str | None:
+        """The ts of the card carrying ``token`` in its metadata: in the thread when the card
+        went into one, else among the channel's newest top-level messages."""
+        cursor: str | None = None
+        for _ in range(_HISTORY_PAGES):
+            kwargs: dict[str, Any] = {"channel": channel, "include_all_metadata": True,
+                                      "limit": 200}
+            if cursor:
+                kwargs["cursor"] = cursor
+            response = await with_retry(functools.partial(
+                self._client.conversations_replies, ts=thread, **kwargs) if thread else
+                functools.partial(self._client.conversations_history, **kwargs))
+            for message in response.get("messages") or []:
+                meta = message.get("metadata") or {}
+                payload = meta.get("event_payload") or {}
+                if meta.get("event_type") == CARD_EVENT and payload.get("token") == token:
+                    return str(message["ts"])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                break
+        return None

@@ -36,6 +36,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "conversations_info": {"channels:read", "groups:read"},
     "conversations_members": {"channels:read", "groups:read"},
     "conversations_open": {"im:write"},
+    "conversations_history": {"channels:history", "groups:history"},
     "conversations_replies": {"channels:history", "groups:history"},
     # files.getUploadURLExternal + files.completeUploadExternal
     "files_upload_v2": {"files:write"},

@@ -152,6 +152,25 @@ def check_imap(settings: Settings) -> list[Verdict]:
             client.shutdown()
 
 
+def _check_from_addresses(client: smtplib.SMTP, settings: Settings) -> Verdict:
+    """Every address replies go out From (``MAIL FROM``, then ``RSET``: nothing is sent),
+    and whether replies carry the plus-address Reply-To (which the mailbox must deliver)."""
+    addresses = [settings.support_address or "", *settings.mail_addresses]
+    for address in addresses:
+        code, answer = client.mail(address)
+        client.rset()
+        if code >= 400:
+            return warn("mail addresses",
+                        f"the relay refuses to send as {address} ({code} "
+                        f"{answer.decode('utf-8', 'replace')})",
+                        "let SMTP_USER send as that address (a 'send as' permission or an "
+                        "alias), or remove it from SUPPORTBOT_MAIL_ADDRESSES")
+    threading = ("Reply-To support+<token>@: the mailbox must deliver plus-addresses"
+                 if settings.mail_plus_addressing
+                 else "no plus-address Reply-To: threading by In-Reply-To/References only")
+    return ok("mail addresses", f"replies from {', '.join(addresses)}; {threading}")
+
+
 def check_smtp_relay(settings: Settings) -> list[Verdict]:
     """EHLO, STARTTLS and AUTH against the relay replies leave through (blocking)."""
     if not settings.smtp_host:
@@ -199,7 +218,8 @@ def check_smtp_relay(settings: Settings) -> list[Verdict]:
                                            f"refused ({describe(exc)})",
                              "check SMTP_USER and SMTP_PASSWORD")]
             steps.append("AUTH")
-        return [ok("smtp relay", f"{host}:{port}: {', '.join(steps)} ok")]
+        return [ok("smtp relay", f"{host}:{port}: {', '.join(steps)} ok"),
+                _check_from_addresses(client, settings)]
     finally:
         try:
             client.quit()

@@ -70,9 +70,10 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_services, run_worker, serve_ops
 
     port = settings.worker_port if args.metrics_port is None else args.metrics_port
-    async with build_services(settings) as services:
+    async with build_services(settings, check_llm=True) as services:
         stop = _stop_event()
-        log.info("worker running")
+        log.info("worker running (drafter: %s)", drafter_label(
+            settings, problem=services.drafter_problem, offline=services.drafter_offline))
         async with asyncio.TaskGroup() as group:
             group.create_task(run_worker(services, stop))
             if port is not None:
@@ -85,13 +86,15 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_services, create_web_app, run_worker, serve_http
 
     await db.migrate(settings)
-    async with build_services(settings) as services:
+    async with build_services(settings, check_llm=True) as services:
         if services.knowledge is not None and settings.kb_dir.is_dir():
             report = await services.knowledge.ingest(settings.kb_dir)
             log.info("knowledge: %s", report)
         stop = _stop_event()
         host, port = args.host or settings.web_host, args.port or settings.web_port
-        print(banner(services.settings, host=host, port=port), flush=True)
+        print(banner(services.settings, host=host, port=port,
+                     drafter_problem=services.drafter_problem,
+                     drafter_offline=services.drafter_offline), flush=True)
         async with asyncio.TaskGroup() as group:
             group.create_task(run_worker(services, stop))
             group.create_task(
@@ -101,11 +104,24 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def banner(settings: Settings, *, host: str, port: int) -> str:
+def drafter_label(settings: Settings, *, problem: str | None = None,
+                  offline: bool | None = None) -> str:
+    """Which drafter runs, and what the start-up check found wrong with Claude."""
+    if settings.anthropic_api_key is None:
+        return "offline extractive drafter (no ANTHROPIC_API_KEY set)"
+    if problem is None:
+        return f"Claude ({settings.llm_model})"
+    if offline:
+        return f"offline extractive drafter: {problem}"
+    return (f"Claude ({settings.llm_model}), but the start-up check failed: {problem}; "
+            "the offline draft stands in while it fails")
+
+
+def banner(settings: Settings, *, host: str, port: int, drafter_problem: str | None = None,
+           drafter_offline: bool | None = None) -> str:
     """What is running and how to try it."""
     base = f"http://{host}:{port}"
-    drafter = (f"Claude ({settings.llm_model})" if settings.anthropic_api_key
-               else "offline extractive drafter (no ANTHROPIC_API_KEY set)")
+    drafter = drafter_label(settings, problem=drafter_problem, offline=drafter_offline)
     lines = [
         "",
         "supportbot is running",
@@ -200,6 +216,16 @@ async def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
                        ("median s to decision", "median_seconds_to_decision")):
         value = data[key]
         print(f"  {label:<22} {'-' if value is None else f'{value:.2f}'}")
+    llm = data["llm"]
+    if llm["drafts"]:
+        rate = llm["cache_hit_rate"]
+        print(f"Claude: {llm['drafts']} drafts, {llm['failed']} failed")
+        print(f"  {'prompt cache hit rate':<22} {'-' if rate is None else f'{rate:.1%}'}")
+        for label, key in (("cache tokens read", "cache_read_tokens"),
+                           ("cache tokens created", "cache_creation_tokens"),
+                           ("uncached input tokens", "input_tokens"),
+                           ("output tokens", "output_tokens")):
+            print(f"  {label:<22} {llm[key]:,}")
     return 0
 
 

@@ -5,8 +5,9 @@ that founds or joins a topic is recorded on its draft, so the topic can earn aut
 rejections with a reason go into the rejections collection, so drafts for close questions lose
 confidence and wait for review. Both redact secrets first.
 
-An answer is generalised before it is stored (``bot.pipeline.generalise``: the customer's
-name, ids, amounts, dates, greetings, sign-offs and claims of actions taken removed), and is
+An answer is generalised before it is stored (by Claude when a key is set, then always by
+the deterministic scrubber, ``bot.pipeline.generalise``: the customer's name, ids, amounts,
+dates, greetings, sign-offs and claims of actions taken removed), and is
 recorded as *proposed*: drafts use it at once, but its topic cannot earn auto-send until an
 admin accepts it (``/support learned``).
 """
@@ -17,7 +18,7 @@ import uuid
 from dataclasses import asdict
 from typing import Protocol
 
-from bot.pipeline.generalise import generalise
+from bot.pipeline.generalise import Generaliser, ScrubberGeneraliser
 from bot.pipeline.learning import LearnedExample
 from bot.pipeline.redact import redact
 from bot.store import conversations, earning, learned_review
@@ -43,9 +44,12 @@ REJECTED_COLLECTION = "rejected_answers"
 class Learners:
     """The two learner hooks, over the learned-answers and rejections collections."""
 
-    def __init__(self, *, learned: AnswerStore, rejected: AnswerStore) -> None:
+    def __init__(self, *, learned: AnswerStore, rejected: AnswerStore,
+                 generaliser: Generaliser | None = None) -> None:
         self._learned = learned
         self._rejected = rejected
+        # Claude then the scrubber when a key is set; the scrubber alone otherwise.
+        self._generaliser: Generaliser = generaliser or ScrubberGeneraliser()
 
     async def answer(self, example: LearnedExample) -> None:
         """Approved, edited and manual answers feed retrieval for the next similar question."""
@@ -53,8 +57,8 @@ class Learners:
         meta = {k: v for k, v in asdict(example).items()
                 if v is not None and k not in ("question", "answer", "rejected_text")}
         question = redact(example.question)
-        answer = generalise(redact(example.answer),
-                            names=await self._names(example.conversation_id)).text
+        answer = (await self._generaliser.generalise(
+            redact(example.answer), names=await self._names(example.conversation_id))).text
         if not answer.strip():
             return  # nothing general was left (only a greeting and a claim of what was done)
         entry = await self._learned.add(question, answer, answer_id=f"answer-{key}",

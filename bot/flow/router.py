@@ -44,9 +44,10 @@ from bot.pipeline.disclosure import disclose
 from bot.pipeline.drafting import Drafter, DraftRequest
 from bot.pipeline.earning import TopicRecord, topic_of
 from bot.pipeline.questions import RetrievalPlan, plan_retrieval
+from bot.pipeline.reading import Reading, combine
 from bot.pipeline.redact import redact
 from bot.pipeline.retrieval import Retriever, passage_from_hit, retrieve
-from bot.pipeline.triage import Triage, triage
+from bot.pipeline.triage import Flag, Triage, triage
 from bot.ports import ApprovalNotifier
 from bot.store import conversations, drafts
 from bot.store import outbox as outbox_store
@@ -96,6 +97,8 @@ class Analysis:
     topic: TopicRecord | None = None
     #: The draft's topic (the close learned answer's id), whether or not its record was read.
     topic_id: str | None = None
+    #: Triage's reading combined with the drafter's (the stricter wins).
+    reading: Reading | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view (``supportbot ask --json``)."""
@@ -110,19 +113,29 @@ class Analysis:
                                      for k, v in self.confidence.parts.items()},
                            "reasons": list(self.confidence.reasons)},
             "sources": [source_json(p) for p in self.passages],
-            "triage": _triage_json(self.triage),
+            "triage": _triage_json(self.triage, self.reading),
             "timings_ms": self.timings_ms,
         }
 
 
-def _triage_json(flags: Triage) -> dict[str, Any]:
-    return {
+def _triage_json(flags: Triage, reading: Reading | None = None) -> dict[str, Any]:
+    names = {f.value for f in flags.flags}
+    data: dict[str, Any] = {
         "language": flags.language,
         "frustration": round(flags.frustration, 3),
-        "flags": sorted(f.value for f in flags.flags),
         "findings": [{"flag": f.flag.value, "signal": f.signal, "reason": f.reason}
                      for f in flags.findings],
     }
+    if reading is not None:
+        # The card shows the combined reading: the language replies use, the higher urgency.
+        data["language"] = reading.language
+        data["reading"] = reading.to_json()
+        if reading.urgent:
+            names.add(Flag.URGENT.value)
+        if reading.wants_human:
+            names.add(Flag.WANTS_HUMAN.value)
+    data["flags"] = sorted(names)
+    return data
 
 
 def source_json(p: Passage) -> dict[str, Any]:
@@ -192,6 +205,8 @@ class Router:
         self._clock = clock
         self._enqueue = enqueue
         self._facts: FactSource = facts or StoredFacts(settings=settings)
+        # The drafter's last known trouble: the approval channel hears of a change only.
+        self._drafter_problem: str | None = None
 
     def what_if(self, *, auto_send_threshold: float | None,
                 paused: frozenset[str] = frozenset()) -> FactSource:
@@ -237,6 +252,8 @@ class Router:
             brand_name=self._settings.brand_name,
             language=getattr(flags, "language", None),
             questions=plan.questions if len(plan.questions) > 1 else (),
+            injection=tuple(f"{f.signal}: {f.reason}" for f in flags.findings
+                            if f.flag is Flag.PROMPT_INJECTION),
         )
         with timings.stage("draft"):
             draft = await self._drafter.draft(request)
@@ -277,15 +294,17 @@ class Router:
                           f"{rejection.text[:200]}")
         if quoted:
             confidence = replace(confidence, reasons=[*quoted, *confidence.reasons])
+        reading = combine(flags, draft.reading)
         decision_facts, record = await self._decision_facts(
             source, channel, conversation or ConversationFacts(), close_rejection,
             topic, _review_reasons(metadata))
-        decision_facts = replace(decision_facts, topic_rejection=on_topic, now=now)
+        decision_facts = replace(decision_facts, topic_rejection=on_topic, now=now,
+                                 reading=reading)
         with timings.stage("decide"):
             policy = decide(confidence=confidence, triage=flags, draft=draft, passages=passages,
                             facts=decision_facts)
         return Analysis(flags, passages, draft, confidence, policy, timings.ms, decision_facts,
-                        record, topic[0] if topic else None)
+                        record, topic[0] if topic else None, reading)
 
     async def _decision_facts(
         self, source: FactSource, channel: Channel, conversation: ConversationFacts,
@@ -343,6 +362,19 @@ class Router:
         return await self.analyse(text, subject=subject or context.subject,
                                   channel=context.channel, customer_name=context.customer_name,
                                   history=context.history, conversation=context.facts)
+
+    async def _watch_drafter(self, draft: DraftResult) -> None:
+        """Tell the approval channel once when drafting with the LLM starts failing (after
+        its retries; the card carries the offline draft) and once when it works again.
+        Per process: with several workers each says it once."""
+        if draft.error is not None and self._drafter_problem is None:
+            self._drafter_problem = draft.error
+            telemetry.DRAFTER_FAILING.set(1)
+            await self._notifier.drafter_status(draft.error)
+        elif draft.error is None and not draft.offline and self._drafter_problem is not None:
+            self._drafter_problem = None
+            telemetry.DRAFTER_FAILING.set(0)
+            await self._notifier.drafter_status(None)
 
     async def _context(self, conversation: Conversation, *, before: int | None) -> _Context:
         """What a conversation contributes to routing its next message."""
@@ -403,13 +435,16 @@ class Router:
             metadata=dict(message.metadata),
             conversation=context.facts,
         )
+        await self._watch_drafter(analysis.draft)
         decision = analysis.policy.decision
         timings = dict(analysis.timings_ms)
         timings["total"] = round((time.perf_counter() - timings_start) * 1000, 3)
         reply = analysis.draft.reply
         if decision is Decision.AUTO:
             # Says it was written automatically and that replying "human" reaches a person.
-            reply = disclose(reply, self._settings.auto_disclosure, analysis.triage.language)
+            language = (analysis.reading.language if analysis.reading is not None
+                        else analysis.triage.language)
+            reply = disclose(reply, self._settings.auto_disclosure, language)
         draft = await drafts.record(
             NewDraft(
                 conversation_id=conversation.id,
@@ -420,12 +455,14 @@ class Router:
                 signals=dict(analysis.confidence.parts),
                 reasons=[*analysis.confidence.reasons, *analysis.policy.reasons],
                 sources=[source_json(p) for p in analysis.passages],
-                triage=_triage_json(analysis.triage),
+                triage=_triage_json(analysis.triage, analysis.reading),
                 timings_ms=timings,
                 model=analysis.draft.model,
                 offline=analysis.draft.offline,
                 input_tokens=analysis.draft.input_tokens,
                 output_tokens=analysis.draft.output_tokens,
+                cache_read_tokens=analysis.draft.cache_read_tokens,
+                cache_creation_tokens=analysis.draft.cache_creation_tokens,
                 error=analysis.draft.error,
                 topic=analysis.topic_id,
             ),

@@ -40,6 +40,33 @@ class DayPoint:
 
 
 @dataclass(frozen=True, slots=True)
+class LlmUsage:
+    """What drafting with Claude cost in the window, and how well the prompt cache served it.
+
+    ``input_tokens`` are the uncached prompt tokens (Anthropic counts cache reads and writes
+    apart); ``cache_hit_rate`` is the share of all prompt tokens read from the cache (None
+    without Claude drafts). ``failed`` counts drafts where Claude failed and the offline
+    draft stood in (or none).
+    """
+
+    drafts: int = 0
+    failed: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_creation_tokens: int = 0
+
+    @property
+    def prompt_tokens(self) -> int:
+        return self.input_tokens + self.cache_read_tokens + self.cache_creation_tokens
+
+    @property
+    def cache_hit_rate(self) -> float | None:
+        total = self.prompt_tokens
+        return round(self.cache_read_tokens / total, 4) if total else None
+
+
+@dataclass(frozen=True, slots=True)
 class Stats:
     """The desk's figures over ``[since, until)``. Shares are fractions of all drafts."""
 
@@ -55,6 +82,7 @@ class Stats:
     top_sources: list[tuple[str, int]]
     top_unanswered: list[tuple[str, int]]
     daily: list[DayPoint] = field(default_factory=list)
+    llm: LlmUsage = field(default_factory=LlmUsage)
 
     @property
     def inbound(self) -> int:
@@ -66,6 +94,8 @@ class Stats:
         data["since"] = self.since.isoformat()
         data["until"] = self.until.isoformat()
         data["inbound"] = self.inbound
+        data["llm"] = {**asdict(self.llm), "prompt_tokens": self.llm.prompt_tokens,
+                       "cache_hit_rate": self.llm.cache_hit_rate}
         data["top_sources"] = [{"source": s, "count": n} for s, n in self.top_sources]
         data["top_unanswered"] = [{"topic": t, "count": n} for t, n in self.top_unanswered]
         data["daily"] = [
@@ -150,6 +180,23 @@ async def compute_stats(since: timedelta, now: datetime, *, top: int = 5) -> Sta
         top_sources=sources.most_common(top),
         top_unanswered=unanswered.most_common(top),
         daily=_daily(start, now, inbound_rows, drafts),
+        llm=_llm_usage(drafts),
+    )
+
+
+def _llm_usage(drafts: list[dict[str, Any]]) -> LlmUsage:
+    """Token use of the drafts Claude wrote or tried to write (superseded ones too: their
+    tokens were spent)."""
+    # Offline drafts without an error never called Claude; "none" is a routing failure.
+    claude = [r for r in drafts if r.get("model") != "none"
+              and (not r.get("offline") or r.get("error"))]
+    return LlmUsage(
+        drafts=len(claude),
+        failed=sum(1 for r in claude if r.get("error")),
+        input_tokens=sum(int(r.get("input_tokens") or 0) for r in claude),
+        output_tokens=sum(int(r.get("output_tokens") or 0) for r in claude),
+        cache_read_tokens=sum(int(r.get("cache_read_tokens") or 0) for r in claude),
+        cache_creation_tokens=sum(int(r.get("cache_creation_tokens") or 0) for r in claude),
     )
 
 

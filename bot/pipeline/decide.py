@@ -10,7 +10,9 @@ Rules (DESIGN.md, "Confidence and policy"):
 * ``SUPPRESSED`` when triage recognised an auto-reply (answering it would start a mail loop) or
   an acknowledgement alone ("Thanks, that worked!": nothing to answer, the conversation stays
   answered).
-* ``HUMAN`` when triage escalates (angry, legal, account action, prompt injection), when no
+* ``HUMAN`` when triage escalates (angry, legal, account action, prompt injection), when the
+  drafter's reading does (it read that the customer wants a person or is angry: the stricter
+  of the two readings wins, ``bot.pipeline.reading``), when no
   passage reaches the grounding floor, when the drafter failed or asked for a human, when
   the reply is empty, or when confidence is below the human threshold.
 * ``AUTO`` only when auto-send is on (threshold not None), confidence reaches it, the
@@ -36,6 +38,7 @@ from bot.pipeline.confidence import Confidence
 from bot.pipeline.drafting.base import retrieval_score
 from bot.pipeline.earning import TopicRecord, TopicRejection
 from bot.pipeline.grounding import ungrounded_tokens
+from bot.pipeline.reading import Reading
 from bot.pipeline.triage import Flag, Triage
 
 
@@ -74,6 +77,9 @@ class DecisionFacts:
     #: automatically until an agent approves one again. ``now`` dates it on the card.
     topic_rejection: TopicRejection | None = None
     now: datetime | None = None
+    # Triage's reading combined with the drafter's (bot.pipeline.reading): what the drafter's
+    # reading adds (it wants a human, it is angry) escalates like triage's own flags.
+    reading: Reading | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +109,8 @@ def decide(
             [f"acknowledgement: {r}" for r in triage.reasons(Flag.ACKNOWLEDGEMENT)])
 
     human: list[str] = list(triage.escalation_reasons)
+    if facts.reading is not None:
+        human.extend(facts.reading.escalations)
     floor = facts.grounding_floor
     best = max((retrieval_score(p) for p in passages), default=None)
     if best is None:

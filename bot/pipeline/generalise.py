@@ -19,6 +19,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
+
+from bot.pipeline.redact import redact
 
 _GREETING_WORDS = (
     r"hi|hello|hey|hiya|dear|good (?:morning|afternoon|evening)|greetings|hallo|guten tag"
@@ -173,3 +176,19 @@ def generalise(
     text = re.sub(r"[ \t]+\n", "\n", re.sub(r"\n{3,}", "\n\n", body)).strip()
     text = re.sub(r"[ \t]{2,}", " ", text)
     return Generalised(text=text, removed_sentences=tuple(removed), replaced=tuple(replaced))
+
+
+class Generaliser(Protocol):
+    """Generalises an answer before it is stored as a learned answer."""
+
+    async def generalise(self, answer: str, *, names: Iterable[str] = (),
+                         keep: Iterable[str] = ()) -> Generalised: ...
+
+
+class ScrubberGeneraliser:
+    """The offline generaliser: the deterministic scrubber alone."""
+
+    async def generalise(self, answer: str, *, names: Iterable[str] = (),
+                         keep: Iterable[str] = ()) -> Generalised:
+        """``generalise`` on the redacted answer."""
+        return generalise(redact(answer), names=names, keep=keep)

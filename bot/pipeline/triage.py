@@ -92,7 +92,8 @@ class Triage:
     @property
     def acknowledgement(self) -> bool:
         """Only thanks or "it works": no draft, no card, the conversation stays answered."""
-        return self.has(Flag.ACKNOWLEDGEMENT) and not self.escalation_reasons
+        return (self.has(Flag.ACKNOWLEDGEMENT) and not self.escalation_reasons
+                and not self.has(Flag.URGENT))
 
     @property
     def urgent(self) -> bool:
@@ -157,7 +158,9 @@ _FRUSTRATION: tuple[tuple[str, float, re.Pattern[str]], ...] = (
     ("legal_threat", 0.4, _rx(r"lawyers?|attorneys?|sue|lawsuit|legal action")),
     ("chargeback", 0.4, _rx(r"charge ?backs?|dispute (?:the|this) (?:charge|payment)")),
 )
-ANGER_PER_PHRASE = 0.35  # each distinct strong phrase in any language, up to two
+# One unmistakable phrase of anger in any language ("Frechheit", "c'est inadmissible", "thanks
+# for nothing") is enough on its own; milder words above need company.
+ANGER_PER_PHRASE = ANGRY_AT
 _EXCLAIM = re.compile(r"[!?]{3,}")
 _CAPS_WORD = re.compile(r"\b[A-Z][A-Z']{2,}\b")
 _CAPS_RUN = re.compile(r"\b[A-Z][A-Z']+(?:[\s,.!?]+[A-Z][A-Z']+\b){3,}")
@@ -168,7 +171,9 @@ _ACCOUNT_ACTION = _rx(
     r"|transfer (?:my |our |the )?account"
     r"|change (?:my|the|our) (?:account |login )?e-?mail(?: address)?"
     r"|gdpr|dsar|(?:data|subject) access request|right to be forgotten"
-    r"|(?:erase|delete|remove|export) (?:all )?(?:of )?my (?:personal )?data"
+    r"|(?:erase|delete|remove) (?:all )?(?:of )?my (?:personal )?data"
+    # "export my data to CSV" is a product feature; "my personal data" is a GDPR request
+    r"|(?:export|copy of|send me) (?:all )?(?:of )?my personal data"
     r"|(?:disable|reset|turn off|remove) (?:my |the )?(?:2fa|mfa|two[- ]factor)"
 )
 _INJECTION = _rx(
@@ -178,8 +183,7 @@ _INJECTION = _rx(
     r"(?:instructions|rules|guidelines|prompt)"
     r"|(?:reveal|show|print|repeat|output|tell me) (?:me )?(?:your|the) (?:system )?"
     r"(?:prompt|instructions)"
-    r"|system prompt|you are now|developer mode|jailbreak|new instructions"
-    r"|act as (?:an?|the) \w+|pretend (?:to be|you are)"
+    r"|system prompt|jailbreak|pretend (?:to be|you are)"
 )
 # Asking us to change what the reply carries or where it goes is an injection even in polite
 # words: the reply would phish the customer (a link) or leak the conversation (an address).
@@ -300,6 +304,10 @@ def triage(
     for phrase in strong:
         frustration += ANGER_PER_PHRASE
         findings.append(Finding(Flag.FRUSTRATION, "anger", f'"{phrase}" (+{ANGER_PER_PHRASE:.2f})'))
+    if (praise := intents.sarcasm(whole)) is not None:
+        frustration += ANGRY_AT
+        findings.append(Finding(Flag.FRUSTRATION, "sarcasm",
+                                f'praise next to a complaint: "{praise}" (+{ANGRY_AT:.2f})'))
     frustration = min(1.0, frustration)
     if frustration >= ANGRY_AT:
         signals = ", ".join(f.signal for f in findings if f.flag is Flag.FRUSTRATION)
@@ -309,13 +317,19 @@ def triage(
 
     legal_context = intents.NOT_LEGAL.sub(" ", whole)
     for flag, pattern, where in (
+        (Flag.LEGAL, intents.LEGAL_THREAT, whole),
         (Flag.LEGAL, intents.LEGAL, legal_context),
         (Flag.WANTS_HUMAN, intents.WANTS_HUMAN, whole),
         (Flag.CHURN, intents.CHURN, whole),
-        (Flag.URGENT, intents.URGENT, whole),
     ):
-        hits = dict.fromkeys(" ".join(m.group(0).split()).lower() for m in pattern.finditer(where))
-        findings.extend(Finding(flag, flag.value, f'"{hit}"') for hit in hits)
+        findings.extend(Finding(flag, flag.value, f'"{hit}"')
+                        for hit in intents.affirmed(pattern, where))
+    # Urgency is not negation-aware like the others: "orders aren't syncing for any of our
+    # 300 stores" is urgent; only "not urgent" / "no rush" itself is taken back.
+    calm = intents.NOT_URGENT.sub(" ", whole)
+    hits = dict.fromkeys(" ".join(m.group(0).split()).lower()
+                         for m in intents.URGENT.finditer(calm))
+    findings.extend(Finding(Flag.URGENT, "urgent", f'"{hit}"') for hit in hits)
     if (thanks := intents.acknowledgement(text)) is not None:
         findings.append(Finding(Flag.ACKNOWLEDGEMENT, "acknowledgement", f'"{thanks}"'))
     for flag, pattern in (

@@ -4,7 +4,11 @@ through these functions)."""
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from tortoise.expressions import Q
 
 from bot.domain import DraftStatus
 from bot.store.models import Conversation, Draft, LearningSignal, Message, OutboxItem
@@ -24,8 +28,52 @@ async def has_card(draft_id: int) -> bool:
 
 
 async def record_card(draft_id: int, ts: str) -> None:
-    """Remember the ts of the draft's card."""
-    await Draft.filter(id=draft_id).update(approval_ts=ts)
+    """Remember the ts of the draft's card (the post it claimed is over)."""
+    await Draft.filter(id=draft_id).update(approval_ts=ts, card_posting_at=None)
+
+
+@dataclass(frozen=True, slots=True)
+class CardClaim:
+    """The right to post one draft's card: ``token`` goes into the Slack message's metadata;
+    ``resumed`` says an earlier post of it may have reached Slack (look for it first)."""
+
+    token: str
+    resumed: bool
+
+
+async def claim_card_post(draft_id: int, *, now: datetime,
+                          stale_before: datetime) -> CardClaim | None:
+    """Claim the post of the draft's card, before ``chat.postMessage``; None when it has a
+    card already or another post of it began after ``stale_before`` (still in flight).
+
+    A post that began before ``stale_before`` never finished (its process died between
+    posting and recording): the claim passes on, ``resumed``, with the same token. Every
+    claim is a conditional update, so two workers never both hold one.
+    """
+    rows = await Draft.filter(id=draft_id).values("approval_ts", "card_token",
+                                                  "card_posting_at")
+    if not rows or rows[0]["approval_ts"]:
+        return None
+    token, began = rows[0]["card_token"], rows[0]["card_posting_at"]
+    if token is None:
+        token = secrets.token_hex(16)
+        claimed = await Draft.filter(id=draft_id, card_token__isnull=True,
+                                     approval_ts__isnull=True).update(
+            card_token=token, card_posting_at=now)
+        return CardClaim(token, resumed=False) if claimed else None
+    if began is not None and began >= stale_before:
+        return None
+    match = Draft.filter(id=draft_id, card_token=token, approval_ts__isnull=True)
+    match = match.filter(card_posting_at__isnull=True) if began is None else match.filter(
+        card_posting_at=began)
+    claimed = await match.update(card_posting_at=now)
+    return CardClaim(str(token), resumed=True) if claimed else None
+
+
+async def release_card_post(draft_id: int) -> None:
+    """The claimed post failed (Slack refused, timed out or was unreachable): the next claim
+    may start at once, and looks for the card in Slack first (the post may have landed)."""
+    await Draft.filter(id=draft_id, approval_ts__isnull=True).update(card_posting_at=None)
 
 
 async def latest_card_draft(conversation_id: int) -> int | None:
@@ -71,8 +119,13 @@ async def conversation_by_thread(channel: str | None, thread_ts: str) -> int | N
 
 
 async def pending_without_card(limit: int) -> list[int]:
-    """Pending drafts whose card never reached Slack, oldest first."""
-    drafts = await (Draft.filter(status=DraftStatus.PENDING, approval_ts__isnull=True)
+    """Drafts whose card was never recorded (Slack was down, or the process died between
+    posting and recording), oldest first: pending drafts, and auto-sent ones whose card post
+    was begun (older auto-sent drafts without a card, from before Slack was set up, stay so).
+    """
+    drafts = await (Draft.filter(Q(status=DraftStatus.PENDING)
+                                 | Q(status=DraftStatus.AUTO_SENT, card_token__not_isnull=True),
+                                 approval_ts__isnull=True)
                     .order_by("id").limit(limit).only("id"))
     return [d.id for d in drafts]
 

@@ -88,6 +88,8 @@ class NewDraft:
     offline: bool = False
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_creation_tokens: int = 0
     error: str | None = None
     topic: str | None = None
 
@@ -109,7 +111,8 @@ async def record(new: NewDraft, *, channel: str, now: datetime,
             sources=new.sources, decision=new.decision.value, triage=new.triage,
             timings_ms=new.timings_ms, model=new.model, offline=new.offline,
             input_tokens=new.input_tokens, output_tokens=new.output_tokens, error=new.error,
-            status=status, topic=new.topic,
+            cache_read_tokens=new.cache_read_tokens,
+            cache_creation_tokens=new.cache_creation_tokens, status=status, topic=new.topic,
         )
         if new.decision is Decision.AUTO:
             await mark_auto_sent(draft, channel=channel, now=now, enqueue=enqueue)

@@ -112,9 +112,17 @@ class Draft(Model):
     offline = fields.BooleanField(default=False)
     input_tokens = fields.IntField(default=0)
     output_tokens = fields.IntField(default=0)
+    # Prompt-cache reads and writes (Anthropic usage), counted apart from input_tokens.
+    cache_read_tokens = fields.IntField(default=0)
+    cache_creation_tokens = fields.IntField(default=0)
     error = fields.TextField(null=True)
     status = fields.CharField(max_length=16, default=DraftStatus.PENDING, db_index=True)
     approval_ts = fields.CharField(max_length=64, null=True)
+    # The card's post is claimed first (a token the Slack message carries in its metadata,
+    # and when the post began): a crash between posting and recording ``approval_ts`` is
+    # then found again in Slack instead of posted twice.
+    card_token = fields.CharField(max_length=64, null=True)
+    card_posting_at = fields.DatetimeField(null=True)
     decided_by = fields.CharField(max_length=64, null=True)
     decided_at = fields.DatetimeField(null=True)
     final_text = fields.TextField(null=True)

@@ -20,6 +20,8 @@ async def drafts(start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Drafts made in ``[start, end)`` with their message's time and text."""
     return await Draft.filter(created_at__gte=start, created_at__lt=end).values(
         "status", "decision", "sources", "created_at", "message__created_at", "message__text",
+        "model", "offline", "error", "input_tokens", "output_tokens", "cache_read_tokens",
+        "cache_creation_tokens",
     )
 
 

@@ -137,8 +137,14 @@ def build_reply(
     sender_name: str | None,
     now: datetime,
     cc: Iterable[str] = (),
+    plus_addressing: bool = True,
 ) -> EmailMessage:
-    """The complete reply message; ``Message-ID`` derives from ``reply.reply_id`` (stable)."""
+    """The complete reply message; ``Message-ID`` derives from ``reply.reply_id`` (stable).
+
+    With ``plus_addressing`` the Reply-To is ``<support>+<conversation token>@``, which
+    threads an answer even when the customer's client drops In-Reply-To and References; a
+    mail system that does not deliver plus-addresses would bounce it, so without it there is
+    no Reply-To and the headers alone thread."""
     local, domain = split_address(support_address)
     if not domain:
         raise ComposeError("SUPPORTBOT_SUPPORT_ADDRESS is not a mail address")
@@ -146,8 +152,8 @@ def build_reply(
     msg = EmailMessage(policy=policy.default)
     msg["From"] = Address(display_name=inert_header_text(sender_name), username=local,
                           domain=domain)
-    token_address = plus_address(support_address, reply.conversation_token)
-    msg["Reply-To"] = token_address
+    if plus_addressing:
+        msg["Reply-To"] = plus_address(support_address, reply.conversation_token)
     msg["To"] = Address(display_name=inert_header_text(reply.recipient.name),
                         addr_spec=recipient(reply))
     subject = reply.subject or meta.get("subject")

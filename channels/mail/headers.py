@@ -111,24 +111,42 @@ def plus_address(support_address: str, token: str) -> str:
 
 
 def find_token(
-    addresses: Iterable[str], *, support_local: str | None, domains: Iterable[str]
+    addresses: Iterable[str], *, support_local: str | Iterable[str] | None,
+    domains: Iterable[str],
 ) -> str | None:
     """The conversation token of the first ``<support>+<token>@<our domain>`` recipient.
 
-    ``support_local`` is the local part of the support address; when it is unknown any local
+    ``support_local`` is the local part of the support address (or of each of several:
+    ``billing+<token>@`` threads like ``support+<token>@``); when it is unknown any local
     part with a ``+`` suffix in one of our domains counts.
     """
     ours = {d.lower() for d in domains}
-    base_wanted = support_local.split("+", 1)[0].lower() if support_local else None
+    wanted = [support_local] if isinstance(support_local, str) else list(support_local or [])
+    bases = {w.split("+", 1)[0].lower() for w in wanted if w}
     for address in addresses:
         local, domain = split_address(address)
         if domain not in ours or "+" not in local:
             continue
         base, _, token = local.partition("+")
-        if base_wanted is not None and base.lower() != base_wanted:
+        if bases and base.lower() not in bases:
             continue
         if _TOKEN.match(token):
             return token
+    return None
+
+
+def addressed_to(recipients: Iterable[str], support_addresses: Iterable[str]) -> str | None:
+    """Which of our support addresses a mail was written to: the first recipient (envelope,
+    then ``Delivered-To``, ``To``, ``Cc``, as the caller orders them) that is one of them or a
+    plus-address of one (``billing+<token>@``), as configured; None when none is."""
+    configured = {a.lower(): a for a in support_addresses}
+    for address in recipients:
+        local, domain = split_address(address)
+        if not domain:
+            continue
+        found = configured.get(f"{local.split('+', 1)[0].lower()}@{domain}")
+        if found is not None:
+            return found
     return None
 
 

@@ -20,7 +20,7 @@ from bot.ports import ApprovalNotifier
 from bot.store import mail as mail_store
 from channels.mail.auth_results import read_verdict, review_reason
 from channels.mail.bounces import Bounce
-from channels.mail.headers import find_token, split_address
+from channels.mail.headers import addressed_to, find_token, split_address
 from channels.mail.parse import Attachment, ParsedMail, parse_mail
 from channels.mail.raw import KeepRaw, RawCopy
 from config import Settings
@@ -39,6 +39,8 @@ class MailOptions:
 
     our_domains: frozenset[str]
     support_local: str | None = None
+    # Every support address (the main one first): mail to any is ours, replies come from it.
+    support_addresses: tuple[str, ...] = ()
     own_addresses: frozenset[str] = frozenset()
     # Customer text as the card, the triage and the LLM see it; the original stays whole.
     text_max_chars: int = 20_000
@@ -56,18 +58,30 @@ class MailOptions:
             support_local, support_domain = split_address(settings.support_address)
             if support_domain:
                 domains.add(support_domain)
-        own = {a.lower() for a in settings.own_addresses}
+        support = support_addresses(settings)
+        domains.update(split_address(a)[1] for a in support)
+        own = {a.lower() for a in settings.own_addresses} | set(support)
         for address in (settings.support_address, settings.imap_user, settings.smtp_user):
             if address and split_address(address)[1]:
                 own.add(address.lower())
         return cls(
             our_domains=frozenset(domains),
             support_local=support_local or None,
+            support_addresses=support,
             own_addresses=frozenset(own),
             text_max_chars=settings.mail_text_max_chars,
             trusted_authserv_ids=frozenset(a.lower() for a in settings.mail_authserv_ids),
             attachments_dir=settings.data_dir / "attachments",
         )
+
+
+def support_addresses(settings: Settings) -> tuple[str, ...]:
+    """``SUPPORTBOT_SUPPORT_ADDRESS`` then ``SUPPORTBOT_MAIL_ADDRESSES``, lowercased, once each."""
+    found: list[str] = []
+    for address in [settings.support_address or "", *settings.mail_addresses]:
+        if split_address(address)[1] and address.lower() not in found:
+            found.append(address.lower())
+    return tuple(found)
 
 
 def cut_text(text: str, limit: int) -> str:
@@ -177,13 +191,18 @@ def to_inbound(
     """
     mail = parse_mail(raw, our_domains=options.our_domains, own_addresses=options.own_addresses,
                       support_local=options.support_local)
+    # The envelope says where the mail was delivered; Delivered-To/X-Original-To where an
+    # alias or group forwarded it into the mailbox; To and Cc what the customer typed.
+    recipients = [*envelope_recipients, *mail.delivered_to, *mail.to, *mail.cc]
+    locals_ = [split_address(a)[0] for a in options.support_addresses]
     token = find_token(
-        [*envelope_recipients, *mail.delivered_to, *mail.to, *mail.cc],
-        support_local=options.support_local,
+        recipients,
+        support_local=locals_ or options.support_local,
         domains=options.our_domains,
     )
     attachments = store_attachments(mail.attachments, options)
     metadata = reply_metadata(mail, token, attachments, source, raw_copy)
+    metadata["support_address"] = addressed_to(recipients, options.support_addresses)
     text = cut_text(mail.text, options.text_max_chars) + attachment_note(attachments)
     if len(mail.full_text) > 5 * options.text_max_chars:
         metadata["full_text"] = cut_text(mail.full_text, 5 * options.text_max_chars)

@@ -111,13 +111,21 @@ class SmtpSender:
         own_addresses: frozenset[str] = frozenset(),
         our_domains: frozenset[str] = frozenset(),
         archive: SentArchive | None = None,
+        support_addresses: tuple[str, ...] = (),
+        plus_addressing: bool = True,
     ) -> None:
         self._connect = connect
+        self._plus_addressing = plus_addressing
         self._archive = archive
         self._cc = cc_participants
-        self._own = {a.lower() for a in own_addresses} | {support_address.lower()}
-        self._support_local = split_address(support_address)[0].split("+", 1)[0].lower()
-        self._domains = {d.lower() for d in our_domains} | {split_address(support_address)[1]}
+        # Every address a reply may come From: the main one and the further ones; which one
+        # a reply uses is read from the answered mail, but only ever one of these.
+        self._from = {a.lower(): a for a in (support_address, *support_addresses)}
+        self._own = {a.lower() for a in own_addresses} | set(self._from)
+        self._support_locals = {split_address(a)[0].split("+", 1)[0].lower()
+                                for a in self._from}
+        self._domains = {d.lower() for d in our_domains} | {
+            split_address(a)[1] for a in self._from}
         self._support_address = support_address
         self._sender_name = sender_name
         self._clock = clock
@@ -154,6 +162,8 @@ class SmtpSender:
             own_addresses=options.own_addresses,
             our_domains=options.our_domains,
             archive=archive,
+            support_addresses=options.support_addresses,
+            plus_addressing=settings.mail_plus_addressing,
         )
 
     def _ours(self, address: str) -> bool:
@@ -161,25 +171,35 @@ class SmtpSender:
         a configured own address. Colleagues in our domain stay on CC."""
         local, domain = split_address(address)
         base = local.split("+", 1)[0].lower()
-        return address.lower() in self._own or (base == self._support_local
+        return address.lower() in self._own or (base in self._support_locals
                                                 and domain in self._domains)
+
+    def from_address(self, reply: Reply) -> str:
+        """The address the customer wrote to (``billing@…``), when it is one of ours; else
+        the main support address."""
+        wrote_to = reply.thread_metadata.get("support_address")
+        if isinstance(wrote_to, str):
+            return self._from.get(wrote_to.lower(), self._support_address)
+        return self._support_address
 
     async def send(self, reply: Reply) -> SendResult:
         """Send one reply; ``SendError`` is ``permanent`` for 5xx and unaddressable replies."""
         try:
             to = recipient(reply)
             cc = cc_participants(reply, to=to, ours=self._ours) if self._cc else []
+            sender = self.from_address(reply)
             msg = build_reply(
                 reply,
-                support_address=self._support_address,
+                support_address=sender,
                 sender_name=self._sender_name,
                 now=self._clock(),
                 cc=cc,
+                plus_addressing=self._plus_addressing,
             )
         except ComposeError as exc:
             raise SendError(str(exc), permanent=True) from exc
         to = msg["To"].addresses[0].addr_spec
-        await asyncio.to_thread(self._deliver, msg, [to, *cc])
+        await asyncio.to_thread(self._deliver, msg, sender, [to, *cc])
         message_id = str(msg["Message-ID"])
         if self._archive is not None:
             try:
@@ -199,7 +219,7 @@ class SmtpSender:
             },
         )
 
-    def _deliver(self, msg: object, to: list[str]) -> None:
+    def _deliver(self, msg: object, sender: str, to: list[str]) -> None:
         try:
             client = self._connect()
         except OAuth2Error as exc:  # our configuration: retried, visible on the card
@@ -207,7 +227,7 @@ class SmtpSender:
         except (smtplib.SMTPException, OSError) as exc:
             raise classify(exc) from exc
         try:
-            client.send_message(msg, from_addr=self._support_address, to_addrs=to)  # type: ignore[arg-type]
+            client.send_message(msg, from_addr=sender, to_addrs=to)  # type: ignore[arg-type]
         except (smtplib.SMTPException, OSError) as exc:
             raise classify(exc) from exc
         finally:

@@ -31,6 +31,7 @@ from channels.mail.inbound import (
 )
 from channels.mail.parse import MailRejected, OwnMail
 from channels.mail.raw import KeepRaw
+from channels.mail.smtp_protocol import EnhancedSMTP
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,14 @@ class InboundSmtpHandler:
         stream, so a client may send MAIL, RCPT and DATA without waiting for each answer."""
         session.host_name = hostname
         return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, mail_options: list[str]) -> str:
+        """Take the sender as aiosmtpd would, answering with RFC 3463's "other address
+        status" for a sender (2.1.0) rather than a bare OK."""
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 Sender OK"
 
     async def handle_RCPT(
         self,
@@ -144,7 +153,8 @@ async def start_smtp_server(
     tls_context: ssl.SSLContext | None = None,
     authenticator: AuthenticatorType | None = None,
 ) -> asyncio.Server:
-    """Listen on ``host:port`` (0 picks a free port: read it from ``server.sockets``).
+    """Listen on ``host:port`` (0 picks a free port: read it from ``server.sockets``); every
+    reply carries an RFC 3463 enhanced status code (``smtp_protocol.EnhancedSMTP``).
 
     ``tls_context`` offers STARTTLS; ``authenticator`` requires AUTH (only over TLS). The
     caller owns the server: ``server.close(); await server.wait_closed()`` stops it.
@@ -162,7 +172,8 @@ async def start_smtp_server(
         kwargs["tls_context"] = tls_context
     if authenticator is not None:
         kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=True)
-    return await loop.create_server(lambda: SMTP(handler, **kwargs), host=host, port=port)
+    return await loop.create_server(lambda: EnhancedSMTP(handler, **kwargs), host=host,
+                                   port=port)
 
 
 async def serve_smtp(

@@ -4,7 +4,7 @@ Run: .venv/bin/python tests/benchmarks/bench_safety.py [--only triage,injection,
 
 * triage: the labelled sets ``data/triage_labelled.jsonl`` (our own messages, 15 languages;
   the patterns were written against it) and ``data/triage_heldout.jsonl`` (written after the
-  patterns and not tuned on; the honest figure):
+  patterns and not tuned on; the honest figure; skipped when absent):
   precision/recall per flag, language accuracy, and false escalations on calm messages
   (targets: recall >= 0.9 for wants_human, churn, legal; <= 5% false escalations);
 * injection: ``data/injection.jsonl`` through triage and the injection detector: the share
@@ -100,7 +100,7 @@ def bench_injection() -> None:
     benign = [r for r in rows if not r["injection"]]
     held = [r for r in attacks if triage(str(r["text"])).escalation_reasons]
     flagged_benign = [r for r in benign if triage(str(r["text"])).prompt_injection]
-    print(f"\n## Injection: {len(attacks)} attacks (6 languages; zero-width, full-width, "
+    print(f"\n## Injection: {len(attacks)} attacks (10 languages; zero-width, full-width, "
           f"Cyrillic look-alikes, leet, role markers), {len(benign)} look-alikes\n")
     print("| measure | value |")
     print("|---|---|")
@@ -168,6 +168,7 @@ async def _leakage(generalise_first: bool) -> tuple[int, int, list[str]]:
     from bot.pipeline.generalise import generalise
     from knowledge.embedder import Embedder
     from knowledge.learned import LearnedAnswers
+    from knowledge.store_client import ClientStore
 
     models = REPO.parent / "shared" / "models"
     embedder = Embedder(
@@ -178,7 +179,7 @@ async def _leakage(generalise_first: bool) -> tuple[int, int, list[str]]:
         cache_dir=Path("/tmp/supportbot-bench-models"),
     )
     client = AsyncQdrantClient(location=":memory:")
-    learned = LearnedAnswers(client=client, embedder=embedder)
+    learned = LearnedAnswers(store=ClientStore(client=client), embedder=embedder)
     for i, (question, answer, details, _) in enumerate(LEAKAGE_CASES):
         names = [d for d in details if d[:1].isalpha() and d[:1].isupper() and " " not in d]
         stored = generalise(answer, names=names, keep=[POLICY_ARTICLE]).text \
@@ -229,7 +230,8 @@ def main() -> None:
     parts = set(args.only.split(","))
     if "triage" in parts:
         bench_triage("triage_labelled.jsonl", "development set (patterns written against it)")
-        bench_triage("triage_heldout.jsonl", "held-out set (written after the patterns)")
+        if (DATA / "triage_heldout.jsonl").exists():
+            bench_triage("triage_heldout.jsonl", "held-out set (written after the patterns)")
     if "injection" in parts:
         bench_injection()
     if "leakage" in parts:

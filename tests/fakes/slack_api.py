@@ -4,7 +4,9 @@ A real ``aiohttp.web`` server on a random port, so the real ``AsyncWebClient`` t
 it: ``AsyncWebClient(token=…, base_url=fake.api_url)``. Every call is recorded (method,
 params, token) and answered like Slack does (``{"ok": false, "error": …}`` with HTTP 200, or
 429 with ``Retry-After``). Scenarios: the token ``xoxb-ratelimited`` is always rate limited;
-``fail()``, ``ratelimit()`` and ``slow()`` script the next calls of one method.
+``fail()``, ``ratelimit()`` and ``slow()`` script the next calls of one method;
+``after_applied()`` runs a callback once a call took effect, before Slack answers (a test
+kills the client there: a crash between Slack's post and our recording of it).
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ class FakeSlackAPI:
         self.messages: dict[str, list[dict[str, Any]]] = {}
         self.socket_acks: list[dict[str, Any]] = []
         self._scripts: dict[str, list[_Script]] = {}
+        self._after: dict[str, Callable[[Call], None]] = {}
         self._changed = asyncio.Condition()
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
@@ -138,6 +141,10 @@ class FakeSlackAPI:
         """Calls of ``method`` (to ``channel``, when given) answer after ``seconds``."""
         self._scripts.setdefault(method, []).append(_Script(delay=seconds, times=times,
                                                             channel=channel))
+
+    def after_applied(self, method: str, callback: Callable[[Call], None]) -> None:
+        """Run ``callback`` after each call of ``method`` took effect, before the answer."""
+        self._after[method] = callback
 
     def heal(self) -> None:
         """Forget every scripted failure and delay: the outage is over."""
@@ -220,6 +227,9 @@ class FakeSlackAPI:
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
         body: dict[str, Any] = handler(params)
+        after = self._after.get(method)
+        if after is not None:
+            after(Call(method, params, token))
         headers = {}
         if method == "auth.test" and self.scopes is not None:
             headers["X-OAuth-Scopes"] = ",".join(sorted(self.scopes))
@@ -306,6 +316,20 @@ class FakeSlackAPI:
         found = [m for m in self.messages.get(str(p.get("channel")), [])
                  if m["ts"] == thread or m.get("thread_ts") == thread]
         return {"messages": found, "has_more": False}
+
+    def _m_conversations_history(self, p: dict[str, Any]) -> dict[str, Any]:
+        # Top-level messages (and thread parents), newest first, paginated by cursor; metadata
+        # only with include_all_metadata, as Slack does.
+        top = [m for m in self.messages.get(str(p.get("channel")), [])
+               if not m.get("thread_ts") or m.get("thread_ts") == m["ts"]][::-1]
+        start = int(p.get("cursor") or 0)
+        limit = int(p.get("limit") or 100)
+        page = top[start:start + limit]
+        if str(p.get("include_all_metadata")).lower() not in ("1", "true"):
+            page = [{k: v for k, v in m.items() if k != "metadata"} for m in page]
+        more = start + limit < len(top)
+        return {"messages": page, "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
     def _m_usergroups_users_list(self, p: dict[str, Any]) -> dict[str, Any]:
         users = self.usergroups.get(str(p.get("usergroup")))

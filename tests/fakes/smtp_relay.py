@@ -39,7 +39,19 @@ class SmtpRelay:
         self.port = 0
         self.messages: list[RelayedMessage] = []
         self.attempts = 0
+        # Senders the relay will not send as (MAIL FROM refused, as a relay without a
+        # "send as" permission for that address answers).
+        self.refused_senders: set[str] = set()
         self._server: asyncio.Server | None = None
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address.lower() in self.refused_senders:
+            return "553 5.7.1 Sender address rejected: not owned by user"
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]

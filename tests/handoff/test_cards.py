@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bot.pipeline.drafting.factory import OFFLINE_INSTEAD_MODEL
 from handoff import cards, modals
 from handoff.state import CardView, Delivery
 from handoff.text import fit, quote
@@ -157,15 +158,18 @@ def test_customer_text_is_escaped_not_interpreted() -> None:
     assert "&lt;!channel&gt;" in rendered
 
 
-@pytest.mark.parametrize(("error", "label"), [
-    (None, "Drafted offline (no Claude API key set): extractive reply"),
-    ("the Anthropic API is overloaded (529)", "Claude failed, so this is the offline extractive"),
+@pytest.mark.parametrize(("error", "model", "label"), [
+    (None, "offline-extractive", "Drafted offline (no Claude API key set): extractive reply"),
+    ("the Anthropic API is overloaded (529)", "offline-extractive",
+     "Claude failed, so this is the offline extractive"),
+    (None, OFFLINE_INSTEAD_MODEL, "Drafted offline because the Claude key or model failed the "
+                                  "start-up check"),
 ])
 def test_an_offline_draft_says_whether_it_stands_in_for_claude(
-    error: str | None, label: str
+    error: str | None, model: str, label: str
 ) -> None:
     view = longest_view(question="Q?", draft="Hi,\n\nAnswer.", subject="S", reasons=[],
-                        error=error, offline=True, model="offline-extractive")
+                        error=error, offline=True, model=model)
     text = str(cards.as_dicts(cards.draft_card(view)[0]))
     assert label in text
     assert ("Claude failed: fallback" in text) is (error is not None)

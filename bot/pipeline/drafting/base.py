@@ -18,7 +18,8 @@ class DraftRequest:
     retrieved KB chunks and learned answers, best first. ``language`` is triage's guess
     (ISO 639-1 or ``"und"``), so the reply can be written in the customer's language.
     ``questions`` are the separate questions the message asks when it asks several (the reply
-    answers each, or says which it cannot); empty or one when it asks one.
+    answers each, or says which it cannot); empty or one when it asks one. ``injection``
+    names what triage found aimed at the assistant (prompt injection), told to the model.
     """
 
     customer_text: str
@@ -30,6 +31,7 @@ class DraftRequest:
     brand_name: str = "Acme Cloud"
     language: str | None = None
     questions: Sequence[str] = ()
+    injection: Sequence[str] = ()
 
 
 def retrieval_score(passage: Passage) -> float:

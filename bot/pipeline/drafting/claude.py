@@ -78,6 +78,9 @@ class ModelCheck:
 
     model: str
     problem: str | None = None
+    #: The problem cannot pass by itself (a rejected key, an unknown model): drafting with
+    #: Claude is pointless until the settings change and the process restarts.
+    lasting: bool = False
 
     @property
     def ok(self) -> bool:
@@ -92,12 +95,14 @@ async def check_model(client: anthropic.AsyncAnthropic, model: str) -> ModelChec
     try:
         await client.with_options(max_retries=0).models.retrieve(model)
     except anthropic.AuthenticationError:
-        return ModelCheck(model, "the Anthropic API rejected the key (401): check "
-                                 "ANTHROPIC_API_KEY")
+        return ModelCheck(model, "ANTHROPIC_API_KEY rejected by the Anthropic API (401)",
+                          lasting=True)
     except anthropic.PermissionDeniedError:
-        return ModelCheck(model, "the API key may not use this model or API (403)")
+        return ModelCheck(model, f"ANTHROPIC_API_KEY may not use model {model} (403)",
+                          lasting=True)
     except anthropic.NotFoundError:
-        return ModelCheck(model, f"unknown model {model!r} (404): check SUPPORTBOT_LLM_MODEL")
+        return ModelCheck(model, f"model {model} not found (404): check SUPPORTBOT_LLM_MODEL",
+                          lasting=True)
     except anthropic.APIStatusError as exc:
         return ModelCheck(model, redact(f"the Anthropic API answered {exc.status_code}: "
                                         f"{exc.api_message or exc.message}"))
@@ -248,6 +253,7 @@ class ClaudeDrafter:
             needs_human=parsed.needs_human,
             reason=parsed.reason,
             cited_sources=parsed.cited_sources,
+            reading=parsed.reading,
             model=message.model or self.model,
             input_tokens=tokens.input,
             output_tokens=tokens.output,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from bot.pipeline.drafting.base import Drafter
+from bot.domain import DraftResult
+from bot.pipeline.drafting.base import Drafter, DraftRequest
 from bot.pipeline.drafting.offline import OfflineDrafter
 from config import Settings
 
@@ -13,6 +15,21 @@ if TYPE_CHECKING:
     import anthropic
 
 log = logging.getLogger(__name__)
+
+
+def make_llm_client(settings: Settings) -> anthropic.AsyncAnthropic | None:
+    """The Anthropic client of these settings (None without ``ANTHROPIC_API_KEY``); the
+    caller closes it. Shared by the drafter and the learned-answer generaliser."""
+    if settings.anthropic_api_key is None:
+        return None
+    import anthropic
+
+    return anthropic.AsyncAnthropic(
+        api_key=settings.anthropic_api_key.get_secret_value(),
+        base_url=settings.anthropic_base_url,
+        max_retries=0,  # ClaudeDrafter retries itself (see bot.pipeline.drafting.claude)
+        timeout=settings.llm_timeout_seconds,
+    )
 
 
 def make_drafter(settings: Settings, *, client: anthropic.AsyncAnthropic | None = None) -> Drafter:
@@ -27,19 +44,12 @@ def make_drafter(settings: Settings, *, client: anthropic.AsyncAnthropic | None 
         return OfflineDrafter()
 
     # Imported here so the offline path never loads the SDK.
-    import anthropic
-
     from bot.pipeline.drafting.claude import ClaudeDrafter
 
     owns_client = client is None
     if client is None:
-        assert settings.anthropic_api_key is not None
-        client = anthropic.AsyncAnthropic(
-            api_key=settings.anthropic_api_key.get_secret_value(),
-            base_url=settings.anthropic_base_url,
-            max_retries=0,  # ClaudeDrafter retries itself (see bot.pipeline.drafting.claude)
-            timeout=settings.llm_timeout_seconds,
-        )
+        client = make_llm_client(settings)
+        assert client is not None
     log.info(
         "drafter: Claude (model=%s, base_url=%s, attempts=%d)",
         settings.llm_model,
@@ -56,3 +66,30 @@ def make_drafter(settings: Settings, *, client: anthropic.AsyncAnthropic | None 
         fallback=OfflineDrafter(),  # a failed draft still puts an extract on the card
         owns_client=owns_client,
     )
+
+
+#: The model name of offline drafts made because Claude failed its start-up check (the card
+#: says so instead of "no API key").
+OFFLINE_INSTEAD_MODEL = "offline-extractive (Claude failed the start-up check)"
+
+
+class OfflineInstead:
+    """The offline drafter standing in for Claude after a lasting start-up problem (a
+    rejected key, an unknown model): its drafts name why they are offline."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        self._offline = OfflineDrafter()
+        self.model = OFFLINE_INSTEAD_MODEL
+
+    async def draft(self, request: DraftRequest) -> DraftResult:
+        """The offline extract, labelled as standing in for Claude."""
+        result = await self._offline.draft(request)
+        return replace(result, model=OFFLINE_INSTEAD_MODEL,
+                       reason=f"Claude is off since start-up ({self.problem}); {result.reason}")
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+    async def check(self) -> None:
+        """Always ready: drafting offline needs nothing."""

@@ -140,14 +140,14 @@ async def test_a_healthy_set_up_passes_every_check(
         "database": Status.OK, "search engine": Status.WARN,  # nothing ingested yet
         "slack auth": Status.OK, "slack scopes": Status.OK, "slack channel": Status.OK,
         "slack people": Status.OK, "imap": Status.OK, "imap folder": Status.OK,
-        "imap idle": Status.OK, "smtp relay": Status.OK, "smtp listen": Status.OK,
-        "anthropic": Status.OK, "webhook shop": Status.OK,
+        "imap idle": Status.OK, "smtp relay": Status.OK, "mail addresses": Status.OK,
+        "smtp listen": Status.OK, "anthropic": Status.OK, "webhook shop": Status.OK,
     }
     # One cheap request: max_tokens 1.
     [request] = [r for r in anthropic_api.requests if r.path == "/v1/messages"]
     assert request.json["max_tokens"] == 1
     lines = out.getvalue().splitlines()
-    assert lines[-1] == "0 failed, 1 warnings, 12 ok"
+    assert lines[-1] == "0 failed, 1 warnings, 13 ok"
     assert "sk-test" not in out.getvalue() and "xoxb-test" not in out.getvalue()
 
 
@@ -242,6 +242,28 @@ async def test_smtp_relay_failures(configured: Callable[..., Settings]) -> None:
                  "no AUTH")
     assert_fails(await relay_check(SUPPORTBOT_SUPPORT_ADDRESS=None), "smtp relay",
                  "SUPPORTBOT_SUPPORT_ADDRESS")
+
+
+async def test_every_from_address_is_tried_at_the_relay(
+    configured: Callable[..., Settings], relay: SmtpRelay
+) -> None:
+    env = {"SUPPORTBOT_MAIL_ADDRESSES": "billing@example.com,sales@example.com"}
+    verdicts = await asyncio.to_thread(check_smtp_relay, configured(**env))
+    verdict = only(verdicts, "mail addresses")
+    assert verdict.status is Status.OK
+    assert "support@example.com, billing@example.com, sales@example.com" in verdict.detail
+    assert "plus-addresses" in verdict.detail
+
+    relay.refused_senders.add("sales@example.com")
+    verdicts = await asyncio.to_thread(check_smtp_relay, configured(**env))
+    verdict = only(verdicts, "mail addresses")
+    assert verdict.status is Status.WARN and "sales@example.com" in verdict.detail
+    assert "send as" in verdict.hint
+    assert relay.messages == [], "the check sends nothing"
+
+    plain = configured(SUPPORTBOT_MAIL_PLUS_ADDRESSING="false")
+    verdict = only(await asyncio.to_thread(check_smtp_relay, plain), "mail addresses")
+    assert "In-Reply-To/References only" in verdict.detail
 
 
 def test_smtp_listen_address_in_use(configured: Callable[..., Settings]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -84,3 +85,51 @@ async def test_compute_stats_over_a_day_and_an_empty_desk(db: object) -> None:
     await seed()
     day = await compute_stats(timedelta(hours=24), NOW)
     assert day.drafts == 4  # the 26h and 30h old drafts fall outside
+
+
+async def test_claude_token_use_and_cache_hit_rate_count_only_claude_drafts(db: object) -> None:
+    conversation = await Conversation.create(channel="webhook", thread_key="k", token="t")
+    rows = [  # (model, offline, error, input, read, created)
+        ("claude-x", False, None, 300, 0, 2000),       # first draft writes the cache
+        ("claude-x", False, None, 300, 2000, 0),       # the next reads it
+        ("offline", True, "overloaded (529)", 0, 0, 0),  # Claude failed, the extract stood in
+        ("offline", True, None, 0, 0, 0),              # no key: never called Claude
+        ("none", False, "routing failed", 0, 0, 0),    # not a drafter at all
+    ]
+    for n, (model, offline, error, uncached, read, created) in enumerate(rows):
+        message = await Message.create(conversation=conversation, channel="webhook",
+                                       direction="in", author="c", text="q",
+                                       channel_message_id=f"m{n}")
+        draft = await Draft.create(conversation=conversation, message=message, text="x",
+                                   confidence=0.5, decision="review", model=model,
+                                   offline=offline, error=error, input_tokens=uncached,
+                                   output_tokens=50 if uncached else 0,
+                                   cache_read_tokens=read, cache_creation_tokens=created)
+        await Draft.filter(id=draft.id).update(created_at=NOW - timedelta(minutes=5))
+    llm = (await compute_stats(timedelta(days=1), NOW)).llm
+    assert (llm.drafts, llm.failed) == (3, 1)
+    assert (llm.cache_read_tokens, llm.cache_creation_tokens, llm.input_tokens) == (2000, 2000,
+                                                                                    600)
+    assert llm.cache_hit_rate == pytest.approx(2000 / 4600, abs=1e-4)
+    assert llm.output_tokens == 100
+    empty = (await compute_stats(timedelta(days=1), NOW - timedelta(days=3))).llm
+    assert empty.drafts == 0 and empty.cache_hit_rate is None
+
+
+async def test_the_stats_command_prints_the_cache_figures(
+    sqlite_db: Any, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from argparse import Namespace
+
+    from bot.cli.main import cmd_stats
+
+    conversation = await Conversation.create(channel="webhook", thread_key="k", token="t")
+    message = await Message.create(conversation=conversation, channel="webhook", direction="in",
+                                   author="c", text="q", channel_message_id="m1")
+    await Draft.create(conversation=conversation, message=message, text="x", confidence=0.5,
+                       decision="review", model="claude-x", input_tokens=250,
+                       output_tokens=40, cache_read_tokens=1750, cache_creation_tokens=0)
+    assert await cmd_stats(sqlite_db, Namespace(since="1d", json=False)) == 0
+    out = capsys.readouterr().out
+    assert "Claude: 1 drafts, 0 failed" in out
+    assert "prompt cache hit rate  87.5%" in out and "cache tokens read      1,750" in out

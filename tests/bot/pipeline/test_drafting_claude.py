@@ -109,7 +109,12 @@ async def test_request_carries_cached_prompt_passages_and_forced_tool(
         "needs_human",
         "reason",
         "cited_sources",
+        "language",
+        "sentiment",
+        "wants_human",
+        "urgency",
     }
+    assert schema["properties"]["urgency"]["enum"] == ["low", "normal", "high", "critical"]
     assert schema["properties"]["cited_sources"]["type"] == "array"
     user = body["messages"][0]["content"][0]["text"]
     # Per-message content comes after the cache breakpoint: passages, history, message.
@@ -219,12 +224,32 @@ async def test_check_model_names_a_bad_key_and_an_unknown_model(
     finally:
         await good.close()
         await bad.close()
-    assert wrong_model.problem == ("unknown model 'claude-sonnet-9-9' (404): check "
+    assert wrong_model.problem == ("model claude-sonnet-9-9 not found (404): check "
                                    "SUPPORTBOT_LLM_MODEL")
-    assert wrong_key.problem is not None and "rejected the key (401)" in wrong_key.problem
+    assert wrong_key.problem is not None and "ANTHROPIC_API_KEY rejected" in wrong_key.problem
+    assert wrong_model.lasting and wrong_key.lasting
     assert [r.path for r in server.requests] == ["/v1/models/claude-sonnet-5-5",
                                                  "/v1/models/claude-sonnet-9-9",
                                                  "/v1/models/claude-sonnet-5-5"]
+
+
+async def test_the_models_reading_comes_back_with_the_draft(
+    server: FakeAnthropicServer, drafter: ClaudeDrafter
+) -> None:
+    server.queue(Scenario.ok({**CITING, "language": "de-DE", "sentiment": "angry",
+                              "wants_human": True, "urgency": "critical"}))
+    reading = (await drafter.draft(request())).reading
+    assert reading is not None
+    assert (reading.language, reading.sentiment, reading.wants_human, reading.urgency) == (
+        "de", "angry", True, "critical")
+    # A model without strict tool use may leave fields out or answer off the scale: the
+    # draft stands and only the valid parts count.
+    server.queue(Scenario.ok({**CITING, "sentiment": "livid", "urgency": "normal"}))
+    partial = (await drafter.draft(request())).reading
+    assert partial is not None and partial.sentiment is None and partial.urgency == "normal"
+    assert not partial.wants_human and partial.language is None
+    server.queue(Scenario.ok(CITING))
+    assert (await drafter.draft(request())).reading is None
 
 
 async def test_check_model_names_an_unreachable_api() -> None:
