@@ -177,9 +177,14 @@ async def build_services(
             )
             stack.push_async_callback(handle.tasks.drain)
             notifier = handle.notifier
+            edits = handle.customer_edited
+
+            async def on_edit(channel_message_id: str, text: str) -> None:
+                if await edits(channel_message_id, text):
+                    wake.kick()  # the edited message is routed again now
+
             register_customer_channel(slack_app, settings=settings, accept=accept,
-                                      on_profile=inbox.update_slack_profile,
-                                      on_edit=handle.customer_edited)
+                                      on_profile=inbox.update_slack_profile, on_edit=on_edit)
             if settings.approval_channel:
                 ops = SlackOps(client=client, channel=settings.approval_channel)
             senders[Channel.SLACK] = SlackSender(client=client)

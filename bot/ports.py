@@ -31,6 +31,10 @@ class ApprovalNotifier(Protocol):
     async def delivered(self, outbox_item_id: int) -> None:
         """A reply reached the customer (update the card if there is one)."""
 
+    async def delivery_retrying(self, outbox_item_id: int) -> None:
+        """A reply's first attempt failed and it will be retried: the card says sending is
+        failing (not "sending" while it is not getting through)."""
+
     async def auto_sent(self, draft_id: int) -> None:
         """A draft was sent automatically: show it in the open (a compact card with Correct
         and Stop auto-send for this topic)."""
@@ -62,6 +66,9 @@ class NullNotifier:
         log.error("outbox item %s dead-lettered (no approval channel to show it)", outbox_item_id)
 
     async def delivered(self, outbox_item_id: int) -> None:
+        return None
+
+    async def delivery_retrying(self, outbox_item_id: int) -> None:
         return None
 
     async def auto_sent(self, draft_id: int) -> None:

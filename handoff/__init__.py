@@ -13,15 +13,17 @@ from slack_bolt.async_app import AsyncApp
 from bot.clock import Clock, utcnow
 from bot.flow.decisions import DeliverFn
 from bot.pipeline.learning import LearnFn
-from bot.store import conversations
+from bot.store import cards as card_store
+from bot.store import conversations, inbox
 from config import Settings
 from handoff.access import AccessPolicy
 from handoff.actions import Handoff, RetryFn, register_actions
 from handoff.admin import AdminCommands, LearnedStore, ReindexFn, SearchFn, register_admin
 from handoff.context_actions import register_context_actions
-from handoff.home import register_home
+from handoff.home import HomePublisher, register_home
 from handoff.notifier import SlackApprovalNotifier
 from handoff.runtime import TaskSet
+from handoff.text import MESSAGE_TEXT, fit
 
 __all__ = ["HandoffHandle", "SlackApprovalNotifier", "register_handoff"]
 
@@ -34,13 +36,27 @@ class HandoffHandle:
     notifier: SlackApprovalNotifier
     tasks: TaskSet
     access: AccessPolicy
+    home: HomePublisher
 
-    async def customer_edited(self, channel_message_id: str, text: str) -> None:
-        """A customer edited a Slack message: store the new text and re-render the card of
-        the pending draft answering it (its question shows the edit)."""
-        draft_id = await conversations.edit_customer_message("slack", channel_message_id, text)
-        if draft_id is not None:
-            await self.notifier.refresh(draft_id)
+    async def customer_edited(self, channel_message_id: str, text: str) -> bool:
+        """A customer edited a Slack message: store the new text. When a pending draft
+        answered the earlier text, the message is routed again (the router supersedes that
+        draft and drafts for the new question; True: the caller wakes the worker) and the
+        card shows the edit meanwhile. Otherwise the edit is posted into the conversation's
+        card thread, so agents see what changed."""
+        edited = await conversations.edit_customer_message("slack", channel_message_id, text)
+        if edited is None:
+            return False
+        if edited.pending_draft_id is not None:
+            await inbox.requeue(edited.message_id)
+            await self.notifier.refresh(edited.pending_draft_id)
+            return True
+        if await card_store.has_thread(edited.conversation_id):
+            shown = await self.notifier.names.render(text)
+            await self.notifier.post_in_thread(
+                edited.conversation_id,
+                fit(f"✏️ The customer edited their message. Now: {shown}", MESSAGE_TEXT))
+        return False
 
 
 def register_handoff(
@@ -72,6 +88,6 @@ def register_handoff(
                 learn_rejection=learn_rejection)
     register_actions(app, h)
     register_context_actions(app, h)
-    register_home(app, h)
+    home = register_home(app, h)
     register_admin(app, h, AdminCommands(h, search=search, reindex=reindex, learned=learned))
-    return HandoffHandle(notifier=notifier, tasks=tasks, access=access)
+    return HandoffHandle(notifier=notifier, tasks=tasks, access=access, home=home)

@@ -433,6 +433,10 @@ def register_actions(app: AsyncApp, h: Handoff) -> None:
             return
         await ack()
         h.refresh(outcome.draft_id)
+        # The card shows the first 1,400 characters of the edited reply and says the full
+        # text is in its thread: put it there.
+        h.tasks.spawn(h.notifier.post_full_texts(outcome.draft_id, edited_by=agent),
+                      name=f"full-texts:{outcome.draft_id}")
 
     @modal(modals.REJECT_VIEW, modals.REASON_BLOCK)
     async def reject_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:

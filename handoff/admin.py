@@ -33,9 +33,41 @@ log = logging.getLogger(__name__)
 SearchFn = Callable[[str], Awaitable[Sequence[Any]]]
 ReindexFn = Callable[[], Awaitable[Any]]
 ANSWER_LIMIT = 3900  # a response_url / ack text stays readable under Slack's 4000 advice
+RESPONSES = 4  # a response_url answers five times; one is kept for the chart's error
+
+
+def waited(age: timedelta) -> str:
+    """How long someone has waited: "30 min", "5 h", "3 days"."""
+    minutes = max(0, int(age.total_seconds() // 60))
+    if minutes < 120:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h"
+    return f"{minutes // (24 * 60)} days"
+
+
+def pieces(text: str, limit: int) -> list[str]:
+    """``text`` in parts of at most ``limit`` characters, split between lines but never before
+    an indented line (it belongs to the item above); longer items are cut by ``plain``."""
+    items: list[str] = []
+    for line in text.split("\n"):
+        if items and line.startswith("   "):
+            items[-1] += "\n" + line
+        else:
+            items.append(line)
+    parts: list[str] = []
+    current = ""
+    for line in items:
+        if current and len(current) + 1 + len(line) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    parts.append(current)
+    return parts
 USAGE = """*`/support` commands* (only you see the answers)
 • `stats [24h|7d|30d]` volume, decisions, edit ratio, latencies, top sources, chart
-• `pending` drafts waiting for a decision, oldest first
+• `pending` every conversation waiting on us (a draft, a reply, a failed delivery), longest first
 • `kb search QUERY` search the knowledge base · `kb reindex` re-ingest it
 • `autosend` show · `autosend off` · `autosend 0.85` set the auto-send threshold
 • `pause CHANNEL` / `resume CHANNEL` stop or allow auto-send on a channel (slack, email, webhook)
@@ -196,8 +228,10 @@ class AdminCommands:
         except Exception as exc:  # an admin command failing must say so, not go silent
             log.exception("/support %s failed", text)
             answer = f"That failed: {describe_error(exc)}."
-        await respond(text=plain(self.named(answer), ANSWER_LIMIT), response_type="ephemeral",
-                      replace_original=False)
+        # A long list (``pending``) goes out in several answers: a response_url takes five.
+        for piece in pieces(self.named(answer), ANSWER_LIMIT)[:RESPONSES]:
+            await respond(text=plain(piece, ANSWER_LIMIT), response_type="ephemeral",
+                          replace_original=False)
         if chart is not None:
             # The text is out first; the chart is a best effort that can fail on its own.
             try:
@@ -328,20 +362,23 @@ class AdminCommands:
                                      filename="supportbot-stats.png",
                                      title=f"Support desk, last {label}")
 
-    async def _pending(self, limit: int = 20) -> str:
-        waiting = await attention.waiting_on_us(limit=limit)
+    async def _pending(self, limit: int = 500) -> str:
+        """Every conversation waiting on us (up to ``limit``), longest first: where, customer,
+        why, how long, owner, and the customer's first words (mentions named)."""
+        waiting = await attention.waiting_on_us(limit=limit, scan=max(500, limit))
         if not waiting:
             return "Nothing is waiting on us. 🎉"
         now = self._h.clock()
+        links = await asyncio.gather(*(self._thread_link(item) for item in waiting))
+        names = self._h.notifier.names
         lines = [f"*{len(waiting)} conversations waiting on us*, longest first"]
-        for item in waiting:
-            age = max(0.0, (now - item.since).total_seconds() / 60)
-            link = await self._thread_link(item)
-            label = fit(item.subject or f"conversation #{item.conversation_id}", 80)
+        for item, link in zip(waiting, links, strict=True):
+            label = fit(item.subject or f"conversation #{item.conversation_id}", 60)
             where = f"<{link}|{label}>" if link else label
             owner = f" · owner {user(item.assignee)}" if item.assignee else ""
-            lines.append(f"• {where} · {fit(item.customer, 60)} · {item.reason} · waiting "
-                         f"{age:.0f} min{owner}\n   _{fit(item.first_words, 100)}_")
+            words = await names.render(item.first_words)
+            lines.append(f"• {where} · {fit(item.customer, 50)} · {item.reason} · waiting "
+                         f"{waited(now - item.since)}{owner}\n   _{fit(words, 90)}_")
         return "\n".join(lines)
 
     async def _thread_link(self, item: attention.Waiting) -> str | None:

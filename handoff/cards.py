@@ -26,7 +26,7 @@ from slack_sdk.models.blocks import (
 from bot.pipeline.drafting.factory import OFFLINE_INSTEAD_MODEL
 from bot.pipeline.learning import edit_ratio, edit_size
 from handoff import conversation_view
-from handoff.state import CardView
+from handoff.state import CardView, Delivery
 from handoff.text import (
     BUTTON_TEXT,
     CARD_EXCERPT,
@@ -83,20 +83,59 @@ _HEADER = {"approved": "Approved", "edited": "Edited", "rejected": "Rejected",
            "superseded": "Superseded", "auto_sent": "Sent automatically", "expired": "Expired"}
 
 
+def current_delivery(view: CardView) -> Delivery | None:
+    """The reply the card's state follows: the conversation's newest (a later draft's or an
+    agent's own) when there is one, else this draft's."""
+    return view.conversation_delivery or view.delivery
+
+
 def _state(view: CardView) -> str:
-    """The card's header word: what the draft is waiting for or what happened to its reply
-    (sending, delivered, not delivered), never "Review draft" once decided."""
+    """The card's header: what the conversation is waiting for or what happened to its reply
+    (owned, sending, failing, delivered, dead), never "Review draft" once decided."""
+    delivery = current_delivery(view)
+    if delivery is not None and delivery.status == "dead":
+        return f"❌ Delivery failed — {' '.join((delivery.error or 'unknown error').split())}"
     if view.status == "pending":
-        return "Needs a human" if view.human_only else "Review draft"
-    kind = _HEADER.get(view.status, view.status.replace("_", " ").capitalize())
-    delivery = view.delivery
+        kind = "Needs a human" if view.human_only else "Review draft"
+    else:
+        kind = _HEADER.get(view.status, view.status.replace("_", " ").capitalize())
+    if view.assignee:
+        owner = f"👤 Owned by {view.assignee_name or 'an agent'}"
+        kind = owner if view.status in ("pending", "rejected") else f"{kind} · {owner}"
     if delivery is None:
         return kind
     if delivery.status == "sent":
         return f"{kind} · delivered"
-    if delivery.status == "dead":
-        return f"{kind} · NOT delivered"
-    return f"{kind} · sending" + (" (retrying)" if delivery.error else "")
+    if delivery.error:
+        return f"{kind} · ⚠️ sending is failing"
+    return f"{kind} · sending"
+
+
+def state_line(view: CardView) -> str | None:
+    """The first line under the card's divider: the real state in words, mentioning who must
+    act (the owner, else the approvers) when something needs a person."""
+    delivery = current_delivery(view)
+    who = user(view.assignee) if view.assignee else (view.approvers or "the approvers")
+    if delivery is not None and delivery.status == "dead":
+        return (f"❌ *Delivery failed* — {fit(delivery.error or 'unknown error', 1200)} "
+                f"(after {delivery.attempts} attempt(s)) · {who}: use *Retry sending* or reply "
+                "another way")
+    if view.customer_waiting_since is not None:
+        return (f"🔴 *Customer wrote again {slack_date(view.customer_waiting_since)} — waiting "
+                f"on us* · {who} (see the thread)")
+    if delivery is not None and delivery.status == "pending" and delivery.error:
+        return (f"⚠️ *Sending is failing* (attempt {delivery.attempts}: "
+                f"{fit(delivery.error, 500)}) · retrying · {who}")
+    if delivery is not None and delivery.status == "pending":
+        return "⏳ *Sending* (queued)"
+    if view.assignee:
+        return (f"👤 *Owned by* {user(view.assignee)}: only they reply here; the bot stops "
+                "drafting.")
+    if delivery is not None and delivery.status == "sent":
+        return f"📬 *Delivered* {slack_date(delivery.sent_at)}"
+    if view.status == "pending":
+        return f"🟡 *Waiting for {'a reply' if view.human_only else 'review'}* · {who}"
+    return None
 
 
 def _title(view: CardView) -> str:
@@ -236,7 +275,8 @@ def assign_block(conversation_id: int, assignee: str | None) -> ActionsBlock:
 
 
 def _outcome(view: CardView) -> list[Block]:
-    lines: list[str] = []
+    state = state_line(view)
+    lines: list[str] = [state] if state else []
     if view.status in _OUTCOME:
         who = "a newer customer message" if view.decided_by == "customer" else user(view.decided_by)
         label = _OUTCOME[view.status]
@@ -251,25 +291,8 @@ def _outcome(view: CardView) -> list[Block]:
         if view.status == "rejected" and view.reject_reason:
             line += f"\nReason: {fit(view.reject_reason, 1000)}"
         lines.append(line)
-    if view.customer_waiting_since is not None:
-        who = user(view.assignee) if view.assignee else "the approvers"
-        lines.append(f"🔴 *Customer wrote again {slack_date(view.customer_waiting_since)} — "
-                     f"waiting on us* ({who}; see the thread)")
-    if view.assignee:
-        lines.append(f"👤 Owned by {user(view.assignee)}: only they reply here; the bot stops "
-                     "drafting.")
-    delivery = view.delivery
-    if delivery is not None:
-        if delivery.status == "sent":
-            lines.append(f"📬 Delivered {slack_date(delivery.sent_at)}")
-        elif delivery.status == "dead":
-            lines.append(f"❗ *Not delivered* after {delivery.attempts} attempt(s): "
-                         f"{fit(delivery.error or 'unknown error', 1200)}")
-        elif delivery.error:
-            lines.append(f"⏳ Sending (attempt {delivery.attempts} failed: "
-                         f"{fit(delivery.error, 500)})")
-        else:
-            lines.append("⏳ Queued for sending")
+    if view.assignee and not (state or "").startswith("👤"):
+        lines.append(f"👤 Owned by {user(view.assignee)}: only they reply here.")
     if not lines:
         return []
     return [SectionBlock(text=MarkdownTextObject(text=fit_field("\n".join(lines))))]

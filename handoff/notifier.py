@@ -16,6 +16,8 @@ import asyncio
 import functools
 import logging
 import weakref
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,12 +37,12 @@ from handoff.cards import (
     draft_card,
     failure_blocks,
     followup_blocks,
-    full_text_message,
 )
 from handoff.links import SlackLinks
+from handoff.names import SlackNames
 from handoff.runtime import with_retry
-from handoff.state import customer_label, load_card
-from handoff.text import MESSAGE_TEXT, fit, user
+from handoff.state import CardView, customer_label, load_card
+from handoff.text import MESSAGE_TEXT, chunks, fit, user
 
 log = logging.getLogger(__name__)
 _SLACK_ERRORS = (SlackApiError, aiohttp.ClientError, TimeoutError)
@@ -72,6 +74,10 @@ class SlackApprovalNotifier:
         # Weak values: a lock lives only while some update holds or awaits it.
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
             weakref.WeakValueDictionary())
+        self.names = SlackNames(client=client)
+        #: Told the conversation id whenever a conversation's cards change (the App Home
+        #: republisher listens here).
+        self.on_change: Callable[[int], None] | None = None
 
     # --- ApprovalNotifier -----------------------------------------------------------------
 
@@ -84,19 +90,18 @@ class SlackApprovalNotifier:
     async def customer_followup(self, message_id: int) -> None:
         message = await cards.message_with_customer(message_id)
         conversation = message.conversation
-        blocks = followup_blocks(author=customer_label(conversation, message), text=message.text,
+        text = await self.names.render(message.text)
+        blocks = followup_blocks(author=customer_label(conversation, message), text=text,
                                  conversation_id=conversation.id, assignee=conversation.assignee)
         # The notification names who must act (the owner, else the approvers); the top-level
         # card's state line says the conversation waits on us.
         mention = self.attention_of(conversation.assignee)
         try:
             await self.post_in_thread(conversation.id, f"{mention} " + fit(
-                f"{message.author} wrote: {message.text}", MESSAGE_TEXT - 200), blocks=blocks)
+                f"{message.author} wrote: {text}", MESSAGE_TEXT - 200), blocks=blocks)
         except _SLACK_ERRORS:
             log.exception("could not post follow-up message %s", message_id)
-        top = await cards.thread_card_draft(conversation.id)
-        if top is not None:
-            await self.refresh(top)
+        await self.refresh_top(conversation.id)
 
     async def draft_superseded(self, draft_id: int) -> None:
         await self.refresh(draft_id)
@@ -120,6 +125,8 @@ class SlackApprovalNotifier:
                                           conversation_id=conversation_id))
         except _SLACK_ERRORS:
             log.exception("could not show the failure of outbox item %s", outbox_item_id)
+        # The top-level card's state line says the reply is dead and who must act.
+        await self.refresh_top(conversation_id, besides=draft_id)
 
     async def auto_sent(self, draft_id: int) -> None:
         try:
@@ -129,9 +136,56 @@ class SlackApprovalNotifier:
 
     async def delivered(self, outbox_item_id: int) -> None:
         item = await cards.outbox_item(outbox_item_id)
-        draft_id: int | None = getattr(item, "draft_id", None)
+        if item is None:
+            return
+        draft_id: int | None = item.draft_id  # type: ignore[attr-defined]
         if draft_id is not None:
             await self.refresh(draft_id)
+        await self.refresh_top(item.conversation_id, besides=draft_id)  # type: ignore[attr-defined]
+
+    async def delivery_retrying(self, outbox_item_id: int) -> None:
+        item = await cards.outbox_item(outbox_item_id)
+        if item is None:
+            return
+        draft_id: int | None = item.draft_id  # type: ignore[attr-defined]
+        if draft_id is not None:
+            await self.refresh(draft_id)
+        await self.refresh_top(item.conversation_id, besides=draft_id)  # type: ignore[attr-defined]
+
+    # --- what a card shows ------------------------------------------------------------------
+
+    async def view(self, draft_id: int) -> CardView:
+        """A draft's ``CardView`` with people and groups named (mentions in the customer's
+        text as names, the owner's name for the header, the approvers to mention)."""
+        view = await load_card(draft_id, links=self.links)
+        owner = await self.names.user(view.assignee) if view.assignee else None
+        return replace(view, question=await self.names.render(view.question),
+                       approvers=self.attention_of(None), assignee_name=owner)
+
+    async def post_full_texts(self, draft_id: int, *, edited_by: str | None = None) -> int:
+        """Post into the card's thread what the card had to shorten, whole, in pieces within
+        Slack's limits: the customer's message and the draft, or (after an edit) the reply as
+        sent. Returns the number of posts (0: nothing was shortened)."""
+        view = await self.view(draft_id)
+        _, shortened = draft_card(view)
+        if not shortened:
+            return 0
+        if edited_by is not None:
+            if view.status != "edited" or not view.final_text:
+                return 0  # sent as drafted: the full draft was posted with the card
+            parts = [(f"Full reply as sent (edited by {user(edited_by)}):", view.final_text)]
+        else:
+            parts = [("Full customer message:", view.question)]
+            if view.draft.strip():
+                parts.append(("Full draft:", view.draft))
+        posts = 0
+        for title, text in parts:
+            pieces = chunks(text)
+            for number, piece in enumerate(pieces, 1):
+                head = title if len(pieces) == 1 else f"{title} (part {number}/{len(pieces)})"
+                await self.post_in_thread(view.conversation_id, f"{head}\n{piece}")
+                posts += 1
+        return posts
 
     async def drafter_status(self, problem: str | None) -> None:
         if problem is None:
@@ -159,7 +213,7 @@ class SlackApprovalNotifier:
             if card is None:
                 return
             ts, conversation_id = card
-            view = await load_card(draft_id, links=self.links)
+            view = await self.view(draft_id)
             if view.status == "auto_sent":
                 blocks, fallback = auto_sent_card(view), auto_sent_fallback(view)
             else:
@@ -170,12 +224,23 @@ class SlackApprovalNotifier:
                     channel=channel, ts=ts, text=fallback, blocks=as_dicts(blocks)))
             except _SLACK_ERRORS:
                 log.exception("could not update the card of draft %s", draft_id)
+        if self.on_change is not None:
+            self.on_change(conversation_id)
 
     async def refresh_conversation(self, conversation_id: int) -> None:
-        """Re-render the newest card of a conversation (take over, release)."""
+        """Re-render the newest card of a conversation and its top-level card (take over,
+        assign, release, a reply by hand)."""
         latest = await cards.latest_card_draft(conversation_id)
         if latest is not None:
             await self.refresh(latest)
+        await self.refresh_top(conversation_id, besides=latest)
+
+    async def refresh_top(self, conversation_id: int, *, besides: int | None = None) -> None:
+        """Re-render the conversation's top-level card (the one its thread hangs from), unless
+        it is ``besides`` (just refreshed)."""
+        top = await cards.thread_card_draft(conversation_id)
+        if top is not None and top != besides:
+            await self.refresh(top)
 
     async def post_in_thread(
         self, conversation_id: int, text: str, *, blocks: list[Block] | None = None,
@@ -269,7 +334,7 @@ class SlackApprovalNotifier:
         claim = await cards.claim_card_post(draft_id, now=now, stale_before=now - self._claim_for)
         if claim is None:
             return False
-        view = await load_card(draft_id, links=self.links)
+        view = await self.view(draft_id)
         card_channel, thread = await cards.approval_place(view.conversation_id)
         channel = card_channel or self._channel
         try:
@@ -299,8 +364,7 @@ class SlackApprovalNotifier:
         ts = str(response["ts"])
         await self._record(draft_id, view.conversation_id, channel, thread, ts)
         if shortened:
-            await with_retry(lambda: self._client.chat_postMessage(
-                channel=channel, thread_ts=thread or ts, text=full_text_message(view)))
+            await self.post_full_texts(draft_id)
         return True
 
     async def _record(self, draft_id: int, conversation_id: int, channel: str,

@@ -61,6 +61,13 @@ class CardView:
     #: The conversation around the answered message (earlier messages, notes, earlier
     #: conversations, the mail's facts); None where it was not loaded.
     context: ConversationContext | None = None
+    #: The conversation's newest reply when it is not this draft's (a later draft's, an
+    #: agent's own): the top-level card's state line follows it.
+    conversation_delivery: Delivery | None = None
+    #: Set by the notifier: who is mentioned when the conversation needs someone and has no
+    #: owner (the approvers' group), and the owner's display name for the plain-text header.
+    approvers: str = ""
+    assignee_name: str | None = None
 
     @property
     def human_only(self) -> bool:
@@ -98,6 +105,11 @@ async def load_card(draft_id: int, *, links: SlackLinks | None = None) -> CardVi
     delivery = None
     if item is not None:
         delivery = Delivery(item.id, item.status, item.attempts, item.last_error, item.sent_at)
+    newest = await cards.latest_conversation_delivery(conversation.id)
+    conversation_delivery = None
+    if newest is not None and (item is None or newest.id > item.id):
+        conversation_delivery = Delivery(newest.id, newest.status, newest.attempts,
+                                         newest.last_error, newest.sent_at)
     signal_reason = None
     if draft.status == "rejected":
         signal_reason = await cards.rejection_reason(draft_id)
@@ -135,4 +147,5 @@ async def load_card(draft_id: int, *, links: SlackLinks | None = None) -> CardVi
             answered_id=message.id, links=links,
             customer_id=conversation.customer.id if conversation.customer else None,
             customer_email=conversation.customer.email if conversation.customer else None),
+        conversation_delivery=conversation_delivery,
     )

@@ -26,6 +26,8 @@ INPUT_MAX = 3000
 CARD_EXCERPT = 1400
 #: A message's top-level ``text`` (notification fallback): Slack truncates at 40,000.
 MESSAGE_TEXT = 39_000
+#: One thread post of a long text: Slack advises at most 4,000 characters per message.
+THREAD_CHUNK = 3_900
 ELLIPSIS = "…"
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
@@ -99,6 +101,30 @@ def quote(text: str, limit: int) -> tuple[str, bool]:
     if amp != -1 and ";" not in cut[amp:]:
         cut = cut[:amp]  # never leave half an entity such as "&am"
     return cut.rstrip() + ELLIPSIS, True
+
+
+def chunks(text: str, limit: int = THREAD_CHUNK) -> list[str]:
+    """``text`` made safe for mrkdwn (``safe``) and split into pieces of at most ``limit``
+    characters, at a paragraph, line or word boundary where there is one in the second half
+    of a piece, and never inside an entity such as ``&amp;``."""
+    rest = safe(text).strip()
+    pieces: list[str] = []
+    while len(rest) > limit:
+        cut = -1
+        for boundary in ("\n\n", "\n", " "):
+            cut = rest.rfind(boundary, limit // 2, limit)
+            if cut != -1:
+                break
+        if cut == -1:
+            cut = limit
+            amp = rest.rfind("&", cut - 5, cut)
+            if amp != -1 and ";" not in rest[amp:cut]:
+                cut = amp
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest or not pieces:
+        pieces.append(rest)
+    return pieces
 
 
 def slack_date(when: datetime | None) -> str:

@@ -40,6 +40,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "conversations_replies": {"channels:history", "groups:history"},
     # files.getUploadURLExternal + files.completeUploadExternal
     "files_upload_v2": {"files:write"},
+    "usergroups_list": {"usergroups:read"},
     "usergroups_users_list": {"usergroups:read"},
     "users_info": {"users:read", "users:read.email"},
     "views_open": set(),

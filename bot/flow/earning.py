@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.domain import LearnedStatus
-from bot.pipeline.earning import TopicRecord, is_earned
+from bot.pipeline.earning import TopicRecord, TopicRejection, is_earned
 from bot.store import earning as store
 from bot.store import learned_review, runtime
 
@@ -31,3 +31,16 @@ async def earned_topics(*, window: int, min_approvals: int, min_rate: float,
         if record.earned:
             records.append(record)
     return sorted(records, key=lambda r: (-r.approved, r.topic))[:limit]
+
+
+async def topic_rejection(topic: str) -> TopicRejection | None:
+    """The rejection agents' last word on ``topic`` is, if it is one (with its reason, when
+    and by whom, and the question it answered)."""
+    signal = await store.latest_rejection(topic)
+    if signal is None:
+        return None
+    draft = signal.draft
+    when = (draft.decided_at if draft is not None and draft.decided_at else signal.created_at)
+    question = draft.message.text if draft is not None and draft.message else ""
+    return TopicRejection(topic=topic, reason=signal.reason or "", rejected_at=when,
+                          agent=signal.agent, question=question)

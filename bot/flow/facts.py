@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bot.flow.earning import topic_record
-from bot.pipeline.earning import TopicRecord
+from bot.flow.earning import topic_record, topic_rejection
+from bot.pipeline.earning import TopicRecord, TopicRejection
 from bot.store import drafts, runtime
 from config import Settings
 
@@ -40,6 +40,8 @@ class FactSource(Protocol):
     async def paused_channels(self) -> frozenset[str]: ...
 
     async def topic(self, topic: str, question: str) -> TopicRecord: ...
+
+    async def topic_rejection(self, topic: str) -> TopicRejection | None: ...
 
 
 class StoredFacts:
@@ -79,6 +81,10 @@ class StoredFacts:
         return await topic_record(topic, window=s.earn_window, min_approvals=s.earn_min_approvals,
                                   min_rate=s.earn_min_rate, question=question)
 
+    async def topic_rejection(self, topic: str) -> TopicRejection | None:
+        """The rejection standing on the topic (read fresh: one decision can change it)."""
+        return await topic_rejection(topic)
+
 
 class FixedFacts:
     """A fixed threshold and paused channels, and no earned-topic requirement: for evaluations
@@ -105,6 +111,11 @@ class FixedFacts:
         if self._topics is not None:
             return await self._topics.topic(topic, question)
         return TopicRecord(topic, 0, 0, False, question)
+
+    async def topic_rejection(self, topic: str) -> TopicRejection | None:
+        if self._topics is not None:
+            return await self._topics.topic_rejection(topic)
+        return None
 
 
 async def conversation_facts(conversation_id: int, *, auto_replies: int,

@@ -120,6 +120,8 @@ class OutboxDispatcher:
         log.warning(
             "outbox item %s attempt %s failed, retry in %.1fs: %s", item.id, attempts, delay, error
         )
+        if attempts == 1:  # once per reply: the card then says sending is failing
+            await self._notify(self._notifier.delivery_retrying, item.id)
 
     async def _notify(self, method: Any, item_id: int) -> None:
         try:

@@ -264,10 +264,15 @@ class Router:
             if count:
                 telemetry.LLM_TOKENS.labels(draft.model, kind).inc(count)
         # Only precedents about the same subject speak to this draft: an unrelated approved
-        # answer changes nothing, a close rejection is the strongest disagreement.
+        # answer changes nothing, a close rejection is the strongest disagreement, and so is a
+        # rejection standing on the draft's topic (however differently it was worded).
+        source = facts or self._facts
+        topic = topic_of(passages, min_cosine=self._settings.topic_cosine)
+        on_topic = await source.topic_rejection(topic[0]) if topic is not None else None
         same_topic = RELATED_COSINE
         agreement = precedent_agreement([p for p in passages if p.kind == "learned"],
-                                        rejection, same_topic=same_topic)
+                                        rejection, same_topic=same_topic,
+                                        topic_rejected=on_topic is not None)
         close_rejection = (rejection if rejection is not None
                            and rejection.similarity >= self._settings.topic_cosine else None)
         with timings.stage("score"):
@@ -276,20 +281,25 @@ class Router:
                 question=text, calibration=self._calibration.current if self._calibration
                 else None, same_topic=same_topic,
             )
+        now = self._clock()
+        quoted: list[str] = []
+        if on_topic is not None:
+            # First, so the card shows it whatever else it has to say.
+            quoted.append(on_topic.describe(now))
         if close_rejection is not None:
-            why = rejection_reason(close_rejection)
-            confidence = replace(confidence, reasons=[*confidence.reasons, why])
-        elif agreement == 0.0 and rejection is not None:
+            quoted.append(rejection_reason(close_rejection))
+        elif agreement == 0.0 and rejection is not None and on_topic is None:
             # A related (not close) rejection lowered confidence: quote it, with its closeness.
-            why = (f"a related question ({rejection.similarity:.2f}) was rejected: "
-                   f"{rejection.text[:200]}")
-            confidence = replace(confidence, reasons=[*confidence.reasons, why])
-        topic = topic_of(passages, min_cosine=self._settings.topic_cosine)
+            quoted.append(f"a related question ({rejection.similarity:.2f}) was rejected: "
+                          f"{rejection.text[:200]}")
+        if quoted:
+            confidence = replace(confidence, reasons=[*quoted, *confidence.reasons])
         reading = combine(flags, draft.reading)
         decision_facts, record = await self._decision_facts(
-            facts or self._facts, channel, conversation or ConversationFacts(), close_rejection,
+            source, channel, conversation or ConversationFacts(), close_rejection,
             topic, _review_reasons(metadata))
-        decision_facts = replace(decision_facts, reading=reading)
+        decision_facts = replace(decision_facts, topic_rejection=on_topic, now=now,
+                                 reading=reading)
         with timings.stage("decide"):
             policy = decide(confidence=confidence, triage=flags, draft=draft, passages=passages,
                             facts=decision_facts)

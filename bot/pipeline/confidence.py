@@ -290,7 +290,8 @@ def retrieval_parts(
 
 
 def precedent_agreement(
-    approved: Sequence[Passage], rejection: Passage | None, *, same_topic: float = SAME_TOPIC
+    approved: Sequence[Passage], rejection: Passage | None, *, same_topic: float = SAME_TOPIC,
+    topic_rejected: bool = False,
 ) -> float | None:
     """Learned agreement from precedents about the same topic as this question.
 
@@ -298,8 +299,12 @@ def precedent_agreement(
     question to this one), ``rejection`` the nearest rejected draft's question. Only those at
     least ``same_topic`` close count: None when there is none (nothing changes), 0 when the
     closest is a rejection (the strongest disagreement), else the closest approval's
-    similarity (so ``2a − 1`` in ``z`` is positive).
+    similarity (so ``2a − 1`` in ``z`` is positive). ``topic_rejected``: agents' last word
+    on this question's topic (the one earned auto-send uses) is a rejection, which is 0 too,
+    however far this wording is from the rejected one.
     """
+    if topic_rejected:
+        return 0.0
     close = [p for p in approved if _cosine(p) >= same_topic]
     best = max(close, key=_cosine, default=None)
     if rejection is not None and _cosine(rejection) >= same_topic and (
@@ -362,9 +367,9 @@ def _describe(parts: Mapping[str, float | None]) -> list[str]:
     if learned is None:
         reasons.append("no approved answer on this topic to compare with")
     elif learned == 0.0:
-        # The router's signal for "the nearest decided question was a rejection" (it names the
-        # rejection itself): never an agreement line reading "(0.00)".
-        reasons.append("the nearest question agents decided was rejected")
+        # The router's signal for "agents rejected a draft on this topic or a close question"
+        # (it quotes the rejection itself): never an agreement line reading "(0.00)".
+        reasons.append("agents rejected a draft on this topic or a close question")
     else:
         verdict = "agrees with an approved" if learned >= 0.5 else "an agent rejected an"
         reasons.append(f"{verdict} answer to a close question ({learned:.2f})")

@@ -20,8 +20,9 @@ Rules (DESIGN.md, "Confidence and policy"):
   and number in it appears in those cited passages, and every commitment it makes (refund,
   credit, cancellation, deadline, policy claim) is stated by them and it claims no action
   taken (``bot.pipeline.commitments``); and then only when no agent rejected a
-  draft for a close question, the conversation's and the customer's automatic replies are
-  under their caps, and (when earning is required) the draft's topic has earned auto-send.
+  draft for a close question or (as their last word on it) for the draft's topic, the
+  conversation's and the customer's automatic replies are under their caps, and (when
+  earning is required) the draft's topic has earned auto-send.
 * ``REVIEW`` otherwise. Every decision carries the reasons for it.
 """
 
@@ -29,12 +30,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from bot.domain import Decision, DraftResult, Passage
 from bot.pipeline.commitments import unbacked_commitments
 from bot.pipeline.confidence import Confidence
 from bot.pipeline.drafting.base import retrieval_score
-from bot.pipeline.earning import TopicRecord
+from bot.pipeline.earning import TopicRecord, TopicRejection
 from bot.pipeline.grounding import ungrounded_tokens
 from bot.pipeline.reading import Reading
 from bot.pipeline.triage import Flag, Triage
@@ -71,6 +73,10 @@ class DecisionFacts:
     # Why the channel wants a person to look before anything is sent (an e-mail from someone
     # who is not the conversation's customer); any reason here rules out auto-send.
     needs_review: tuple[str, ...] = ()
+    #: Agents' last word on the draft's topic is this rejection: no draft of the topic is sent
+    #: automatically until an agent approves one again. ``now`` dates it on the card.
+    topic_rejection: TopicRejection | None = None
+    now: datetime | None = None
     # Triage's reading combined with the drafter's (bot.pipeline.reading): what the drafter's
     # reading adds (it wants a human, it is angry) escalates like triage's own flags.
     reading: Reading | None = None
@@ -152,6 +158,9 @@ def _precedent_and_caps(facts: DecisionFacts) -> list[str]:
         return list(facts.needs_review)
     if facts.rejection is not None:
         return [rejection_reason(facts.rejection)]
+    if facts.topic_rejection is not None:
+        rejected = facts.topic_rejection
+        return [rejected.describe(facts.now or rejected.rejected_at)]
     if (facts.conversation_cap is not None
             and facts.auto_replies_in_conversation >= facts.conversation_cap):
         return [f"auto-reply cap: {facts.auto_replies_in_conversation} automatic replies "

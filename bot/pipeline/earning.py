@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from bot.domain import LearnedStatus, Passage
 
@@ -41,6 +42,36 @@ class TopicRecord:
                   }.get(LearnedStatus(self.review), "")
         return (f"auto-send {state} for this topic: {self.approved}/{self.decided} approved "
                 f"unedited ({self.rate:.0%}; needs {min_approvals} at ≥{min_rate:.0%}){review}")
+
+
+@dataclass(frozen=True, slots=True)
+class TopicRejection:
+    """The newest rejection of a draft on a topic that no approval has overruled since: it
+    applies to every later question of that topic, however it is worded."""
+
+    topic: str
+    reason: str
+    rejected_at: datetime
+    agent: str | None = None
+    question: str = ""
+
+    def describe(self, now: datetime) -> str:
+        """The card's line: "An agent rejected a draft on this topic 2 days ago: <reason>"."""
+        reason = " ".join(self.reason.split())[:300] or "no reason given"
+        return f"An agent rejected a draft on this topic {ago(now - self.rejected_at)}: {reason}"
+
+
+def ago(delta: timedelta) -> str:
+    """A short, human age: "just now", "5 min ago", "3 h ago", "2 days ago"."""
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 2 * 86400:
+        hours = seconds // 3600
+        return "1 h ago" if hours == 1 else f"{hours} h ago"
+    return f"{seconds // 86400} days ago"
 
 
 def topic_of(passages: Sequence[Passage], *, min_cosine: float) -> tuple[str, str] | None:

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from tortoise.functions import Max
 
 from bot.domain import ConversationStatus, Direction, DraftStatus, QueueStatus
 from bot.store.models import Conversation, Draft, Message, OutboxItem
@@ -43,17 +46,32 @@ def _customer(conversation: Conversation) -> str:
 
 async def waiting_on_us(*, limit: int = 50, scan: int = 500) -> list[Waiting]:
     """Conversations waiting on us, longest-waiting first (at most ``limit``; the ``scan``
-    most recently active open conversations are examined)."""
+    most recently active open conversations are examined).
+
+    Set-based: a fixed handful of queries whatever the number of conversations (the newest
+    message, customer message, reply and pending draft of every scanned conversation are each
+    read in one grouped query), so ``/support pending``, reminders and the App Home stay cheap
+    with hundreds of open conversations.
+    """
     conversations = await (Conversation.filter(status__in=_OPEN).order_by("-updated_at")
                            .limit(scan).prefetch_related("customer"))
+    ids = [c.id for c in conversations]
+    if not ids:
+        return []
+    last_any = await _newest("message", ids, exclude_notes=True)
+    last_in = await _newest("message", ids, direction=Direction.IN)
+    last_reply = await _newest("outbox", ids)
+    pending = await _newest("draft", ids, status=DraftStatus.PENDING)
+    messages = {m.id: m for m in await Message.filter(
+        id__in=sorted({*last_any.values(), *last_in.values()}))}
+    replies = {r.id: r for r in await OutboxItem.filter(id__in=sorted(last_reply.values()))}
+
     found: list[Waiting] = []
     for conversation in conversations:
-        last = await (Message.filter(conversation_id=conversation.id)
-                      .exclude(direction=Direction.NOTE).order_by("-id").first())
+        last = messages.get(last_any.get(conversation.id, -1))
         if last is None:
             continue
-        newest_reply = await (OutboxItem.filter(conversation_id=conversation.id)
-                              .order_by("-id").first())
+        newest_reply = replies.get(last_reply.get(conversation.id, -1))
         reason: str | None = None
         since = last.created_at
         if newest_reply is not None and newest_reply.status == QueueStatus.DEAD:
@@ -64,13 +82,10 @@ async def waiting_on_us(*, limit: int = 50, scan: int = 500) -> list[Waiting]:
                 reason = "needs a reply"
         if reason is None:
             continue
-        pending = await (Draft.filter(conversation_id=conversation.id,
-                                      status=DraftStatus.PENDING).order_by("-id").first())
-        if pending is not None and reason == "needs a reply":
+        pending_id = pending.get(conversation.id)
+        if pending_id is not None and reason == "needs a reply":
             reason = "draft to review"
-        inbound = last if last.direction == Direction.IN else await (
-            Message.filter(conversation_id=conversation.id, direction=Direction.IN)
-            .order_by("-id").first())
+        inbound = messages.get(last_in.get(conversation.id, -1))
         words = " ".join((inbound.text if inbound else "").split())
         found.append(Waiting(
             conversation_id=conversation.id, channel=conversation.channel,
@@ -79,9 +94,21 @@ async def waiting_on_us(*, limit: int = 50, scan: int = 500) -> list[Waiting]:
             assignee=conversation.assignee, approval_channel=conversation.approval_channel,
             approval_thread_ts=conversation.approval_thread_ts,
             message_id=inbound.id if inbound else last.id,
-            pending_draft_id=pending.id if pending else None))
+            pending_draft_id=pending_id))
     found.sort(key=lambda w: w.since)
     return found[:limit]
+
+
+async def _newest(table: str, conversation_ids: list[int], *, exclude_notes: bool = False,
+                  **where: Any) -> dict[int, int]:
+    """The newest row id per conversation of ``table`` (one grouped query)."""
+    model: Any = {"message": Message, "outbox": OutboxItem, "draft": Draft}[table]
+    query = model.filter(conversation_id__in=conversation_ids, **where)
+    if exclude_notes:
+        query = query.exclude(direction=Direction.NOTE)
+    rows = await (query.annotate(newest=Max("id")).group_by("conversation_id")
+                  .values_list("conversation_id", "newest"))
+    return {int(c): int(n) for c, n in rows}
 
 
 async def claim_reminder(conversation_id: int, *, message_id: int, level: int) -> bool:

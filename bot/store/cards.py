@@ -93,6 +93,12 @@ async def thread_card_draft(conversation_id: int) -> int | None:
     return top.id if top is not None else None
 
 
+async def has_thread(conversation_id: int) -> bool:
+    """Whether the conversation has a card thread in the approval channel."""
+    return await Conversation.filter(id=conversation_id,
+                                     approval_thread_ts__not_isnull=True).exists()
+
+
 async def approval_place(conversation_id: int) -> tuple[str | None, str | None]:
     """``(channel, thread ts)`` of the conversation's card thread (None: not started yet)."""
     conversation = await Conversation.get(id=conversation_id)
@@ -157,6 +163,11 @@ async def message_with_customer(message_id: int) -> Message:
 async def latest_delivery(draft_id: int) -> OutboxItem | None:
     """The newest outbox item of a draft (its delivery state), or None."""
     return await OutboxItem.filter(draft_id=draft_id).order_by("-id").first()
+
+
+async def latest_conversation_delivery(conversation_id: int) -> OutboxItem | None:
+    """The conversation's newest reply in the outbox (any draft's or an agent's own)."""
+    return await OutboxItem.filter(conversation_id=conversation_id).order_by("-id").first()
 
 
 async def outbox_item(outbox_item_id: int) -> OutboxItem | None:

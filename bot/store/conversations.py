@@ -159,10 +159,21 @@ async def add_note(conversation_id: int, *, agent: str, text: str,
         return False, existing.id
 
 
-async def edit_customer_message(channel: str, channel_message_id: str, text: str) -> int | None:
-    """A customer edited a message we stored: keep the earlier text in its metadata, store
-    the new one, and return the id of the pending draft answering it (its card shows the new
-    question), else None. Unknown messages and unchanged texts change nothing."""
+@dataclass(frozen=True, slots=True)
+class EditedMessage:
+    """A customer's edit as stored: the message, its conversation, the earlier text, and the
+    pending draft that answered the earlier text (None when no draft waits on it)."""
+
+    message_id: int
+    conversation_id: int
+    before: str
+    pending_draft_id: int | None
+
+
+async def edit_customer_message(channel: str, channel_message_id: str,
+                                text: str) -> EditedMessage | None:
+    """A customer edited a message we stored: keep the earlier text in its metadata and store
+    the new one. Unknown messages and unchanged texts change nothing (None)."""
     message = await Message.get_or_none(channel=channel, channel_message_id=channel_message_id,
                                         direction=Direction.IN)
     if message is None or message.text == text:
@@ -171,4 +182,5 @@ async def edit_customer_message(channel: str, channel_message_id: str, text: str
     meta["edits"] = [*list(meta.get("edits") or []), message.text][-10:]
     await Message.filter(id=message.id).update(text=text, metadata=meta)
     draft = await Draft.filter(message_id=message.id, status="pending").order_by("-id").first()
-    return draft.id if draft is not None else None
+    return EditedMessage(message.id, message.conversation_id,  # type: ignore[attr-defined]
+                         message.text, draft.id if draft is not None else None)

@@ -19,6 +19,17 @@ async def recent_actions(topic: str, *, window: int) -> list[str]:
     return [str(a) for a in actions]
 
 
+async def latest_rejection(topic: str) -> LearningSignal | None:
+    """The topic's newest rejection when no approval (edited or not) came after it, with its
+    draft loaded; None when the topic's latest word from agents is not a rejection."""
+    signal: LearningSignal | None = await (
+        LearningSignal.filter(draft__topic=topic, action__in=HUMAN_ACTIONS)
+        .order_by("-id").prefetch_related("draft__message").first())
+    if signal is None or signal.action != "rejected":
+        return None
+    return signal
+
+
 async def topics() -> list[str]:
     """Every topic some draft belongs to."""
     found: list[Any] = await Draft.filter(topic__not_isnull=True).distinct().values_list(

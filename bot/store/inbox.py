@@ -166,6 +166,12 @@ async def _conversation_for(inbound: Inbound, customer: Customer) -> Conversatio
     return conversation
 
 
+async def requeue(message_id: int) -> None:
+    """Route a stored message again (the customer edited it while its draft was pending: the
+    router supersedes that draft and drafts for the new text)."""
+    await InboxItem.create(message_id=message_id)
+
+
 async def update_slack_profile(profile: Sender) -> None:
     """Fill in the name and e-mail of the customer with Slack user ``profile.id``.
 

@@ -17,7 +17,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.domain import Accepted, AcceptFn, Sender
-from channels.slack.events import SeenEvents, ignore_reason, to_inbound
+from channels.slack.events import SeenEvents, clean_text, ignore_reason, to_inbound
 from channels.slack.users import SlackUserDirectory
 from config import Settings
 
@@ -93,7 +93,11 @@ class SlackCustomerChannel:
                 or not inner.get("user") or inner.get("user") == bot_user_id
                 or inner.get("bot_id") or inner.get("ts") is None):
             return
-        await self._on_edit(f"{channel}:{inner['ts']}", str(inner.get("text") or ""))
+        # Stored as plain text like every customer message (mentions unwrapped, entities
+        # unescaped), so the card renders an edit exactly as it renders a new message.
+        text = clean_text(str(inner.get("text") or ""),
+                          bot_user_id=str(bot_user_id) if bot_user_id else None)
+        await self._on_edit(f"{channel}:{inner['ts']}", text)
 
     def _fill_profile(self, user_id: str) -> None:
         task = asyncio.create_task(self._lookup_and_save(user_id),

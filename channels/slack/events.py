@@ -31,7 +31,8 @@ def clean_text(text: str, *, bot_user_id: str | None = None) -> str:
         text = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>\s*", "", text)
     text = _LINK.sub(lambda m: f"{m.group(2)} ({m.group(1)})" if m.group(2) else m.group(1), text)
     text = _MENTION.sub(lambda m: f"@{m.group(1)}", text)
-    text = _SPECIAL.sub(lambda m: f"@{m.group(1)}", text)
+    # A group's label already carries its "@" (``<!subteam^S1|@agents>``): never "@@agents".
+    text = _SPECIAL.sub(lambda m: f"@{m.group(1).lstrip('@')}", text)
     text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     return text.strip()
 

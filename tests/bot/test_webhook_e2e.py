@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -51,7 +52,8 @@ async def system(make_settings: SettingsFactory, tmp_path: Path,
         (kb / name).write_text(text)
     # Indirect parameters: {"failures": n} makes the receiver fail n times first,
     # {"earn": n} requires n unedited approvals before a topic may be auto-sent,
-    # {"cap": n} allows n automatic replies per conversation.
+    # {"cap": n} allows n automatic replies per conversation, {"rate_percent": p} is the
+    # share of unedited approvals a topic needs.
     options: dict[str, int] = getattr(request, "param", {})
     async with callback_receiver(failures=options.get("failures", 0)) as receiver:
         settings = make_settings(
@@ -59,6 +61,7 @@ async def system(make_settings: SettingsFactory, tmp_path: Path,
             SUPPORTBOT_WEBHOOK_SHOP_CALLBACK_URL=receiver.url,
             SUPPORTBOT_AUTO_SEND_THRESHOLD="0.5", SUPPORTBOT_OUTBOX_BACKOFF="0.05",
             SUPPORTBOT_EARN_MIN_APPROVALS=options.get("earn", 0),
+            SUPPORTBOT_EARN_MIN_RATE=options.get("rate_percent", 90) / 100,
             SUPPORTBOT_AUTO_REPLY_CAP=options.get("cap", 3),
             SUPPORTBOT_WEBHOOK_MAX_BODY="4096",
         )
@@ -185,6 +188,60 @@ async def test_auto_send_is_earned_by_unedited_approvals(system: System) -> None
     assert draft.topic is not None
     assert [r.json()["decided_by"] for r in system.receiver.delivered] == [
         "U-agent", "U-agent", "auto"]
+
+
+@pytest.mark.parametrize("system", [{"earn": 1, "rate_percent": 50}], indirect=True)
+async def test_a_rejection_holds_back_later_questions_of_its_topic(system: System) -> None:
+    """Rejections are remembered by topic (the notion earned auto-send uses), not only for
+    near-identical questions: a paraphrase farther than the topic cosine from the rejected
+    question, but of the same topic, carries the rejection on its card and is not sent."""
+    from bot.flow.decisions import approve, reject
+    from bot.flow.learning import Learners
+    from bot.store import learned_review
+
+    services = system.services
+    assert services.learned is not None and services.rejected is not None
+    learners = Learners(learned=services.learned, rejected=services.rejected)
+
+    async def route(mid: str, text: str) -> Draft:
+        response = await system.post(message(mid=mid, conversation=mid, text=text))
+        await wait_for(system.settled)
+        return await Draft.get(conversation_id=response.json()["conversation_id"])
+
+    founding = await route("m-1", "How can I get a refund please?")
+    assert (await approve(founding.id, agent="U-agent", now=datetime.now(UTC),
+                          deliver=outbox.enqueue_reply, learn=learners.answer)).won
+    rejected = await route("m-2", "refund request")
+    assert rejected.topic is not None and rejected.decision == "review"
+    assert (await reject(rejected.id, agent="U-dave", now=datetime.now(UTC),
+                         reason="Refunds need a manager's OK this month",
+                         on_reject=learners.rejection)).won
+    assert await learned_review.accept(rejected.topic, admin="U-admin")
+
+    paraphrase = "Can I get refunded?"
+    nearest = (await services.rejected.search(paraphrase, limit=1))[0]
+    assert (nearest.dense_score or 0) < 0.8  # not a near-duplicate of the rejected question
+    held = await route("m-3", paraphrase)
+    assert held.topic == rejected.topic
+    assert held.decision == "review" and held.status == "pending", held.reasons
+    assert held.reasons[0].startswith("An agent rejected a draft on this topic"), held.reasons
+    assert "Refunds need a manager's OK this month" in held.reasons[0]
+    assert not any("(0.00)" in r for r in held.reasons)
+    from handoff.cards import as_dicts, draft_card
+    from handoff.state import load_card
+
+    card = json.dumps(as_dicts(draft_card(await load_card(held.id))[0]), ensure_ascii=False)
+    assert "An agent rejected a draft on this topic just now: Refunds need a manager" in card
+    # Agents approve the topic again (not taught as a new learned answer, so the topic stays
+    # the same): the rejection no longer stands and the topic (2 of 3 unedited approvals,
+    # needs 1 at 50 %) is sent automatically.
+    assert (await approve(held.id, agent="U-agent", now=datetime.now(UTC),
+                          deliver=outbox.enqueue_reply)).won
+    services.worker.kick()
+    await wait_for(system.settled)
+    sent = await route("m-4", "Can I get refunded?")
+    assert sent.decision == "auto", " | ".join(sent.reasons)
+    assert held.confidence < sent.confidence  # the standing rejection lowered it
 
 
 async def test_the_demo_can_ask_over_http_without_storing_anything(

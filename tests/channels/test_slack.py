@@ -102,6 +102,11 @@ def test_clean_text_unwraps_slack_markup() -> None:
     )
 
 
+def test_a_group_mention_keeps_one_at_sign() -> None:
+    assert clean_text("ping <!subteam^S1|@agents> and <!subteam^S2>") == (
+        "ping @agents and @subteam^S2")
+
+
 def test_thread_key_uses_the_parent_ts_for_replies() -> None:
     assert thread_key("C1", "1.2", None) == "C1:1.2"
     assert thread_key("C1", "3.4", "1.2") == "C1:1.2"

@@ -71,6 +71,8 @@ class FakeSlackAPI:
         self.users: dict[str, dict[str, Any]] = {}
         self.members: dict[str, list[str]] = {}
         self.usergroups: dict[str, list[str]] = {}
+        #: usergroups.list: a group's handle (``agents`` for ``@agents``) by id.
+        self.usergroup_handles: dict[str, str] = {}
         # Granted bot scopes, reported by auth.test in X-OAuth-Scopes as Slack does (None: no
         # header at all).
         self.scopes: set[str] | None = None
@@ -361,6 +363,10 @@ class FakeSlackAPI:
     def _m_usergroups_users_list(self, p: dict[str, Any]) -> dict[str, Any]:
         users = self.usergroups.get(str(p.get("usergroup")))
         return {"users": users} if users is not None else {"error": "no_such_subteam"}
+
+    def _m_usergroups_list(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"usergroups": [{"id": gid, "handle": handle, "name": handle.capitalize()}
+                               for gid, handle in self.usergroup_handles.items()]}
 
     def _m_files_getUploadURLExternal(self, p: dict[str, Any]) -> dict[str, Any]:
         file_id = f"F{next(self._ids):06d}"

@@ -237,8 +237,14 @@ async def test_dead_letter_shows_the_error_and_retry_works(desk: Desk) -> None:
                                                last_error="Slack refused: is_archived")
     await desk.handle.notifier.delivery_failed(item.id)
     update = desk.card_calls("chat.update", draft)[-1]
-    assert "Not delivered" in card_text(update) and "is_archived" in card_text(update)
-    assert update.json("blocks")[0]["text"]["text"].startswith("Approved · NOT delivered")
+    header = update.json("blocks")[0]["text"]["text"]
+    assert header.startswith("❌ Delivery failed — Slack refused: is_archived"), header
+    sections = [b["text"]["text"] for b in update.json("blocks")
+                if b["type"] == "section" and "text" in b]
+    state = next(t for t in sections if "Delivery failed" in t)
+    # Nobody owns the conversation: the state line mentions the approvers' group.
+    assert state.startswith("❌ *Delivery failed* — Slack refused: is_archived"), state
+    assert "<!subteam^SAGENTS>" in state
     assert cards.RETRY in card_text(update)
     await desk.edge.click(user="UAGENT1", action_id=cards.RETRY,
                           value=cards.action_value(outbox=item.id, draft=draft.id))

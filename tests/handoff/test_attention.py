@@ -79,3 +79,50 @@ async def test_a_follow_up_mentions_who_must_act_and_marks_the_top_card(desk: De
     assert posted.params["thread_ts"] == draft.approval_ts
     top = desk.card_calls("chat.update", draft)[-1]
     assert "waiting on us" in json.dumps(top.json("blocks"))
+
+
+async def test_pending_lists_every_waiting_conversation_with_its_age(admin_desk: Desk) -> None:
+    for i in range(40):
+        await admin_desk.customer_message(f"Question {i}: my invoice shows the wrong VAT number",
+                                          thread=f"P{i}")
+    await Message.all().update(created_at=NOW - timedelta(hours=3))
+    from tests.handoff.test_admin import ask
+
+    assert await ask(admin_desk, "pending") == "Working on it…"
+    await admin_desk.settle()
+    answers = await admin_desk.slack.wait_for("response_url", 2)
+    assert all(len(str(a.params["text"])) <= 3900 for a in answers)
+    text = "\n".join(str(a.params["text"]) for a in answers)
+    assert text.startswith("*40 conversations waiting on us*")
+    for i in range(40):  # every one, with customer, reason, age and first words
+        assert f"Question {i}: my invoice" in text, i
+    assert text.count("Ada Lovelace · needs a reply · waiting 3 h") == 40
+
+
+async def test_app_home_is_republished_for_the_owner_when_their_conversation_changes(
+    desk: Desk,
+) -> None:
+    desk.handle.home.delay = 0.2  # the debounce window (2 s in production)
+    draft = await desk.draft(question="Can I get a refund?", thread="H1")
+    value = cards.action_value(draft=draft.id, conversation=draft.conversation_id)  # type: ignore[attr-defined]
+    # Taking over re-renders the card; more changes right after it: one publish for all.
+    await desk.edge.click(user="UAGENT1", action_id=cards.TAKE_OVER, value=value)
+    for _ in range(3):
+        desk.handle.home.changed(int(draft.conversation_id))  # type: ignore[attr-defined]
+    await desk.settle()
+    [first] = desk.slack.calls_to("views.publish")
+    assert first.params["user_id"] == "UAGENT1"
+    assert "Mine (1)" in json.dumps(first.json("view"))
+    # The customer writes again: the owner's tab is published again, with no app_home_opened.
+    message_id = await desk.customer_message("Hello? Any answer?", thread="H1")
+    await desk.handle.notifier.customer_followup(message_id)
+    await desk.settle()
+    published = desk.slack.calls_to("views.publish")
+    assert len(published) == 2 and "Hello? Any answer?" in json.dumps(published[-1].json("view"))
+    # Released: the former owner's tab drops it (their last tab showed it as Mine).
+    await desk.edge.click(user="UAGENT1", action_id=cards.RELEASE, value=value)
+    await desk.settle()
+    last = desk.slack.calls_to("views.publish")[-1]
+    assert last.params["user_id"] == "UAGENT1" and "Mine (0)" in json.dumps(last.json("view"))
+    assert not [c for c in desk.slack.calls_to("views.publish")
+                if c.params["user_id"] != "UAGENT1"]  # nobody else was affected

@@ -26,7 +26,7 @@ async def test_an_auto_send_posts_its_card_and_correct_sends_a_follow_up(desk: D
     [card] = desk.slack.calls_to("chat.postMessage")
     shown = json.dumps(card.json("blocks"))
     assert "Sent automatically" in shown and "It ships within two business days." in shown
-    assert "&lt;!here&gt;" in shown and "<!here>" not in str(card.params["text"])
+    assert "@\\u2060here" in shown and "<!here>" not in str(card.params["text"])
     assert "Resetting your password" in shown and "0.61" in shown
     actions = next(b for b in card.json("blocks") if b["type"] == "actions")["elements"]
     assert [a["action_id"] for a in actions] == [cards.CORRECT, cards.STOP_TOPIC]

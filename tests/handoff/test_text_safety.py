@@ -45,9 +45,10 @@ async def test_hostile_customer_text_reaches_slack_escaped(desk: Desk) -> None:
         for markup in ("<!channel>", "<!here>", "<@U0BOSS>", "|acmecloud.example/admin>"):
             assert markup not in sent, (markup, sent[:300])
     card, full = posts[0], posts[1]
-    assert "&lt;!channel&gt;" in str(card.params["text"])  # the notification fallback
+    # Broadcasts become an inert word (a word joiner after the "@"), here and in the thread.
+    assert "@\u2060channel" in str(card.params["text"])  # the notification fallback
     blocks = json.dumps(card.json("blocks"))
     assert "acmecloud.example/admin (https://evil.example)" in blocks
     assert "Full customer message" in str(full.params["text"])
     assert "acmecloud.example/admin (https://evil.example)" in str(full.params["text"])
-    assert "&lt;!channel&gt;" in str(full.params["text"])
+    assert "@\u2060channel" in str(full.params["text"])

@@ -59,6 +59,9 @@ class RecordingNotifier:
     async def auto_sent(self, draft_id: int) -> None:
         self.calls.append(("auto_sent", draft_id))
 
+    async def delivery_retrying(self, outbox_item_id: int) -> None:
+        self.calls.append(("delivery_retrying", outbox_item_id))
+
     async def remind_stale(self, *, older_than: object, now: object) -> int:
         return 0
 

@@ -314,7 +314,7 @@ def test_grounding_and_coverage_judge_the_draft_against_the_passages_it_used() -
 
 def test_a_rejected_precedent_never_reads_as_a_zero_agreement() -> None:
     rejected = score([passage("a", 0.7)], learned=0.0)
-    assert "the nearest question agents decided was rejected" in rejected.reasons
+    assert "agents rejected a draft on this topic or a close question" in rejected.reasons
     assert not any("(0.00)" in r for r in rejected.reasons)
     differs = score([passage("a", 0.7)], learned=0.3)
     assert "an agent rejected an answer to a close question (0.30)" in differs.reasons

@@ -4,6 +4,7 @@ rejection, under the caps and earned; review otherwise. Every branch, table-driv
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,7 +16,7 @@ from bot.pipeline.decide import (
     PolicyDecision,
     decide,
 )
-from bot.pipeline.earning import TopicRecord
+from bot.pipeline.earning import TopicRecord, TopicRejection
 from bot.pipeline.grounding import ungrounded_tokens
 from bot.pipeline.triage import Triage, triage
 
@@ -197,3 +198,14 @@ def test_a_paused_channel_is_reviewed() -> None:
     result = run(allows=False, earning=RULE, topic=EARNED)
     assert result.decision is Decision.REVIEW
     assert "auto-send is not allowed on this channel" in result.reasons
+
+
+def test_a_rejection_standing_on_the_topic_holds_an_earned_topic_and_says_when() -> None:
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    standing = TopicRejection("answer-3", "Refunds need a manager's OK", now - timedelta(days=2),
+                              agent="U-dave")
+    result = run(earning=RULE, topic=EARNED, topic_rejection=standing, now=now)
+    assert result.decision is Decision.REVIEW
+    assert result.reasons[-1] == (
+        "An agent rejected a draft on this topic 2 days ago: Refunds need a manager's OK")
+    assert run(earning=RULE, topic=EARNED).decision is Decision.AUTO  # without it: sent
