@@ -116,7 +116,8 @@ async def test_a_mail_card_shows_the_third_party_sender_auth_verdict_attachments
     # Earlier in the conversation: Jane's own mail.
     assert "Earlier in this conversation* · 1 message" in text
     assert "my order 77 never arrived" in text
-    assert "&lt;!channel&gt;" in text and "<!channel>" not in text
+    # The broadcast reaches agents neutralised: shown, but pinging nobody.
+    assert "@\u2060channel" in text and "<!channel>" not in text
     assert conversation_view.SHOW_ORIGINAL in text
 
 
