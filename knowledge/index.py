@@ -26,7 +26,16 @@ from knowledge.fusion import (
 )
 from knowledge.ingest import DENSE, SPARSE, ingest_path
 from knowledge.spelling import Speller, vocabulary_of
-from knowledge.store import Fused, Nearest, Request, Schema, StoreError, VectorStore, Where
+from knowledge.store import (
+    NOTHING,
+    Fused,
+    Nearest,
+    Request,
+    Schema,
+    StoreError,
+    VectorStore,
+    Where,
+)
 from knowledge.types import Hit, HitSection, IngestReport, ProgressFn
 
 log = logging.getLogger(__name__)
@@ -184,13 +193,15 @@ class KnowledgeBase:
                      for m in fused_modes]
         responses = await self.store.query(self.collection, requests)
         await self._learn_doc_ids({p.id for r in responses for p in r})
-        lists = [[ScoredChunk(p.id, self._doc_of[p.id], p.score, {})
-                  for p in r if p.id in self._doc_of] for r in responses]
+        doc_of = self._doc_of
+        lists = [[ScoredChunk(p.id, doc_of[p.id], p.score, NOTHING) for p in r if p.id in doc_of]
+                 for r in responses]
         dense, sparse = lists[0], lists[1] if sparse_vec.indices else []
         fused = dict(zip(fused_modes, lists[len(lists) - len(fused_modes) :], strict=True))
         ranked = {
             m: with_support(rank_documents(m, dense, sparse, fused.get(m),
-                                           dense_weight=self.dense_weight)[:limit], dense, sparse)
+                                           dense_weight=self.dense_weight, limit=limit),
+                            dense, sparse)
             for m in modes
         }
         payloads = await self._payloads({c.chunk_id for docs in ranked.values() for d in docs

@@ -25,6 +25,7 @@ import qdrant_edge as qe
 
 from knowledge.embedder import SparseVec
 from knowledge.store import (
+    NOTHING,
     Fields,
     Found,
     Nearest,
@@ -72,9 +73,15 @@ def _found(point: Any, *, score: float = 0.0) -> Found:
     return Found(
         str(point.id),
         score,
-        point.payload or {},
-        {k: _from_edge(v) for k, v in vectors.items()} if isinstance(vectors, dict) else {},
+        point.payload or NOTHING,
+        {k: _from_edge(v) for k, v in vectors.items()} if isinstance(vectors, dict) else NOTHING,
     )
+
+
+def _answer(request: Request, points: list[Any]) -> list[Found]:
+    if request.fields is False:  # candidates: ids and scores only, the common case
+        return [Found(str(p.id), p.score, NOTHING) for p in points]
+    return [_found(p, score=p.score) for p in points]
 
 
 def _nearest(request: Nearest) -> Any:
@@ -285,7 +292,8 @@ class EdgeStore:
         if shard is None:
             return [[] for _ in requests]
         batch = qe.QueryBatchRequest([_request(r) for r in requests])
-        return [[_found(p, score=p.score) for p in points] for points in shard.query_batch(batch)]
+        return [_answer(r, points) for r, points in zip(requests, shard.query_batch(batch),
+                                                         strict=True)]
 
     async def optimize(self, collection: str) -> None:
         """Build the shard's indexes for the points written since the last build."""
