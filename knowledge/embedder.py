@@ -13,10 +13,12 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from fastembed import SparseTextEmbedding, TextEmbedding
+from typing import TYPE_CHECKING, cast
 
 from config import Settings
+
+if TYPE_CHECKING:
+    from fastembed import SparseTextEmbedding, TextEmbedding
 
 SPARSE_MODEL = "Qdrant/bm25"
 # Passages per ONNX run. Attention activations grow with batch × tokens² (64 × 256² × 12 heads
@@ -60,6 +62,10 @@ def _cached(kind: str, name: str, path: Path | None, cache_dir: Path) -> object:
         if model is None:
             cache_dir.mkdir(parents=True, exist_ok=True)
             specific = str(path) if path else None
+            # Imported with the first model: fastembed (and onnxruntime, huggingface_hub)
+            # take ~0.5 s to import, which commands that embed nothing need not pay.
+            from fastembed import SparseTextEmbedding, TextEmbedding
+
             cls = TextEmbedding if kind == "dense" else SparseTextEmbedding
             model = cls(name, cache_dir=str(cache_dir), specific_model_path=specific,
                         threads=ONNX_THREADS)
@@ -117,14 +123,12 @@ class Embedder:
         return f"{self.model_name}@{where}+{SPARSE_MODEL}"
 
     def _dense(self) -> TextEmbedding:
-        model = _cached("dense", self.model_name, self.model_path, self.cache_dir)
-        assert isinstance(model, TextEmbedding)
-        return model
+        return cast("TextEmbedding",
+                    _cached("dense", self.model_name, self.model_path, self.cache_dir))
 
     def _sparse(self) -> SparseTextEmbedding:
-        model = _cached("sparse", SPARSE_MODEL, self.sparse_model_path, self.cache_dir)
-        assert isinstance(model, SparseTextEmbedding)
-        return model
+        return cast("SparseTextEmbedding",
+                    _cached("sparse", SPARSE_MODEL, self.sparse_model_path, self.cache_dir))
 
     @property
     def dimension(self) -> int:
