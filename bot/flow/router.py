@@ -45,7 +45,7 @@ from bot.pipeline.drafting import Drafter, DraftRequest
 from bot.pipeline.earning import TopicRecord, topic_of
 from bot.pipeline.questions import RetrievalPlan, plan_retrieval
 from bot.pipeline.redact import redact
-from bot.pipeline.retrieval import Retriever, passage_from_hit, retrieve
+from bot.pipeline.retrieval import KnowledgeRetriever, Retriever, passage_from_hit, retrieve
 from bot.pipeline.triage import Triage, triage
 from bot.ports import ApprovalNotifier
 from bot.store import conversations, drafts
@@ -172,7 +172,7 @@ class Router:
         self,
         *,
         settings: Settings,
-        knowledge: Retriever | None,
+        knowledge: KnowledgeRetriever | None,
         learned: Retriever | None,
         drafter: Drafter,
         notifier: ApprovalNotifier,
