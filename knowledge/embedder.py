@@ -202,11 +202,12 @@ class Embedder:
         found: dict[str, QueryVectors] = {}
         runs: dict[str, asyncio.Task[dict[str, QueryVectors]]] = {}
         missing: list[str] = []
+        loop = asyncio.get_running_loop()
         for text in dict.fromkeys(texts):
             cached = self._remember(text)
             if cached is not None:
                 found[text] = cached
-            elif (pending := self._pending.get(text)) is not None:
+            elif (pending := self._pending.get(text)) is not None and pending.get_loop() is loop:
                 runs[text] = pending
             else:
                 missing.append(text)
