@@ -60,7 +60,9 @@ class Settings(BaseModel):
 
     data_dir: Path = Field(
         Path("./data"), alias="SUPPORTBOT_DATA_DIR",
-        description="Where the embedded SQLite database and Qdrant local mode keep their files.",
+        description=(
+            "Where the embedded SQLite database and the Qdrant Edge shards keep their files."
+        ),
     )
     database_url: SecretStr | None = Field(
         None, alias="DATABASE_URL",
@@ -71,7 +73,9 @@ class Settings(BaseModel):
     )
     qdrant_url: str | None = Field(
         None, alias="QDRANT_URL",
-        description="Qdrant server or cluster URL; unset means Qdrant local mode in the data dir.",
+        description=(
+            "Qdrant server or cluster URL; unset means Qdrant Edge (in-process) in the data dir."
+        ),
     )
     qdrant_api_key: SecretStr | None = Field(
         None, alias="QDRANT_API_KEY",

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from qdrant_client import AsyncQdrantClient
-
 from config import Settings
 from knowledge.migrate import import_local_mode
 from knowledge.store import VectorStore
-from knowledge.store_client import ClientStore
 from knowledge.store_edge import EdgeStore
 from knowledge.types import ProgressFn
 
@@ -19,6 +16,12 @@ def make_vector_store(settings: Settings) -> VectorStore:
     the same data dir cannot both open it (the second gets ``StoreError``).
     """
     if settings.qdrant_url:
+        # Imported here: qdrant-client takes ~2 s of CPU to import (its HTTP models), which
+        # every CLI command and the embedded setup would otherwise pay.
+        from qdrant_client import AsyncQdrantClient
+
+        from knowledge.store_client import ClientStore
+
         api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
         # The version check runs in a background thread at construction and only warns; a
         # server of another minor version is reported by the first real call instead.

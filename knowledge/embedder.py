@@ -13,10 +13,12 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from fastembed import SparseTextEmbedding, TextEmbedding
+from typing import TYPE_CHECKING, cast
 
 from config import Settings
+
+if TYPE_CHECKING:
+    from fastembed import SparseTextEmbedding, TextEmbedding
 
 SPARSE_MODEL = "Qdrant/bm25"
 # Passages per ONNX run. Attention activations grow with batch × tokens² (64 × 256² × 12 heads
@@ -60,6 +62,10 @@ def _cached(kind: str, name: str, path: Path | None, cache_dir: Path) -> object:
         if model is None:
             cache_dir.mkdir(parents=True, exist_ok=True)
             specific = str(path) if path else None
+            # Imported with the first model: fastembed (and onnxruntime, huggingface_hub)
+            # take ~0.5 s to import, which commands that embed nothing need not pay.
+            from fastembed import SparseTextEmbedding, TextEmbedding
+
             cls = TextEmbedding if kind == "dense" else SparseTextEmbedding
             model = cls(name, cache_dir=str(cache_dir), specific_model_path=specific,
                         threads=ONNX_THREADS)
@@ -95,6 +101,10 @@ class Embedder:
         self._cache_size = query_cache_size
         self._query_cache: OrderedDict[str, QueryVectors] = OrderedDict()
         self._cache_lock = threading.Lock()
+        # Texts being embedded right now, so a search that asks for one of them waits for
+        # that run instead of starting its own: one message's KB, learned-answer and
+        # rejection searches start together and would otherwise embed it three times.
+        self._pending: dict[str, asyncio.Task[dict[str, QueryVectors]]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Embedder:
@@ -113,14 +123,12 @@ class Embedder:
         return f"{self.model_name}@{where}+{SPARSE_MODEL}"
 
     def _dense(self) -> TextEmbedding:
-        model = _cached("dense", self.model_name, self.model_path, self.cache_dir)
-        assert isinstance(model, TextEmbedding)
-        return model
+        return cast("TextEmbedding",
+                    _cached("dense", self.model_name, self.model_path, self.cache_dir))
 
     def _sparse(self) -> SparseTextEmbedding:
-        model = _cached("sparse", SPARSE_MODEL, self.sparse_model_path, self.cache_dir)
-        assert isinstance(model, SparseTextEmbedding)
-        return model
+        return cast("SparseTextEmbedding",
+                    _cached("sparse", SPARSE_MODEL, self.sparse_model_path, self.cache_dir))
 
     @property
     def dimension(self) -> int:
@@ -180,16 +188,48 @@ class Embedder:
         return SparseVec(tuple(int(i) for i in sparse.indices), tuple(map(float, sparse.values)))
 
     async def aquery(self, text: str) -> QueryVectors:
-        """Query vectors, computed off the event loop (cached).
+        """Query vectors, computed off the event loop (cached; see ``aqueries``)."""
+        return (await self.aqueries([text]))[0]
 
-        Each query runs alone, never batched with concurrent ones: the int8 model quantizes
-        activations per batch, so a query's vector would change (cosine ~0.99) with whatever
-        it happened to share a run with, and so would its confidence.
+    async def aqueries(self, texts: Sequence[str]) -> list[QueryVectors]:
+        """The query vectors of several texts, in their order: cached ones at once, texts
+        another caller is embedding from that run, the rest in one worker-thread run.
+
+        Each text is still embedded alone, never batched with others: the int8 model
+        quantizes activations per batch, so a query's vector would change (cosine ~0.99)
+        with whatever it happened to share a run with, and so would its confidence.
         """
-        cached = self._remember(text)
-        if cached is not None:
-            return cached
-        return await asyncio.to_thread(self.query, text)
+        found: dict[str, QueryVectors] = {}
+        runs: dict[str, asyncio.Task[dict[str, QueryVectors]]] = {}
+        missing: list[str] = []
+        loop = asyncio.get_running_loop()
+        for text in dict.fromkeys(texts):
+            cached = self._remember(text)
+            if cached is not None:
+                found[text] = cached
+            elif (pending := self._pending.get(text)) is not None and pending.get_loop() is loop:
+                runs[text] = pending
+            else:
+                missing.append(text)
+        if missing:
+            run = asyncio.create_task(self._embed_queries(missing), name="embed-queries")
+            for text in missing:
+                self._pending[text] = runs[text] = run
+            run.add_done_callback(lambda done: self._embedded(missing, done))
+        for text, pending in runs.items():
+            # Shielded: a caller that is cancelled leaves the run to the others waiting.
+            found[text] = (await asyncio.shield(pending))[text]
+        return [found[t] for t in texts]
+
+    async def _embed_queries(self, texts: list[str]) -> dict[str, QueryVectors]:
+        return await asyncio.to_thread(lambda: {t: self.query(t) for t in texts})
+
+    def _embedded(self, texts: list[str], run: asyncio.Task[dict[str, QueryVectors]]) -> None:
+        for text in texts:
+            if self._pending.get(text) is run:
+                del self._pending[text]
+        if not run.cancelled():
+            run.exception()  # marked retrieved: the callers waiting for it raise it
 
     async def aembed(self, texts: Sequence[str]) -> tuple[list[list[float]], list[SparseVec]]:
         """Dense and sparse vectors of passages, computed off the event loop."""

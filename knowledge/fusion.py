@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 SearchMode = Literal["dense", "sparse", "rrf", "dbsf", "convex"]
 SEARCH_MODES: tuple[SearchMode, ...] = ("dense", "sparse", "rrf", "dbsf", "convex")
@@ -23,9 +23,10 @@ POOL_TEMPERATURE = 0.05
 SUPPORT_CHUNKS = 5
 
 
-@dataclass(frozen=True, slots=True)
-class ScoredChunk:
-    """One chunk as a search returned it (``payload``: the fields the search asked for)."""
+class ScoredChunk(NamedTuple):
+    """One chunk as a search returned it (``payload``: the fields the search asked for).
+
+    A named tuple: a search folds a few hundred candidates per query (see ``Found``)."""
 
     chunk_id: str
     doc_id: str
@@ -116,8 +117,10 @@ def rank_documents(
     fused: list[ScoredChunk] | None = None,
     *,
     dense_weight: float = DENSE_WEIGHT,
+    limit: int | None = None,
 ) -> list[DocScore]:
-    """Documents ranked by ``mode``, each with a score in [0, 1] and its raw best scores.
+    """The ``limit`` (default: all) documents ranked best by ``mode``, each with a score in
+    [0, 1] and its raw best scores.
 
     ``fused`` is Qdrant's own fusion (RRF or DBSF) of the same chunks, used for those modes.
     """
@@ -141,7 +144,7 @@ def rank_documents(
         # Qdrant's RRF (k=2) sums to at most 1 over two lists; DBSF sums two [0, 1] scores.
         scale = 1.0 if mode == "rrf" else 0.5
         scores = {d: c.score * scale for d, c in representative.items()}
-    ranked = sorted(scores, key=lambda d: (-scores[d], d))
+    ranked = sorted(scores, key=lambda d: (-scores[d], d))[:limit]
     return [
         DocScore(
             doc_id=d,

@@ -26,7 +26,16 @@ from knowledge.fusion import (
 )
 from knowledge.ingest import DENSE, SPARSE, ingest_path
 from knowledge.spelling import Speller, vocabulary_of
-from knowledge.store import Fused, Nearest, Request, Schema, StoreError, VectorStore, Where
+from knowledge.store import (
+    NOTHING,
+    Fused,
+    Nearest,
+    Request,
+    Schema,
+    StoreError,
+    VectorStore,
+    Where,
+)
 from knowledge.types import Hit, HitSection, IngestReport, ProgressFn
 
 log = logging.getLogger(__name__)
@@ -35,6 +44,9 @@ DEFAULT_COLLECTION = "kb_chunks"
 DEFAULT_MODE: SearchMode = "convex"
 _HIT_FIELDS = ["doc_id", "chunk", "title", "text", "heading_path", "source", "unit", "section",
                "position"]
+# A hit that brings no sections needs its best chunk's text only: sections are the large part
+# of a payload (up to a few thousand characters per chunk, one per supporting chunk).
+_BRIEF_FIELDS = [f for f in _HIT_FIELDS if f != "section"]
 # Candidates come back without payload: qdrant-client's local mode deep-copies a point's whole
 # payload even to return one field, and a server sends it over the network. Chunk ids map to
 # documents through ``_doc_of`` (a cache filled from payloads on a miss: ids are stable per
@@ -144,7 +156,8 @@ class KnowledgeBase:
         return report  # new words, or words of removed documents gone
 
     async def search(
-        self, query: str, limit: int = 5, *, mode: SearchMode | None = None
+        self, query: str, limit: int = 5, *, mode: SearchMode | None = None,
+        sections: int | None = None,
     ) -> list[Hit]:
         """The ``limit`` best documents for ``query``, best first, as ``Hit``s of kind "kb".
 
@@ -153,14 +166,18 @@ class KnowledgeBase:
         and its margin to the next hit, which keep their meaning whatever the fusion.
         """
         chosen = mode or self.mode
-        return (await self.rankings(query, limit, modes=(chosen,)))[chosen]
+        return (await self.rankings(query, limit, modes=(chosen,), sections=sections))[chosen]
 
     async def rankings(
-        self, query: str, limit: int = 5, *, modes: Sequence[SearchMode]
+        self, query: str, limit: int = 5, *, modes: Sequence[SearchMode],
+        sections: int | None = None,
     ) -> dict[SearchMode, list[Hit]]:
         """Document rankings of one query under several modes, from one embedding and one
         batched Query API call (dense and sparse chunk candidates, plus Qdrant's RRF/DBSF
         fusion of both as prefetches when asked). Chunks fold into documents by their best.
+        Only the first ``sections`` documents of each ranking (default: all) bring their
+        sections; the others bring their best chunk's text, which is all a reader of the
+        lower ranks is given.
         """
         if not query.strip() or not (
             self._ready or await self.store.exists(self.collection)
@@ -184,17 +201,22 @@ class KnowledgeBase:
                      for m in fused_modes]
         responses = await self.store.query(self.collection, requests)
         await self._learn_doc_ids({p.id for r in responses for p in r})
-        lists = [[ScoredChunk(p.id, self._doc_of[p.id], p.score, {})
-                  for p in r if p.id in self._doc_of] for r in responses]
+        doc_of = self._doc_of
+        lists = [[ScoredChunk(p.id, doc_of[p.id], p.score, NOTHING) for p in r if p.id in doc_of]
+                 for r in responses]
         dense, sparse = lists[0], lists[1] if sparse_vec.indices else []
         fused = dict(zip(fused_modes, lists[len(lists) - len(fused_modes) :], strict=True))
         ranked = {
             m: with_support(rank_documents(m, dense, sparse, fused.get(m),
-                                           dense_weight=self.dense_weight)[:limit], dense, sparse)
+                                           dense_weight=self.dense_weight, limit=limit),
+                            dense, sparse)
             for m in modes
         }
-        payloads = await self._payloads({c.chunk_id for docs in ranked.values() for d in docs
-                                         for c in (d.best, *d.support)})
+        full = {c.chunk_id for docs in ranked.values() for d in docs[:sections]
+                for c in (d.best, *d.support)}
+        brief = {d.best.chunk_id for docs in ranked.values() for d in docs} - full
+        payloads = {**await self._payloads(full, _HIT_FIELDS),
+                    **await self._payloads(brief, _BRIEF_FIELDS)}
         # A chunk deleted between the two calls (its document re-ingested meanwhile) is
         # dropped rather than shown without text; the next search sees the new version.
         return {
@@ -247,11 +269,13 @@ class KnowledgeBase:
         for point in await self.store.retrieve(self.collection, missing, fields=["doc_id"]):
             self._doc_of[point.id] = str(point.payload["doc_id"])
 
-    async def _payloads(self, chunk_ids: set[str]) -> dict[str, Mapping[str, Any]]:
-        """The displayed fields of a few chunks, by point id, in one call."""
+    async def _payloads(
+        self, chunk_ids: set[str], fields: list[str]
+    ) -> dict[str, Mapping[str, Any]]:
+        """The ``fields`` of a few chunks, by point id, in one call."""
         if not chunk_ids:
             return {}
-        points = await self.store.retrieve(self.collection, sorted(chunk_ids), fields=_HIT_FIELDS)
+        points = await self.store.retrieve(self.collection, sorted(chunk_ids), fields=fields)
         return {p.id: p.payload for p in points}
 
     async def drop(self) -> None:

@@ -16,13 +16,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-
-from qdrant_client import AsyncQdrantClient
+from typing import TYPE_CHECKING
 
 from knowledge.store import Point, Schema
-from knowledge.store_client import ClientStore
 from knowledge.store_edge import EdgeStore
 from knowledge.types import ProgressFn
+
+if TYPE_CHECKING:
+    from knowledge.store_client import ClientStore
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,11 @@ async def import_local_mode(
         "collections (%s) into Qdrant Edge in %s", legacy, len(names), ", ".join(names),
         store.root,
     )
+    # Only here: qdrant-client takes ~2 s of CPU to import, and only old data dirs need it.
+    from qdrant_client import AsyncQdrantClient
+
+    from knowledge.store_client import ClientStore
+
     source = ClientStore(client=AsyncQdrantClient(path=str(legacy)))
     copied = 0
     try:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from types import MappingProxyType
+from typing import Any, Literal, NamedTuple, Protocol
 
 from knowledge.embedder import SparseVec
 
@@ -42,14 +43,20 @@ class Point:
     payload: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class Found:
-    """A point read back: its id, score (0 when not scored) and the payload asked for."""
+NOTHING: Mapping[str, Any] = MappingProxyType({})
+
+
+class Found(NamedTuple):
+    """A point read back: its id, score (0 when not scored) and the payload asked for.
+
+    A named tuple, not a frozen dataclass: a search reads a few hundred candidates per query,
+    and building each costs a third as much.
+    """
 
     id: str
     score: float
     payload: Mapping[str, Any]
-    vectors: Mapping[str, VectorValue] = field(default_factory=dict)
+    vectors: Mapping[str, VectorValue] = NOTHING
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ import qdrant_edge as qe
 
 from knowledge.embedder import SparseVec
 from knowledge.store import (
+    NOTHING,
     Fields,
     Found,
     Nearest,
@@ -72,9 +73,15 @@ def _found(point: Any, *, score: float = 0.0) -> Found:
     return Found(
         str(point.id),
         score,
-        point.payload or {},
-        {k: _from_edge(v) for k, v in vectors.items()} if isinstance(vectors, dict) else {},
+        point.payload or NOTHING,
+        {k: _from_edge(v) for k, v in vectors.items()} if isinstance(vectors, dict) else NOTHING,
     )
+
+
+def _answer(request: Request, points: list[Any]) -> list[Found]:
+    if request.fields is False:  # candidates: ids and scores only, the common case
+        return [Found(str(p.id), p.score, NOTHING) for p in points]
+    return [_found(p, score=p.score) for p in points]
 
 
 def _nearest(request: Nearest) -> Any:
@@ -125,9 +132,10 @@ class EdgeStore:
 
     async def exists(self, collection: str) -> bool:
         """True when the collection's shard exists (open or on disk)."""
-        return collection in self._shards or await asyncio.to_thread(
-            (self.path(collection) / _CONFIG_FILE).exists
-        )
+        # Asked before every search of a collection that may not exist yet (no rejection
+        # recorded so far): one stat of a local file costs microseconds, a worker-thread hop
+        # for it ten times that and a wake-up of the other core.
+        return collection in self._shards or (self.path(collection) / _CONFIG_FILE).exists()
 
     async def ensure(self, collection: str, schema: Schema) -> None:
         """Open or create the shard, check its vector sizes, add missing payload indexes."""
@@ -285,7 +293,8 @@ class EdgeStore:
         if shard is None:
             return [[] for _ in requests]
         batch = qe.QueryBatchRequest([_request(r) for r in requests])
-        return [[_found(p, score=p.score) for p in points] for points in shard.query_batch(batch)]
+        return [_answer(r, points) for r, points in zip(requests, shard.query_batch(batch),
+                                                         strict=True)]
 
     async def optimize(self, collection: str) -> None:
         """Build the shard's indexes for the points written since the last build."""

@@ -11,25 +11,27 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.cli.kb import progress_reporter
-from bot.evaluation.plot import reliability_png
-from bot.evaluation.replay import current_auto_policy, format_table, load_cases, replay, summarise
-from bot.evaluation.routing import RoutingEvalError, load_rows, resolve_kbs, run_routing
-from bot.evaluation.routing_report import format_table as routing_table
-from bot.evaluation.routing_report import learning_table
-from bot.evaluation.routing_report import summarise as routing_summary
-from bot.pipeline.drafting.base import Drafter
-from bot.pipeline.drafting.offline import OfflineDrafter
-from bot.ports import NullNotifier
 from config import Settings
-from knowledge import Embedder, KnowledgeBase, open_vector_store
-from knowledge.learned import LearnedAnswers
+
+if TYPE_CHECKING:
+    from bot.pipeline.drafting.base import Drafter
+
+# The evaluation, router and drafter modules are imported by the commands that use them:
+# every ``supportbot`` invocation builds this parser, and ``--help`` should not pay for them.
 
 
 async def cmd_routing(settings: Settings, args: argparse.Namespace) -> int:
     """AUROC of confidence and the review/human split on labelled messages."""
+    from bot.evaluation.plot import reliability_png
+    from bot.evaluation.routing import RoutingEvalError, load_rows, resolve_kbs, run_routing
+    from bot.evaluation.routing_report import format_table as routing_table
+    from bot.evaluation.routing_report import learning_table
+    from bot.evaluation.routing_report import summarise as routing_summary
+    from bot.pipeline.drafting.offline import OfflineDrafter
+
     path = Path(args.rows)
     try:
         rows = load_rows(path)
@@ -72,10 +74,20 @@ async def cmd_routing(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     """Replay stored conversations through the current pipeline; send nothing."""
+    from bot.evaluation.replay import (
+        current_auto_policy,
+        format_table,
+        load_cases,
+        replay,
+        summarise,
+    )
     from bot.flow.router import Router
     from bot.ops.stats import parse_window
     from bot.pipeline.drafting.factory import make_drafter
+    from bot.ports import NullNotifier
     from bot.store import db
+    from knowledge import Embedder, KnowledgeBase, open_vector_store
+    from knowledge.learned import LearnedAnswers
 
     try:
         window = parse_window(args.since)

@@ -46,7 +46,7 @@ from bot.pipeline.earning import TopicRecord, topic_of
 from bot.pipeline.questions import RetrievalPlan, plan_retrieval
 from bot.pipeline.reading import Reading, combine
 from bot.pipeline.redact import redact
-from bot.pipeline.retrieval import Retriever, passage_from_hit, retrieve
+from bot.pipeline.retrieval import KnowledgeRetriever, Retriever, passage_from_hit, retrieve
 from bot.pipeline.triage import Flag, Triage, triage
 from bot.ports import ApprovalNotifier
 from bot.store import conversations, drafts
@@ -185,7 +185,7 @@ class Router:
         self,
         *,
         settings: Settings,
-        knowledge: Retriever | None,
+        knowledge: KnowledgeRetriever | None,
         learned: Retriever | None,
         drafter: Drafter,
         notifier: ApprovalNotifier,

@@ -20,9 +20,17 @@ LEARNED_SOURCES = 2
 
 
 class Retriever(Protocol):
-    """Knowledge search as retrieval needs it (``knowledge`` implements it)."""
+    """Learned-answer search as retrieval needs it (``knowledge`` implements it)."""
 
     async def search(self, query: str, limit: int = 5) -> Sequence[Hit]: ...
+
+
+class KnowledgeRetriever(Protocol):
+    """Knowledge-base search as retrieval needs it: only the first ``sections`` hits need
+    their sections (the articles the drafter may read in full)."""
+
+    async def search(self, query: str, limit: int = 5, *,
+                     sections: int | None = None) -> Sequence[Hit]: ...
 
 
 def passage_from_hit(hit: Hit) -> Passage:
@@ -65,24 +73,32 @@ def merge_sources(kb: list[Passage], learned: list[Passage]) -> list[Passage]:
 async def retrieve(
     plan: RetrievalPlan,
     *,
-    knowledge: Retriever | None,
+    knowledge: KnowledgeRetriever | None,
     learned: Retriever | None,
     budget_tokens: int,
     max_articles: int,
 ) -> list[Passage]:
     """Every query of ``plan`` against the knowledge base (rankings merged in turns), the
-    first against the learned answers, then the passages assembled within the budget."""
+    first against the learned answers, then the passages assembled within the budget.
 
-    async def search(source: Retriever | None, query: str, limit: int) -> list[Passage]:
-        if source is None:
+    A single query's hits after the first ``max_articles`` bring no sections (the drafter
+    reads no more articles in full). With several queries every hit brings them: an article
+    found by two rankings receives the sections of both."""
+    sections = max_articles if len(plan.queries) == 1 else None
+
+    async def articles(query: str) -> list[Passage]:
+        if knowledge is None:
             return []
-        return [passage_from_hit(h) for h in await source.search(query, limit=limit)]
+        hits = await knowledge.search(query, limit=KB_SOURCES, sections=sections)
+        return [passage_from_hit(h) for h in hits]
 
-    first = plan.queries[0]
-    rankings = await asyncio.gather(
-        search(learned, first, LEARNED_SOURCES),
-        *(search(knowledge, query, KB_SOURCES) for query in plan.queries),
-    )
+    async def answers(query: str) -> list[Passage]:
+        if learned is None:
+            return []
+        return [passage_from_hit(h) for h in await learned.search(query, limit=LEARNED_SOURCES)]
+
+    rankings = await asyncio.gather(answers(plan.queries[0]),
+                                    *(articles(query) for query in plan.queries))
     kb = merge_rankings(rankings[1:], KB_SOURCES)
     passages = merge_sources(kb, rankings[0])
     return assemble(passages, budget_tokens=budget_tokens, max_articles=max_articles)

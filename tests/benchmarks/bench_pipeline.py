@@ -9,6 +9,12 @@ embedding and search, CPU time per message (steadier than wall time on a shared 
 peak RSS (after ingest and after each backend; the Edge shards are ingested once and shared).
 Set SUPPORTBOT_EMBED_MODEL_PATH to the int8 folder for the int8 rows, and
 SUPPORTBOT_WORKER_CONCURRENCY to try another number of messages in flight (default 8).
+
+``--articles N`` answers from a generated help centre of N articles instead of banking77's 77
+(bench_scale.py's generator: real utterances from the shared datasets, a title and three
+example questions each, written as Markdown files). Its points are written from each
+utterance's vectors in a separate process first, as bench_scale does, so the run's ingest
+finds them unchanged and the peak RSS is the pipeline's own.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import hashlib
 import hmac
 import json
 import os
+import random
 import resource
 import statistics
 import sys
@@ -85,10 +92,11 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def env_for(data_dir: Path, database_url: str | None) -> dict[str, str]:
+def env_for(data_dir: Path, database_url: str | None,
+            kb_dir: Path = DATASET / "kb") -> dict[str, str]:
     env = {
         "SUPPORTBOT_DATA_DIR": str(data_dir),
-        "SUPPORTBOT_KB_DIR": str(DATASET / "kb"),
+        "SUPPORTBOT_KB_DIR": str(kb_dir),
         "SUPPORTBOT_WEBHOOK_BENCH_SECRET": SECRET,
         "SUPPORTBOT_DEMO": "false",
         "SUPPORTBOT_EMBED_MODEL_PATH": os.environ.get(
@@ -125,13 +133,42 @@ def signed(body: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
                  "X-Supportbot-Signature": f"sha256={mac}"}
 
 
-async def run_backend(backend: str, queries: list[str], qdrant_dir: Path) -> dict[str, Any]:
+async def generated_kb(articles: int, folder: Path, edge_dir: Path) -> None:
+    """Write a generated help centre of ``articles`` files to ``folder`` and its points to the
+    Edge shard in ``edge_dir``, from each distinct utterance's vectors (see bench_scale)."""
+    sys.path.insert(0, str(REPO / "tests" / "benchmarks"))
+    from bench_scale import Vectors, article, grow_kb, utterances
+
+    from knowledge import EdgeStore
+    from knowledge.loader import iter_kb_files, load_document
+
+    pool, _ = utterances()
+    rng = random.Random(14)
+    for n in range(articles):
+        doc = article(n, pool, rng)
+        path = folder / f"{doc.doc_id}.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(doc.body, encoding="utf-8")
+    docs = [load_document(path, folder) for path in iter_kb_files(folder)]
+    settings = load_settings(env_for(folder, None, folder), env_file=None)
+    embedder = Embedder.from_settings(settings)
+    vectors = Vectors(embedder)
+    vectors.add(pool)
+    store = EdgeStore(root=edge_dir)
+    try:
+        await grow_kb(KnowledgeBase(store=store, embedder=embedder), docs, vectors)
+    finally:
+        await store.close()
+
+
+async def run_backend(backend: str, queries: list[str], qdrant_dir: Path,
+                      kb_dir: Path = DATASET / "kb") -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         pg_name = None
         url = None
         if backend == "postgres":
             url, pg_name = await fresh_pg()
-        settings = load_settings(env_for(Path(tmp), url), env_file=None)
+        settings = load_settings(env_for(Path(tmp), url, kb_dir), env_file=None)
         # Share the ingested Edge shards between backends (ingest cost is not the subject).
         settings = settings.model_copy(update={"data_dir": Path(tmp)})
         (Path(tmp) / "edge").symlink_to(qdrant_dir, target_is_directory=True)
@@ -139,7 +176,10 @@ async def run_backend(backend: str, queries: list[str], qdrant_dir: Path) -> dic
         try:
             async with build_services(settings) as services:
                 assert services.knowledge is not None
-                await services.knowledge.ingest(settings.kb_dir)
+                report = await services.knowledge.ingest(settings.kb_dir)
+                if report.added or report.updated:  # the generated points are current
+                    print(f"[{backend}] ingest embedded {len(report.added)} new and "
+                          f"{len(report.updated)} changed documents", flush=True)
                 await services.knowledge.search("warm up")
                 rss_ingest = peak_rss_mb()
                 # The bare cost of what the router cannot avoid (embed + hybrid search), before
@@ -211,17 +251,35 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--articles", type=int, default=0,
+                        help="answer from a generated help centre of N articles")
+    parser.add_argument("--generate", nargs=2, metavar=("KB_DIR", "EDGE_DIR"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.generate:
+        await generated_kb(args.articles, Path(args.generate[0]), Path(args.generate[1]))
+        return
     rows = [json.loads(line) for line in (DATASET / "queries.jsonl").open()]
     queries = [rows[i % len(rows)]["query"] for i in range(args.messages)]
     results = []
-    with tempfile.TemporaryDirectory() as qdrant_home:
+    with tempfile.TemporaryDirectory() as qdrant_home, \
+            tempfile.TemporaryDirectory() as generated:
+        kb_dir, kb_name = DATASET / "kb", "banking77's 77 articles"
+        if args.articles:
+            kb_dir, kb_name = Path(generated), f"{args.articles} generated articles"
+            started = time.perf_counter()
+            child = await asyncio.create_subprocess_exec(
+                sys.executable, __file__, "--articles", str(args.articles),
+                "--generate", generated, qdrant_home)
+            if await child.wait():
+                raise SystemExit(f"generating the help centre failed ({child.returncode})")
+            print(f"{kb_name} written in {time.perf_counter() - started:.0f}s", flush=True)
         for backend in args.backends.split(","):
-            results.append(await run_backend(backend, queries, Path(qdrant_home)))
+            results.append(await run_backend(backend, queries, Path(qdrant_home), kb_dir))
     model = Path(env_for(Path("."), None)["SUPPORTBOT_EMBED_MODEL_PATH"]).name
-    print(f"\nPipeline: {args.messages} webhook messages (banking77 queries), offline drafter, "
-          f"{model} + BM25, Qdrant Edge, {os.cpu_count()} cores\n")
+    print(f"\nPipeline: {args.messages} webhook messages (banking77 queries) against "
+          f"{kb_name}, offline drafter, {model} + BM25, Qdrant Edge, {os.cpu_count()} cores\n")
     print("| backend | msgs/s | CPU ms/msg (event loop) | accept p50 / p99 ms | "
           "accept→decision p50 / p99 ms | per msg ms | embed ms | embed+search ms | "
           "overhead outside embed+search | "

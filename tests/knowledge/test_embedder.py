@@ -57,3 +57,29 @@ def test_query_cache_is_bounded_and_keeps_recent_texts(embedder: Embedder) -> No
     assert cached.query("a") is first
     assert cached.query("b") is not cached.query("c")
     assert _fresh(embedder).query("a") is not _fresh(embedder).query("a")
+
+
+class _Counting(Embedder):
+    """The real embedder, counting the texts it runs through the models."""
+
+    runs: list[str]
+
+    def query(self, text: str) -> tuple[tuple[float, ...], object]:  # type: ignore[override]
+        self.runs.append(text)
+        return super().query(text)
+
+
+async def test_searches_of_one_message_started_together_embed_it_once(
+    embedder: Embedder,
+) -> None:
+    # The KB, learned-answer and rejection searches of a message start at the same time.
+    counting = _Counting(model_name=embedder.model_name, model_path=embedder.model_path,
+                         sparse_model_path=embedder.sparse_model_path,
+                         cache_dir=embedder.cache_dir, query_cache_size=0)
+    counting.runs = []
+    vectors = await asyncio.gather(*(counting.aquery(QUESTIONS[0]) for _ in range(3)),
+                                   counting.aqueries([QUESTIONS[0], QUESTIONS[1], QUESTIONS[0]]))
+    assert counting.runs == [QUESTIONS[0], QUESTIONS[1]]
+    alone = _fresh(embedder).query(QUESTIONS[0])
+    assert vectors[0] == vectors[1] == vectors[2] == alone
+    assert vectors[3] == [alone, _fresh(embedder).query(QUESTIONS[1]), alone]

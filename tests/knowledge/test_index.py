@@ -164,3 +164,17 @@ async def test_words_of_a_new_document_are_corrected_to_after_ingest(
     assert (await kb.speller()).correct("warrantee") == "warranty"
     hits = await kb.search("warrantee", limit=1)
     assert hits[0].doc_id == "warranty" and (hits[0].sparse_score or 0.0) > 0
+
+
+async def test_only_the_hits_asked_for_bring_their_sections(
+    kb: KnowledgeBase, small_kb: Path
+) -> None:
+    await kb.ingest(small_kb)
+    every = await kb.search("I forgot my password", limit=3)
+    first = await kb.search("I forgot my password", limit=3, sections=1)
+    assert [h.doc_id for h in first] == [h.doc_id for h in every]
+    assert first[0].sections == every[0].sections and first[0].sections
+    assert all(h.sections for h in every)
+    # The lower ranks keep their best chunk's text and scores, without the sections.
+    assert [h.sections for h in first[1:]] == [(), ()]
+    assert [(h.text, h.score) for h in first[1:]] == [(h.text, h.score) for h in every[1:]]

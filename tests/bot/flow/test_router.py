@@ -30,7 +30,8 @@ class FixedRetriever:
         self.hits = list(hits)
         self.queries: list[str] = []
 
-    async def search(self, query: str, limit: int = 5) -> Sequence[Hit]:
+    async def search(self, query: str, limit: int = 5, *,
+                     sections: int | None = None) -> Sequence[Hit]:
         self.queries.append(query)
         return self.hits[:limit]
 

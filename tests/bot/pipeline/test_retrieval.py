@@ -1,5 +1,6 @@
 """Retrieval to passages with the real embedding model: follow-ups in their conversation,
-one article per question of a multi-question mail, whole sections for the drafter."""
+one article per question of a multi-question mail, whole sections for the drafter. On both
+vector stores (Qdrant Edge, and qdrant-client's local mode as the stand-in for a server)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import pytest
 
 from bot.pipeline.questions import plan_retrieval
 from bot.pipeline.retrieval import retrieve
-from knowledge import EdgeStore, Embedder, KnowledgeBase
+from knowledge import Embedder, KnowledgeBase
 from tests.conftest import SettingsFactory
+from tests.knowledge.conftest import STORES, open_store
 
 ARTICLES = {
     "refunds.md": """\
@@ -55,8 +57,9 @@ ARTICLES = {
 }
 
 
-@pytest.fixture
-async def kb(tmp_path: Path, make_settings: SettingsFactory) -> AsyncIterator[KnowledgeBase]:
+@pytest.fixture(params=STORES)
+async def kb(request: pytest.FixtureRequest, tmp_path: Path,
+             make_settings: SettingsFactory) -> AsyncIterator[KnowledgeBase]:
     settings = make_settings()
     if settings.embed_model_path is None or settings.sparse_model_path is None:
         pytest.skip("offline models not found (set SUPPORTBOT_EMBED_MODEL_PATH/SPARSE)")
@@ -64,7 +67,7 @@ async def kb(tmp_path: Path, make_settings: SettingsFactory) -> AsyncIterator[Kn
     folder.mkdir()
     for name, text in ARTICLES.items():
         (folder / name).write_text(textwrap.dedent(text), encoding="utf-8")
-    store = EdgeStore(root=tmp_path / "edge")
+    store = open_store(request.param, tmp_path)
     knowledge = KnowledgeBase(store=store, embedder=Embedder.from_settings(settings))
     await knowledge.ingest(folder)
     yield knowledge
