@@ -333,7 +333,7 @@ class Settings(BaseModel):
         ),
     )
     human_threshold: float = Field(
-        0.35, ge=0, le=1, alias="SUPPORTBOT_HUMAN_THRESHOLD",
+        0.4, ge=0, le=1, alias="SUPPORTBOT_HUMAN_THRESHOLD",
         description="Below this confidence a draft goes to humans as escalated.",
     )
     coverage_floor: float = Field(

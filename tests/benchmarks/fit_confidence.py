@@ -93,8 +93,9 @@ def _auroc(rows: Sequence[dict[str, Any]], calibration: Calibration) -> float:
 
 
 def fit(rows: Sequence[dict[str, Any]], l2: float) -> Calibration | None:
-    return fit_calibration(_samples(rows), prior=None, fixed=HAND_SET, l2=l2, min_samples=10,
-                           source="answer benchmark")
+    # Offline extracts are grounded by construction: grounding cannot be fitted on them.
+    return fit_calibration(_samples(rows), prior=None, fixed=HAND_SET | {"grounding"}, l2=l2,
+                           min_samples=10, source="answer benchmark")
 
 
 def report(rows: list[dict[str, Any]], l2: float) -> None:
