@@ -19,6 +19,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from bot.domain import DraftResult, Passage
 from bot.pipeline.drafting.base import DraftRequest, retrieval_score
@@ -328,7 +329,7 @@ def _render(section: Section, wanted: set[str]) -> str:
         matching = [b for b in blocks if wanted & content_words(b.text())]
         keep = {id(blocks[0])} | {id(b) for b in matching}
         # What a kept block announces ("Download the release's code:") comes with it.
-        for before, after in zip(blocks, blocks[1:], strict=False):
+        for before, after in pairwise(blocks):
             if id(before) in keep and before.text().rstrip().endswith(":"):
                 keep.add(id(after))
         blocks = [b for b in blocks if id(b) in keep]
