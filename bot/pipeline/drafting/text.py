@@ -74,7 +74,15 @@ _SYNONYMS: dict[str, frozenset[str]] = {
     "text": frozenset({"sms"}),
     "kept": frozenset({"keep"}),
     "keep": frozenset({"kept"}),
+    "pictur": frozenset({"imag"}),
+    "photo": frozenset({"imag"}),
+    "maximum": frozenset({"max", "limit"}),
 }
+
+
+def synonyms(stemmed: str) -> frozenset[str]:
+    """Stems an article may use for the customer's stemmed word ("pictur" → "imag")."""
+    return _SYNONYMS.get(stemmed, frozenset())
 
 
 def content_words(text: str) -> set[str]:

@@ -163,6 +163,13 @@ def test_question_frame_words_are_not_the_subject_a_passage_must_cover() -> None
     assert fuzzy_coverage("How long does the battery last?", refunds) < 0.5
 
 
+def test_a_customer_word_for_what_the_article_names_otherwise_counts_as_covered() -> None:
+    avatars = "Avatars: PNG, GIF or JPG, at most 2 MB; images are downscaled to 400x400px."
+    assert fuzzy_coverage("avatar picture", avatars) == 1.0
+    assert fuzzy_coverage("avatar photo", avatars) == 1.0
+    assert fuzzy_coverage("avatar video", avatars) < 1.0
+
+
 def test_sparse_strength_is_log_scaled_and_bounded() -> None:
     assert sparse_strength(0.0) == 0.0
     assert 0.0 < sparse_strength(5.0) < sparse_strength(20.0) < sparse_strength(100.0) == 1.0
