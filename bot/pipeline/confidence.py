@@ -11,7 +11,8 @@ contribution so the card can show why a draft scored as it did:
 * ``sparse_strength`` — the best passage's BM25 score, log-scaled; ``rank_agreement`` — 1
   when BM25 and the dense ranking agree on the best source;
 * ``coverage`` — share of the question's content words found in the passages the draft
-  *used* (its cited sources; the best passage when it cites none), typos forgiven;
+  *used* (its cited sources; the best passage when it cites none), typos forgiven; for a
+  message of several questions, that of its best-covered question;
 * ``answer_coverage`` — share of the question's content words the reply itself addresses;
 * ``grounding`` — share of the reply's claims supported by the passages it used, halved for
   every number, URL or address no passage contains (``bot.pipeline.grounding``);
@@ -43,6 +44,7 @@ from bot.domain import DraftResult, Passage
 from bot.pipeline.drafting.base import retrieval_score
 from bot.pipeline.drafting.text import QUESTION_FRAME, STOPWORDS, stem, synonyms, words
 from bot.pipeline.grounding import grounding
+from bot.pipeline.questions import split_questions
 from bot.pipeline.triage import Triage
 
 PARTS: tuple[str, ...] = (
@@ -250,6 +252,14 @@ def fuzzy_coverage(question: str, passage: str) -> float:
     return total / len(wanted)
 
 
+def question_coverage(message: str, passage: str) -> float:
+    """``fuzzy_coverage`` of the best-covered question of ``message``: a message asking
+    several things ("When will my parcel ship? Could someone look into it personally?") is
+    on the passage's subject when one of its questions is; the drafter says which it cannot
+    answer."""
+    return max(fuzzy_coverage(q, passage) for q in split_questions(message))
+
+
 def answer_source(passage: Passage) -> str:
     """What a passage's answer rests on: a learned answer approved from a KB article counts
     as that article (the agents' words for it, not a rival to it)."""
@@ -334,7 +344,7 @@ def draft_parts(
     used_text = "\n".join(f"{p.title}\n{p.text}" for p in used)
     reply = draft.reply.strip()
     return {
-        "coverage": fuzzy_coverage(question, used_text),
+        "coverage": question_coverage(question, used_text),
         "answer_coverage": fuzzy_coverage(question, reply) if reply else 0.0,
         "grounding": grounding(reply, used).value if reply else None,
         "negation_mismatch": float(negation_mismatch(question, used_text)),

@@ -13,6 +13,7 @@ from bot.pipeline.confidence import (
     Confidence,
     combine,
     fuzzy_coverage,
+    question_coverage,
     score_confidence,
     sparse_strength,
 )
@@ -161,6 +162,14 @@ def test_question_frame_words_are_not_the_subject_a_passage_must_cover() -> None
     assert fuzzy_coverage("How long until a refund reaches my card?", refunds) == 1.0
     # A subject the passage never mentions still counts against it.
     assert fuzzy_coverage("How long does the battery last?", refunds) < 0.5
+
+
+def test_a_message_is_on_the_subject_when_one_of_its_questions_is() -> None:
+    shipping = "Parcels ship within 2 business days; the tracking link comes by e-mail."
+    message = "When will my parcel ship? Could somebody from your team look into it personally?"
+    assert fuzzy_coverage(message, shipping) < 0.5  # the request words dilute it
+    assert question_coverage(message, shipping) == fuzzy_coverage(
+        "When will my parcel ship?", shipping) > 0.6
 
 
 def test_a_customer_word_for_what_the_article_names_otherwise_counts_as_covered() -> None:
