@@ -65,8 +65,9 @@ PARTS: tuple[str, ...] = (
 # knowledge/samples and the Mastodon help center, "correct" = every required fact present;
 # ridge L2 = 1 towards 0, HAND_SET and grounding held), after question-frame words left
 # coverage and the drafter answered from the sections after an introduction. With coverage
-# forgiving synonyms as well: AUROC 0.879 on the benchmark; refits 0.859 5-fold, and fitted
-# on one KB, scored on the other 0.879 (samples) and 0.766 (Mastodon). Grounding keeps its
+# forgiving synonyms and taking a message's best-covered question: AUROC 0.881 on the
+# benchmark; refits 0.861 5-fold, and fitted on one KB, scored on the other 0.877 (samples)
+# and 0.767 (Mastodon). Grounding keeps its
 # earlier weight: an extract is grounded by construction, so offline drafts cannot fit it,
 # and it is what catches an invented figure in Claude's. The benchmark never shows a
 # reported problem met by a plain how-to, so negation_mismatch keeps the weight fitted on
