@@ -340,6 +340,11 @@ class Settings(BaseModel):
         0.4, ge=0, le=1, alias="SUPPORTBOT_HUMAN_THRESHOLD",
         description="Below this confidence a draft goes to humans as escalated.",
     )
+    coverage_floor: float = Field(
+        0.6, ge=0, le=1, alias="SUPPORTBOT_COVERAGE_FLOOR",
+        description="Out of scope: a draft goes to humans when the passages it used hold less "
+        "than this share of the question's subject words (0 turns the check off).",
+    )
     earn_min_approvals: int = Field(
         5, ge=0, alias="SUPPORTBOT_EARN_MIN_APPROVALS",
         description="Unedited approvals a topic needs before it may be auto-sent.",

@@ -324,6 +324,7 @@ class Router:
         return DecisionFacts(
             auto_send_threshold=threshold,
             human_threshold=s.human_threshold,
+            coverage_floor=s.coverage_floor,
             channel_paused=paused,
             rejection=rejection,
             auto_replies_in_conversation=conversation.auto_replies,

@@ -12,9 +12,10 @@ Rules (DESIGN.md, "Confidence and policy"):
   answered).
 * ``HUMAN`` when triage escalates (angry, legal, account action, prompt injection), when the
   drafter's reading does (it read that the customer wants a person or is angry: the stricter
-  of the two readings wins, ``bot.pipeline.reading``), when no
-  passage reaches the grounding floor, when the drafter failed or asked for a human, when
-  the reply is empty, or when confidence is below the human threshold.
+  of the two readings wins, ``bot.pipeline.reading``), when no passage reaches the grounding
+  floor, when the passages the draft used leave the question's subject uncovered (out of
+  scope: less than ``coverage_floor`` of its subject words), when the drafter failed or asked
+  for a human, when the reply is empty, or when confidence is below the human threshold.
 * ``AUTO`` only when auto-send is on (threshold not None), confidence reaches it, the
   channel allows it, the draft cites passages we retrieved, and every URL, e-mail address
   and number in it appears in those cited passages, and every commitment it makes (refund,
@@ -63,6 +64,9 @@ class DecisionFacts:
     human_threshold: float
     channel_paused: bool = False
     grounding_floor: float = 0.3
+    # Out of scope: the passages the draft used hold less than this share of the question's
+    # subject words (confidence part ``coverage``); 0 turns the check off.
+    coverage_floor: float = 0.0
     rejection: Passage | None = None
     auto_replies_in_conversation: int = 0
     conversation_cap: int | None = None
@@ -117,6 +121,10 @@ def decide(
         human.append("no grounding: no knowledge passage was found")
     elif best < floor:
         human.append(f"no grounding: best passage score {best:.2f} < {floor:.2f}")
+    coverage = confidence.parts.get("coverage")
+    if best is not None and coverage is not None and coverage < facts.coverage_floor:
+        human.append(f"out of scope: the passages used hold {coverage:.0%} of the question's "
+                     f"subject words (< {facts.coverage_floor:.0%})")
     if draft.error is not None:
         human.append(f"drafter error: {draft.error}")
     elif draft.needs_human:

@@ -15,9 +15,10 @@ For each KB (ingested into a throw-away local Qdrant) every question goes throug
 ``Router.analyse`` with the offline drafter, whose request is recorded. The same request is
 then drafted by the Claude drafter pointed at the fake Messages API
 (``tests/fakes/anthropic_server.py``); the captured JSON request is what Claude would read.
-A fact counts as in Claude's context when it occurs in that request and not in the request of
-the same message without passages (so the system prompt, the question or the history never
-count).
+A fact counts as in Claude's context when it occurs more often in that request than in the
+request of the same message without passages: the passages brought it, so the system prompt,
+the question or the history never count, and a fact whose words the rules also use ("issuing
+refunds", "passwords, recovery codes") still counts when a passage delivers it.
 
 Reported per KB and overall:
 * context fact recall, offline (the passages handed to the drafter) and Claude (the request);
@@ -130,6 +131,16 @@ class Outcome:
 
 def _find(pattern: str, text: str) -> bool:
     return re.search(pattern, text, re.IGNORECASE) is not None
+
+
+def _count(pattern: str, text: str) -> int:
+    return sum(1 for _ in re.finditer(pattern, text, re.IGNORECASE))
+
+
+def brought_by_passages(pattern: str, full: str, blank: str) -> bool:
+    """Whether the passages put ``pattern`` into a request: it occurs more often in the
+    request (``full``) than in the same request without passages (``blank``)."""
+    return _count(pattern, full) > _count(pattern, blank)
 
 
 def load_answer_set(path: Path) -> list[Question]:
@@ -264,7 +275,7 @@ async def run_kb(name: str, questions: Sequence[Question], embedder: Embedder,
                     confidence=analysis.confidence.value,
                     sources=[p.source_id for p in analysis.passages],
                     offline_context=offline_ctx,
-                    claude_context_facts=[_find(f, full) and not _find(f, blank)
+                    claude_context_facts=[brought_by_passages(f, full, blank)
                                           for f in q.facts],
                     offline_context_facts=[_find(f, offline_ctx) for f in q.facts],
                     draft_facts=[_find(f, reply) for f in q.facts],

@@ -93,8 +93,9 @@ def _auroc(rows: Sequence[dict[str, Any]], calibration: Calibration) -> float:
 
 
 def fit(rows: Sequence[dict[str, Any]], l2: float) -> Calibration | None:
-    return fit_calibration(_samples(rows), prior=None, fixed=HAND_SET, l2=l2, min_samples=10,
-                           source="answer benchmark")
+    # Offline extracts are grounded by construction: grounding cannot be fitted on them.
+    return fit_calibration(_samples(rows), prior=None, fixed=HAND_SET | {"grounding"}, l2=l2,
+                           min_samples=10, source="answer benchmark")
 
 
 def report(rows: list[dict[str, Any]], l2: float) -> None:
@@ -124,16 +125,39 @@ def report(rows: list[dict[str, Any]], l2: float) -> None:
         labels += [r["correct"] for r in test]
     print(f"{'5-fold cross-validated':<34}{'':>10}{auroc(labels, scores) or float('nan'):>10.3f}")
     print("\nfitted weights:", json.dumps(dict(fitted.weights)), "bias", fitted.bias)
-    print("\nhuman threshold   oos->human   answerable not human   correct not human")
+    floor = bench.bench_settings().coverage_floor
+    print(f"\nwith the out-of-scope floor {floor:.2f} (coverage of the question by the passages "
+          "used), fitted weights")
+    print("human threshold   oos->human   answerable not human   correct not human")
     for threshold in (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5):
-        def human(r: dict[str, Any], t: float = threshold) -> bool:
-            value = combine(r["parts"], fitted)[0] if r["parts"] else 0.0
-            return bool(r["declined"] or r["escalated"] or value < t)
-        oos = [human(r) for r in rows if not r["answerable"]]
-        answerable = [not human(r) for r in rows if r["answerable"]]
-        correct = [not human(r) for r in rows if r["correct"]]
-        print(f"{threshold:>15.2f}{sum(oos) / len(oos):>13.3f}"
-              f"{sum(answerable) / len(answerable):>23.3f}{sum(correct) / len(correct):>20.3f}")
+        oos, answerable, correct = _routing(rows, fitted, threshold, floor)
+        print(f"{threshold:>15.2f}{oos:>13.3f}{answerable:>23.3f}{correct:>20.3f}")
+    threshold = bench.bench_settings().human_threshold
+    print(f"\nper-KB split at the default thresholds ({threshold:.2f}, floor {floor:.2f}): "
+          "weights fitted on the other KB")
+    print(f"{'scored on':<16}{'oos->human':>12}{'answerable not human':>23}")
+    for kb in kbs if len(kbs) > 1 else ():
+        other = fit([r for r in rows if r["kb"] != kb], l2)
+        oos, answerable, _ = _routing([r for r in rows if r["kb"] == kb],
+                                      other or DEFAULT_CALIBRATION, threshold, floor)
+        print(f"{kb:<16}{oos:>12.3f}{answerable:>23.3f}")
+
+
+def _routing(rows: Sequence[dict[str, Any]], weights: Calibration, threshold: float,
+             floor: float) -> tuple[float, float, float]:
+    """Shares of unanswerable questions sent to humans, of answerable ones and of correct
+    drafts not sent, deciding as ``decide()`` does from these parts."""
+    def human(r: dict[str, Any]) -> bool:
+        value = combine(r["parts"], weights)[0] if r["parts"] else 0.0
+        uncovered = r["parts"].get("coverage") is not None and r["parts"]["coverage"] < floor
+        return bool(r["declined"] or r["escalated"] or value < threshold or uncovered)
+
+    def share(flags: list[bool]) -> float:
+        return sum(flags) / len(flags) if flags else float("nan")
+
+    return (share([human(r) for r in rows if not r["answerable"]]),
+            share([not human(r) for r in rows if r["answerable"]]),
+            share([not human(r) for r in rows if r["correct"]]))
 
 
 def main() -> None:

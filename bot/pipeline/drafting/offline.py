@@ -19,6 +19,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from bot.domain import DraftResult, Passage
 from bot.pipeline.drafting.base import DraftRequest, retrieval_score
@@ -69,6 +70,10 @@ BEST_HIT_PRIOR = 0.3
 # MAX_SECTIONS in all (chosen on the answer benchmark: 0.8 → 0.765, 0.7 → 0.827 fact recall).
 CLOSE = 0.7
 MAX_SECTIONS = 3
+# A best section this short only introduces the answer; its article's other sections join
+# from this share of its score.
+INTRO_WORDS = 40
+INTRO_CLOSE = 0.45
 CLOSING = "If anything is still unclear, just reply to this message."
 
 
@@ -239,11 +244,15 @@ class OfflineDrafter:
         )
         chosen = [best] if second is None else [best, second]
         # Sections of the same article scoring nearly as well usually hold the rest of the
-        # answer (the time frame next to the steps, the limits below the table).
+        # answer (the time frame next to the steps, the limits below the table). A best
+        # section that only introduces ("one of three signup modes:", "back up your server
+        # regularly") leaves the answer to the sections after it: they join more easily.
+        intro = best.section.body_words() <= INTRO_WORDS
+        close, limit = (INTRO_CLOSE, MAX_SECTIONS + 1) if intro else (CLOSE, MAX_SECTIONS)
         for c in scored[1:]:
-            if len(chosen) >= MAX_SECTIONS:
+            if len(chosen) >= limit:
                 break
-            if c not in chosen and c.passage is best.passage and c.score >= CLOSE * best.score:
+            if c not in chosen and c.passage is best.passage and c.score >= close * best.score:
                 chosen.append(c)
         return chosen
 
@@ -319,6 +328,10 @@ def _render(section: Section, wanted: set[str]) -> str:
     if section.body_words() > WHOLE_SECTION_WORDS:
         matching = [b for b in blocks if wanted & content_words(b.text())]
         keep = {id(blocks[0])} | {id(b) for b in matching}
+        # What a kept block announces ("Download the release's code:") comes with it.
+        for before, after in pairwise(blocks):
+            if id(before) in keep and before.text().rstrip().endswith(":"):
+                keep.add(id(after))
         blocks = [b for b in blocks if id(b) in keep]
         # A label just above a kept block stays with it.
         kept = []

@@ -31,6 +31,19 @@ STOPWORDS: frozenset[str] = frozenset(
     """.split()
 )
 
+# Words that frame a question rather than name its subject: "how long / how much / how many
+# / how often / how quickly", time words, "what happens", "tell me". An article answers
+# "how long does a refund take?" with "5 business days", never with the word "long", so
+# these say nothing about whether a passage is on the question's subject.
+QUESTION_FRAME: frozenset[str] = frozenset(
+    """
+    long much many often quick quickly soon fast ago today tomorrow yesterday week weeks
+    month months day days year years hour hours minute minutes time times happen happens
+    happened tell say says said mean means think thing things question questions two three
+    great anything else everything able possible sure okay ok we're you're they're
+    """.split()
+)
+
 _STEMMER = snowballstemmer.stemmer("english")
 
 
@@ -61,7 +74,15 @@ _SYNONYMS: dict[str, frozenset[str]] = {
     "text": frozenset({"sms"}),
     "kept": frozenset({"keep"}),
     "keep": frozenset({"kept"}),
+    "pictur": frozenset({"imag"}),
+    "photo": frozenset({"imag"}),
+    "maximum": frozenset({"max", "limit"}),
 }
+
+
+def synonyms(stemmed: str) -> frozenset[str]:
+    """Stems an article may use for the customer's stemmed word ("pictur" → "imag")."""
+    return _SYNONYMS.get(stemmed, frozenset())
 
 
 def content_words(text: str) -> set[str]:

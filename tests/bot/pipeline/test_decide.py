@@ -209,3 +209,23 @@ def test_a_rejection_standing_on_the_topic_holds_an_earned_topic_and_says_when()
     assert result.reasons[-1] == (
         "An agent rejected a draft on this topic 2 days ago: Refunds need a manager's OK")
     assert run(earning=RULE, topic=EARNED).decision is Decision.AUTO  # without it: sent
+
+
+def test_a_question_the_passages_used_do_not_cover_goes_to_humans() -> None:
+    """Out of scope: a partly related article scores well, but the question's subject is
+    not in it ("battery life" against a returns article)."""
+    def covered(share: float) -> PolicyDecision:
+        return decide(confidence=Confidence(value=0.7, parts={"coverage": share}),
+                      triage=CALM, draft=drafted(), passages=(REFUND,),
+                      facts=DecisionFacts(auto_send_threshold=None, human_threshold=0.35,
+                                          coverage_floor=0.6))
+
+    out = covered(0.4)
+    assert out.decision is Decision.HUMAN
+    assert out.reasons == ["out of scope: the passages used hold 40% of the question's "
+                           "subject words (< 60%)"]
+    assert covered(0.8).decision is Decision.REVIEW
+    off = decide(confidence=Confidence(value=0.7, parts={"coverage": 0.4}), triage=CALM,
+                 draft=drafted(), passages=(REFUND,),
+                 facts=DecisionFacts(auto_send_threshold=None, human_threshold=0.35))
+    assert off.decision is Decision.REVIEW  # the floor is off by default in DecisionFacts

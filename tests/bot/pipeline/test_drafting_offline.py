@@ -182,3 +182,46 @@ async def test_references_and_markup_do_not_reach_the_reply(text: str) -> None:
                                                        passages=[passage]))
     assert "(see" not in result.reply and "as above" not in result.reply
     assert "**" not in result.reply and "__" not in result.reply and "](" not in result.reply
+
+
+BACKUPS = Passage(
+    "kb:admin/backups", "Backing up your server",
+    "For real use, back up your server regularly.\n\n"
+    "## Database\n\nThe database holds accounts and posts. Dump it every night with "
+    "`pg_dump -Fc shop > shop.dump` and keep a week of dumps.\n\n"
+    "## Uploaded files\n\nUser uploads live in `public/system`. Copy the folder to another "
+    "disk or an object store.\n\n"
+    "## Secrets\n\nThe secrets in `.env.production` cannot be regenerated: keep a copy of "
+    "the file somewhere safe.\n",
+    0.8, cosine=0.8,
+)
+
+
+async def test_a_best_section_that_only_introduces_brings_the_sections_after_it() -> None:
+    result = await OfflineDrafter().draft(DraftRequest(
+        customer_text="What do I need to back up on my server?", passages=[BACKUPS]))
+    assert "back up your server regularly" in result.reply
+    # The lead says nothing concrete; the answer is in the sections it introduces.
+    assert "pg_dump -Fc shop" in result.reply
+    assert "public/system" in result.reply
+    assert ".env.production" in result.reply
+
+
+UPGRADE = Passage(
+    "kb:admin/upgrading", "Upgrading to a new release",
+    "## Upgrade steps\n\n"
+    "Releases are tagged in git. Read the release notes first: they list the steps that "
+    "release needs, such as database migrations or new settings, and whether the workers "
+    "must be stopped. " * 5 + "\n\n"
+    "Switch to the service user and fetch the tags of the upgrade release:\n\n"
+    "```bash\ngit fetch --tags && git checkout v9.9.9\n```\n\n"
+    "Then run the steps of the release notes and restart the services.\n",
+    0.8, cosine=0.8,
+)
+
+
+async def test_a_kept_sentence_keeps_the_code_it_announces() -> None:
+    result = await OfflineDrafter().draft(DraftRequest(
+        customer_text="How do I upgrade to the latest release?", passages=[UPGRADE]))
+    assert "fetch the tags of the upgrade release:" in result.reply
+    assert "git fetch --tags && git checkout v9.9.9" in result.reply
