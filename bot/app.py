@@ -31,6 +31,7 @@ from bot.ops.health import Check, Readiness
 from bot.ops.jobs import JobRunner, LogOps, OpsChannel
 from bot.ops.web import make_ops_app, make_web_app
 from bot.pipeline.drafting import make_drafter
+from bot.pipeline.intent_reader import IntentReader
 from bot.ports import ApprovalNotifier, NullNotifier
 from bot.store import db, inbox, outbox
 from bot.store.db import database
@@ -118,6 +119,7 @@ async def build_services(
         learned: LearnedAnswers | None = None
         rejected: LearnedAnswers | None = None
         learners: Learners | None = None
+        intent_reader: IntentReader | None = None
         if with_knowledge:
             store = await open_vector_store(settings)
             stack.push_async_callback(store.close)
@@ -127,6 +129,7 @@ async def build_services(
             rejected = LearnedAnswers(store=store, embedder=embedder,
                                       collection=REJECTED_COLLECTION)
             learners = Learners(learned=learned, rejected=rejected)
+            intent_reader = IntentReader(embed=embedder.dense)
         senders: dict[Channel, ReplySender] = {
             Channel.WEBHOOK: WebhookReplySender(settings=settings, http=http),
         }
@@ -176,7 +179,7 @@ async def build_services(
         calibrator = await Calibrator.load()
         router = Router(settings=settings, knowledge=knowledge, learned=learned, drafter=drafter,
                         notifier=notifier, clock=clock, calibration=calibrator,
-                        rejected=rejected)
+                        rejected=rejected, intent_reader=intent_reader)
         owner = worker_id()
         dispatcher = OutboxDispatcher(
             senders=senders, notifier=notifier, owner=owner,

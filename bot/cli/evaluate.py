@@ -22,6 +22,7 @@ from bot.evaluation.routing_report import learning_table
 from bot.evaluation.routing_report import summarise as routing_summary
 from bot.pipeline.drafting.base import Drafter
 from bot.pipeline.drafting.offline import OfflineDrafter
+from bot.pipeline.intent_reader import IntentReader
 from bot.ports import NullNotifier
 from config import Settings
 from knowledge import Embedder, KnowledgeBase, open_vector_store
@@ -100,6 +101,7 @@ async def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
                 learned=learned,
                 drafter=drafter,
                 notifier=NullNotifier(),
+                intent_reader=IntentReader(embed=embedder.dense),
             )
             results = await replay(
                 cases,

@@ -144,7 +144,27 @@ WANTS_HUMAN = _rx(
     r"|beni ara\w*|arayabilir misiniz|zavolejte (?:mi|nám)|(?:mi|nám) (?:\w+ )?zavolat"
     r"|перезвоните|позвоните мне|soittakaa minulle|soittaa minulle"
     r"|(?:jemanden|einen menschen|eine person) (?:\w+ )?(?:erreiche|erreichen|sprechen)"
-    r"|yetkili (?:biri|kişi)\w*|biriyle (?:görüş|konuş)\w*",
+    r"|yetkili (?:biri|kişi)\w*|biriyle (?:görüş|konuş)\w*"
+    # A department, a role, a call: "speak with your billing department", "get an engineer on
+    # the phone", "can someone get on a call with us", "someone with a pulse"
+    r"|(?:speak|talk)(?: directly)? (?:to|with) (?:someone (?:in|from|at) )?(?:your|the)"
+    r" (?:\w+ )?(?:department|team|desk|office)"
+    r"|(?:get|put|have) (?:an?|one of your|your|someone|somebody|a \w+) (?:\w+ )?(?:on the "
+    r"(?:phone|line)|on a call)|(?:get|hop|jump) on a (?:quick )?(?:call|phone call|zoom"
+    r"|video call) with (?:me|us)"
+    r"|(?:someone|somebody|anyone|anybody|a person|a human) with a pulse|a (?:living|breathing)"
+    r" (?:person|human|soul|being)|flesh and blood"
+    r"|iemand van (?:de |het |jullie )?\w+ (?:spreken|bellen|aan de lijn)"
+    r"|(?:liefst|graag|bij voorkeur) telefonisch"
+    r"|(?:anybody|anyone|someone|somebody)\b[^.?!\n]{0,30}\b(?:i|we) (?:could|can|might)"
+    r" (?:\w+ )?(?:discuss|talk|speak|go over|walk through)"
+    r"|(?:pass|hand|forward|escalate) (?:this|it|me) (?:on |over )?to (?:a|an|your|someone"
+    r"|somebody) (?:\w+ )?(?:colleague|supervisor|manager|person|human|team member|superior)"
+    r"|(?:book|schedule|arrange|set up|have) (?:a |an )?(?:short |quick |brief |\d+[- ]min\w* )?"
+    r"(?:call|meeting|chat) with (?:you|your|someone|somebody|an? |one)"
+    r"|(?:real|actual|live|proper) (?:support |service |customer service )(?:human|person|agent"
+    r"|rep)|mit (?:jemandem|ihnen|euch|einem menschen) (?:\w+ ){0,3}(?:telefonieren|sprechen"
+    r"|reden)",
     # Japanese
     r"担当者(?:と|に|の方)|オペレーター|人間と|有人|人と話|電話で(?:話|相談)"
     r"|電話(?:で|を)?(?:対応|連絡|ください|お願い|してもらえ)|折り返し",
@@ -230,7 +250,44 @@ CHURN = _rx(
     r"|service|product)|overstappen naar|hesab\w* (?:\w+ )?(?:kapat|sil|iptal)\w*"
     r"|(?:to|with|for) (?:another|a different) (?:provider|vendor|supplier|company|service)"
     r"|(?:byter|byta|bytt) (?:till|leverantör)|annan leverantör|anden (?:udbyder|leverandør)"
-    r"|andere (?:aanbieder|leverancier)|usu[nń]\w* (?:\w+ )?kont\w*|usunięci\w* (?:\w+ )?kont\w*",
+    r"|andere (?:aanbieder|leverancier)|usu[nń]\w* (?:\w+ )?kont\w*|usunięci\w* (?:\w+ )?kont\w*"
+    # Cancelling without an object, a decision to leave, an account wanted closed, a named
+    # competitor, the bank told to take the money back
+    r"|(?:i'?m|i am|we'?re|we are) (?:(?!not |never |also )\w+ )?"
+    r"cancell?ing(?! (?:an?|the|this|that|my|our) (?:\w+ )?"
+    r"(?:invitations?|invites?|orders?|meetings?|exports?|calls?|appointments?|bookings?))"
+    r"|cancell?ing (?:it |everything |all )?(?:today|now|immediately|right away|right now"
+    r"|the (?:second|moment|minute|day))"
+    r"|(?:decided|decision|going|plan\w*) to (?:cancel|leave|quit|terminate|not renew)"
+    r"(?! (?:an?|the|this|that|my|our) (?:\w+ )?(?:invitations?|invites?|orders?|meetings?"
+    r"|exports?|calls?|appointments?|bookings?))"
+    r"|(?:want|need|get|have) (?:my|our) (?:account|subscription|contract|membership)s? "
+    r"(?:closed|cancell?ed|deleted|terminated|ended)"
+    r"|(?:we'?re|we are|we'?ll be|we will be|i'?m|i am|we'?ve|we have|going to|decided to)"
+    r" (?:be )?(?:switch|switching|switched|migrating|migrate) (?:over )?to (?-i:[A-Z][a-z]+)"
+    r"(?! (?:plan|billing|tier|edition|version|pricing))"
+    r"|(?:tell|telling|ask|asking|instruct\w*|get|getting) my (?:bank|card issuer|credit card"
+    r" company) to|my (?:bank|card issuer|credit card company) will (?:hear|know|get)"
+    r"|(?:take|taking|took|bring|report\w*) (?:this|it|the charge|the payment) (?:up )?"
+    r"(?:with|to) my (?:bank|card issuer|credit card company)"
+    r"|reclam\w* (?:\w+ ){0,3}(?:al|a mi|con mi|en mi) banco|(?:aupr[èe]s de|à|a) ma banque"
+    r"|(?:meiner|die) bank (?:\w+ ){0,2}(?:zurückbuchen|zurückholen|stornieren)"
+    r"|found (?:a|an) (?:cheaper|better|different|new)\w* (?:\w+ )?(?:tool|provider|vendor|app"
+    r"|service|solution|alternative|option)|(?:won'?t|will not|aren'?t|are not|not) (?:be )?"
+    r"continu(?:e|ing)(?: (?:with|using) (?:you|your|the (?:service|subscription|plan|contract)))?"
+    r"(?=\s*(?:[.,;!]|$| with| using| after| beyond| past))"
+    r"|(?:claw|pull)\w* (?:back )?(?:the |my |our |these |those |both |all )?(?:\w+ ){0,2}"
+    r"(?:money|payments?|charges?|funds)(?: back)?|have my (?:bank|card company|card issuer)"
+    r"|(?:shut|wind) (?:down )?(?:my|our|the) (?:account|workspace|subscription)s?"
+    r"|stop (?:my|our|the) (?:\w+ )?(?:subscription|membership|contract)(?! from)"
+    r"|delete (?:my|our) (?:\w+ )?(?:workspace|organi[sz]ation|company account)"
+    r"|let (?:my|our|the) (?:\w+ )?(?:membership|subscription|plan|contract) (?:lapse|expire"
+    r"|run out)|(?:last|final) (?:month|payment|invoice|year) (?:we'?re|we are|i'?m|i am|we'?ll"
+    r"|i'?ll) (?:be )?pay\w*"
+    r"|changer de (?:prestataire|fournisseur|solution|outil|logiciel|plateforme)"
+    r"|cambiar(?:nos|me)? de (?:proveedor|plataforma|herramienta|servicio)"
+    r"|cambiare (?:fornitore|piattaforma)|mudar de (?:fornecedor|plataforma)"
+    r"|(?:den )?anbieter (?:zu )?wechseln|zu einem anderen (?:anbieter|tool|dienst)",
     # Japanese
     r"解約|退会|チャージバック|アカウント(?:を)?削除|サブスク\w*(?:を)?(?:キャンセル|停止)",
 )
@@ -274,7 +331,12 @@ LEGAL = _rx(
     r"|entrar com (?:uma )?a[çc][ãa]o|konsumentverket|anmäl\w* (?:er|dig|företaget)"
     r"|forbrugerombudsmand\w*|tüketici hakem\w*|v[ií]a judicial|dgccrf|soudní cest\w*"
     r"|rozhodčí|omic|oficina del consumidor|defensa del consumidor|rechter|rechtbank"
-    r"|sąd(?:u|zie|owi|em|ow[aey])?",
+    r"|sąd(?:u|zie|owi|em|ow[aey])?"
+    # Formal register: remedies, notice, breach of a clause; complaints to a watchdog
+    r"|legal (?:remedies|recourse|route|means)|formal notice|notice of breach|in breach of"
+    r"|(?:seek\w*|claim\w*|sue for|recover\w*) (?:\w+ )?damages|damages claim|tribunal"
+    r"|(?:your|their) (?:legal )?liability"
+    r"|breach of (?:section|clause|our|the) |skarg\w* do|uokik|rzecznik\w* (?:praw )?konsument\w*",
     # Japanese
     r"弁護士|訴訟|法的(?:措置|手段)|裁判|消費者センター",
 )
@@ -286,19 +348,25 @@ LEGAL_THREAT = _rx(
     r" (?:legal (?:team|department)|lawyers?|attorneys?|solicitors?)"
 )
 # "Legal" phrases that are questions about our paperwork, not threats.
-NOT_LEGAL = _rx(r"(?:our|my) legal team|legal (?:department|team|entity|name|address|notice)"
+NOT_LEGAL = _rx(r"(?:gdpr |dsgvo )?(?:data processing agreement|dpa)|gdpr[- ]complian\w*"
+                r"|(?:our|my) legal team|legal (?:department|team|entity|name|address|notice)"
                 r"|law firm|lawyer-friendly|\bDPA\b")
 
 URGENT = _rx(
     # English
-    r"urgent(?:ly)?|asap|emergency|critical|outage|(?:is|are|went|goes|gone) (?:completely "
+    r"(?<!['\"‘“])urgent\w*(?!['\"’”])|asap|emergency|incident|(?:by|before|until) \d{1,2}"
+    r"(?::\d\d)? ?(?:am|pm|uhr|h)\b|(?:today|tonight|tomorrow) (?:at|by|before) \d{1,2}"
+    r"|(?:launch|go live|going live|release|deadline)\w* (?:is )?(?:today|tonight|tomorrow)"
+    r"|(?:several|many|most|half) (?:of )?(?:the )?(?:people|users|colleagues|agents|members)"
+    r" (?:on|in|of) our|nessun\w* (?:de\w* )?(?:nostri )?(?:utenti|clienti)"
+    r"|critical|outage|(?:is|are|went|goes|gone) (?:completely "
     r"|totally )?down|down for (?:all|everyone|every)|(?:all|every) (?:our |of our |single )?"
     r"(?:users?|customers?|staff|employees?|clients?|stores?|shops?|locations?|branches?)"
     r"|(?:whole|entire) (?:team|company|office"
     r"|org(?:anisation|anization)?)"
     r"|(?:nobody|no one|no-one|everyone|everybody|none of (?:our|the) (?:\w+ )?(?:users|staff"
     r"|customers|employees)) (?:(?:in|on|at) [\w ]{1,20} )?(?:can(?:'t|not)?|gets?|is)"
-    r"|(?:team|company|office) of \d+|(?:all )?\d+ (?:employees|users|people|staff"
+    r"|(?:team|company|office) of \d{2,}|(?:all )?\d+ (?:employees|users|people|staff"
     r"|colleagues|agents|seats)(?: are| can't| cannot)|(?:all|any|none|each) of our \d+ \w+"
     r"|locked out|(?:client|customer|investor)"
     r" (?:demo|meeting|presentation|launch)|go[- ]live|(?:site|website|app|server|service|api"
@@ -308,7 +376,7 @@ URGENT = _rx(
     r"|deadline[^.?!\n]{0,40}(?:today|tonight|tomorrow|hours?|this (?:morning|afternoon|evening))"
     r"|losing (?:sales|money|orders|customers|revenue)"
     # German
-    r"|dringend|eilt|notfall|(?:ist|sind) (?:seit [\w ]{1,20} )?(?:komplett |völlig |total )?"
+    r"|dringend\w*|eilt|notfall|(?:ist|sind) (?:seit [\w ]{1,20} )?(?:komplett |völlig |total )?"
     r"(?:down|offline|nicht erreichbar)|(?:total)?ausfall|niemand (?:in|aus|kann)"
     r"|alle (?:nutzer|benutzer|mitarbeiter|kunden|zahlungen|bestellungen|filialen)|sofort"
     r"|nicht (?:mehr )?erreichbar|ausgefallen|keiner (?:kann|von uns)"
@@ -357,6 +425,9 @@ ANGER = _rx(
     r"|que absurdo|um absurdo|absurdo|vergonha|inaceit[aá]vel"
     r"|oburzając\w*|oacceptabel\w*|uacceptabel\w*|skandal\w*|rezalet\w*|saçmalık"
     r"|ostuda|nehoráznost|nepřijateln\w*|безобразие|возмутительно|позор"
+    r"|beyond (?:ridiculous|a joke|frustrat\w*|unacceptable)|done being (?:polite|patient|nice)"
+    r"|worst (?:\w+ ){0,2}(?:ever|you'?ve)|do you even test|saftladen|reicht (?:es )?mir"
+    r"|(?:j'en ai|on en a) (?:\w+ )?marre|en ai (?:\w+ )?marre"
     r"|pathetic|are you kidding|you(?:'re| are) kidding|kidding me|a complete joke"
     r"|lächerlich|stinksauer|mir reicht'?s|es reicht|ridicule|scandale|j'en ai assez"
     r"|exaspér\w*|furieux|furieuse|rid[íi]culo|indignad[oa]|furios[oa]|tomadura de pelo"
@@ -377,11 +448,13 @@ _PRAISE = _rx(
     r"(?:oh|wow|yeah|just),? (?:great|brilliant|fantastic|wonderful|amazing|perfect|thanks a lot)"
     r"|(?:great|good|nice|brilliant|fantastic|excellent|wonderful|amazing) (?:job|work|service"
     r"|support)|thanks a lot for|love how|well done|toll gemacht|na toll|super gemacht"
-    r"|bravo|vraiment génial|génial votre|muchas gracias por nada|qu[ée] bien|complimenti"
+    r"|^\s*(?:great|fantastic|brilliant|wonderful|perfect|awesome)\s*[.!]|really loving (?:it|this)"
+    r"|(?:just )?love (?:it|this) when|bravo|vraiment génial|génial votre"
+    r"|muchas gracias por nada|qu[ée] bien|complimenti"
 )
 _COMPLAINT = _rx(
     r"another|yet again|once again|(?:fifth|fourth|third|\d+th) time|deleted?|deleting|wiped"
-    r"|broke|broken|breaking|crash\w*|outage|down again|looking into it"
+    r"|broke|broken|breaking|crash\w*|outage|ate my|lost my|down again|looking into it"
     r"|wieder(?: mal)?|schon wieder|kaputt\w*|encore une?|panne|otra vez|de nuevo|ancora"
 )
 
@@ -400,7 +473,7 @@ _THANKS_WORD = _rx(
     r"thanks?|thank you|thx|ty|tysm|cheers|(?:much )?appreciated|appreciate (?:it|that|the help)"
     r"|got it|perfect|all (?:sorted|good|set)|(?:solved|sorted|fixed|resolved)(?: now)?"
     r"|(?:that|it|this) (?:worked|works|did it|did the trick|fixed it)|works (?:now|again|fine)"
-    r"|came through|arrived"
+    r"|came through|arrived|went through (?:fine|ok(?:ay)?|smoothly)|all i needed"
     r"|danke\w*|dank|vielen dank|geklappt|klappt|funktioniert|perfekt|erledigt"
     r"|merci|(?:[çc]a|cela|tout) (?:marche|fonctionne)|r[ée]gl[ée]|r[ée]solu|parfait"
     r"|gracias|funciona|resuelto|solucionado|perfecto|grazie|funziona|risolto|obrigad[oa]"
@@ -413,6 +486,7 @@ _THANKS_WORD = _rx(
 _CLOSERS = _rx(
     r"no (?:further|more|other) questions?|no worries|no problem|nothing else|that'?s all"
     r"|(?:problem|issue|error) (?:is )?(?:now )?(?:solved|fixed|sorted|resolved|gone)"
+    r"|(?:that'?s|this is) (?:all|exactly what) i needed|(?:this|that) time|on this one"
     r"|keine weiteren fragen|c'est tout|eso es todo|have a (?:nice|good|great) (?:day|weekend)"
 )
 _NOT_THANKS = _rx(
