@@ -42,6 +42,10 @@ EXEMPLARS: dict[Flag, tuple[str, ...]] = {
         "I need an actual human to help me",
         "I need to speak with someone in your accounts department",
         "Get one of your engineers on the phone",
+        "I want to speak with someone about this",
+        "I would like a person to handle this",
+        "Please escalate this to a manager",
+        "Is there anyone I can talk to",
     ),
     Flag.CHURN: (
         "I am going to cancel my subscription",
@@ -56,6 +60,11 @@ EXEMPLARS: dict[Flag, tuple[str, ...]] = {
         "I am cancelling as soon as my plan ends",
         "We are moving to another tool",
         "I want my account closed",
+        "We are going to stop using your product",
+        "We are leaving at the end of the month",
+        "This is the last time we pay you",
+        "Do not charge my card again, we are done",
+        "I will take my business elsewhere",
     ),
     Flag.LEGAL: (
         "I will take legal action",
@@ -66,6 +75,9 @@ EXEMPLARS: dict[Flag, tuple[str, ...]] = {
         "This is a breach of contract",
         "I am reporting you to the regulator",
         "See you in court",
+        "My solicitor will be in touch",
+        "We will claim compensation through the courts",
+        "This violates consumer law",
     ),
 }
 # Calm statements that sit close to the intents in the embedding space: a sentence nearer to

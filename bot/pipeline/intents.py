@@ -287,7 +287,10 @@ CHURN = _rx(
     r"|changer de (?:prestataire|fournisseur|solution|outil|logiciel|plateforme)"
     r"|cambiar(?:nos|me)? de (?:proveedor|plataforma|herramienta|servicio)"
     r"|cambiare (?:fornitore|piattaforma)|mudar de (?:fornecedor|plataforma)"
-    r"|(?:den )?anbieter (?:zu )?wechseln|zu einem anderen (?:anbieter|tool|dienst)",
+    r"|(?:den )?anbieter (?:zu )?wechseln|zu einem anderen (?:anbieter|tool|dienst)"
+    r"|(?:take|taking|took|move|moving) (?:my|our) (?:business|custom|money) elsewhere"
+    r"|no longer (?:be )?(?:a |your )?(?:customer|client|subscriber)s?"
+    r"|(?:won'?t|will not) be (?:a |your )?(?:customer|client|subscriber)s? (?:any ?more|after)",
     # Japanese
     r"解約|退会|チャージバック|アカウント(?:を)?削除|サブスク\w*(?:を)?(?:キャンセル|停止)",
 )
