@@ -56,14 +56,13 @@ EXEMPLARS: dict[Flag, tuple[str, ...]] = {
         "We will not renew our contract",
         "I will ask my bank to reverse the charge",
         "I am disputing this payment with my card company",
-        "I want my money back through my bank",
+        "I will ask my card issuer for a chargeback",
         "I am cancelling as soon as my plan ends",
         "We are moving to another tool",
         "I want my account closed",
         "We are going to stop using your product",
         "We are leaving at the end of the month",
         "This is the last time we pay you",
-        "Do not charge my card again, we are done",
         "I will take my business elsewhere",
     ),
     Flag.LEGAL: (
@@ -93,10 +92,17 @@ CALM: tuple[str, ...] = (
     "I reported the problem to my bank",
     "Where can I find your terms and privacy policy",
     "Thank you for your help",
+    "I was charged twice on my card",
+    "I want a refund for this charge",
+    "Can I cancel at any time",
+    "How do I reset my password",
+    "Can I pay by card",
+    "This person has left the company",
+    "This reply was written by a bot",
 )
 # Cosine similarity at which a sentence counts as saying the statement; chosen on the
 # development set (false escalations of calm messages <= 5%), cross-checked on held-out #1.
-THRESHOLDS: dict[Flag, float] = {Flag.WANTS_HUMAN: 0.55, Flag.CHURN: 0.55, Flag.LEGAL: 0.6}
+THRESHOLDS: dict[Flag, float] = {Flag.WANTS_HUMAN: 0.6, Flag.CHURN: 0.6, Flag.LEGAL: 0.6}
 
 # Clauses, not whole sentences: a negation then only hides its own clause ("not a chatbot"
 # does not hide "I need to speak with your billing department").

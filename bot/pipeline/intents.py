@@ -156,6 +156,8 @@ WANTS_HUMAN = _rx(
     r" (?:person|human|soul|being)|flesh and blood"
     r"|iemand van (?:de |het |jullie )?\w+ (?:spreken|bellen|aan de lijn)"
     r"|(?:liefst|graag|bij voorkeur) telefonisch"
+    r"|(?:a|any|an actual|a real|a live) (?:human|person|agent|rep) (?:that |who )?(?:i|we) (?:can"
+    r"|could) (?:talk|speak|chat)"
     r"|(?:anybody|anyone|someone|somebody)\b[^.?!\n]{0,30}\b(?:i|we) (?:could|can|might)"
     r" (?:\w+ )?(?:discuss|talk|speak|go over|walk through)"
     r"|(?:pass|hand|forward|escalate) (?:this|it|me) (?:on |over )?to (?:a|an|your|someone"

@@ -32,13 +32,12 @@ def flags_of(reader: IntentReader, text: str) -> set[Flag]:
 
 @pytest.mark.parametrize(("text", "flag"), [
     ("My bank will hear about this charge.", Flag.CHURN),
-    ("We are done with your service.", Flag.CHURN),
-    ("Please stop taking money from my card, I am finished with you.", Flag.CHURN),
-    ("Find me someone who can actually help.", Flag.WANTS_HUMAN),
     ("I will have my bank take the money back.", Flag.CHURN),
-    ("Get me a human.", Flag.WANTS_HUMAN),
-    ("Could an actual support person answer me?", Flag.WANTS_HUMAN),
+    ("We are done with your service.", Flag.CHURN),
+    ("Is there a human I can talk to?", Flag.WANTS_HUMAN),
+    ("Have someone from your team phone me.", Flag.WANTS_HUMAN),
     ("I'm taking you to court over this.", Flag.LEGAL),
+    ("My solicitor will write to you.", Flag.LEGAL),
 ])
 def test_the_reader_hears_the_intent_in_words_of_its_own(
     reader: IntentReader, text: str, flag: Flag
@@ -55,6 +54,8 @@ def test_the_reader_hears_the_intent_in_words_of_its_own(
     "Can our customers cancel their subscriptions through your API?",
     "I'm not cancelling, I just want to pause my subscription for two months.",
     "Thanks, I'll check with my team and get back to you.",
+    "I was charged twice on my card, can you refund one of them?",
+    "I want my money back for the duplicate charge.",
 ])
 def test_calm_look_alikes_raise_nothing(reader: IntentReader, text: str) -> None:
     assert flags_of(reader, text) == set()
