@@ -156,6 +156,14 @@ WANTS_HUMAN = _rx(
     r" (?:person|human|soul|being)|flesh and blood"
     r"|iemand van (?:de |het |jullie )?\w+ (?:spreken|bellen|aan de lijn)"
     r"|(?:liefst|graag|bij voorkeur) telefonisch"
+    r"|(?:discuss|go over|go through|talk through) (?:this |it |that |the matter )?with (?:one of"
+    r" your|a member of (?:your|the)|someone (?:from|on|at)|your) (?:\w+ )?(?:staff|team|colleagues"
+    r"|people|support|agents|employees)|living,? (?:and )?breathing"
+    r"|(?:right|correct|best) person to (?:talk|speak) to|direct (?:line|phone number)"
+    r"|(?:an?|your|the) (?:\w+ )?(?:manager|agent|representative|specialist|person|human)"
+    r" (?:to |could |can |should )?(?:call|contact|reach|phone|ring|get in touch with) (?:me|us)"
+    r"|(?:get|need|want|find) (?:me |us )?(?:someone|somebody|a person) who (?:understands|knows"
+    r"|can (?:actually |really )?help)|mich (?:\w+ ){2,4}(?:zurück|an)rufen"
     r"|(?:a|any|an actual|a real|a live) (?:human|person|agent|rep) (?:that |who )?(?:i|we) (?:can"
     r"|could) (?:talk|speak|chat)"
     r"|(?:anybody|anyone|someone|somebody)\b[^.?!\n]{0,30}\b(?:i|we) (?:could|can|might)"
@@ -291,6 +299,18 @@ CHURN = _rx(
     r"|cambiare (?:fornitore|piattaforma)|mudar de (?:fornecedor|plataforma)"
     r"|(?:den )?anbieter (?:zu )?wechseln|zu einem anderen (?:anbieter|tool|dienst)"
     r"|(?:take|taking|took|move|moving) (?:my|our) (?:business|custom|money) elsewhere"
+    r"|(?:taking|take|move|moving|migrat\w*) (?:our|my) (?:\w+ )?(?:team|company|business|data"
+    r"|workspace|account)s? (?:over )?to (?:another|a different|a new|a competing|a cheaper)"
+    r" (?:\w+ )?(?:platform|tool|provider|vendor|service|product|solution|app|system)"
+    r"|terminat\w* (?:our|my|the) (?:agreement|contract|subscription|account|service)"
+    r"|end (?:my|our) (?:plan|subscription|membership|account|agreement)"
+    r"|(?:payments?|charges?|transactions?) (?:\w+ ){0,6}(?:as )?not authori[sz]ed"
+    r"|my (?:card provider|card company) (?:as|about|to)"
+    r"|(?:our|my) last (?:invoice|payment|month|bill) with you|confirm the (?:closure"
+    r"|cancellation|termination)"
+    r"|(?:chosen|chose|picked|selected|gone with|going with|decided on|signed with) (?:a |an )?"
+    r"(?:different|another|new|other|competing) (?:vendor|provider|supplier|tool|platform"
+    r"|solution|service)|(?:zu )?(?:einem |einen )?(?:wettbewerber|konkurrenten|mitbewerber)"
     r"|no longer (?:be )?(?:a |your )?(?:customer|client|subscriber)s?"
     r"|(?:won'?t|will not) be (?:a |your )?(?:customer|client|subscriber)s? (?:any ?more|after)",
     # Japanese
@@ -338,7 +358,9 @@ LEGAL = _rx(
     r"|rozhodčí|omic|oficina del consumidor|defensa del consumidor|rechter|rechtbank"
     r"|sąd(?:u|zie|owi|em|ow[aey])?"
     # Formal register: remedies, notice, breach of a clause; complaints to a watchdog
-    r"|legal (?:remedies|recourse|route|means)|formal notice|notice of breach|in breach of"
+    r"|legal (?:remedies|recourse|route|means|options)|through the courts|(?:in|a) violation of"
+    r"|trading standards|saisir (?:la justice|le tribunal|les tribunaux|le m[ée]diateur)"
+    r"|formal notice|notice of breach|in breach of"
     r"|(?:seek\w*|claim\w*|sue for|recover\w*) (?:\w+ )?damages|damages claim|tribunal"
     r"|(?:your|their) (?:legal )?liability"
     r"|breach of (?:section|clause|our|the) |skarg\w* do|uokik|rzecznik\w* (?:praw )?konsument\w*",
@@ -348,6 +370,8 @@ LEGAL = _rx(
 # Bringing in one's own lawyers or legal team is a threat even where the words alone
 # ("our legal team") are usually a paperwork question; matched before NOT_LEGAL masks them.
 LEGAL_THREAT = _rx(
+    r"(?:our|my) legal (?:department|team) (?:has|have|is|are|will)(?: been)? (?:\w+ ){0,2}"
+    r"(?:aware|involved|informed|notified|respond\w*|contact\w*|review\w*|look\w*)|"
     r"(?:hear from|involve|involving|bring(?:ing)? in|get(?:ting)?|contact(?:ing)?"
     r"|(?:escalat|hand|pass|forward|refer)\w* (?:this|it|the matter) (?:on |over )?to) (?:our|my)"
     r" (?:legal (?:team|department)|lawyers?|attorneys?|solicitors?)"
@@ -356,6 +380,13 @@ LEGAL_THREAT = _rx(
 NOT_LEGAL = _rx(r"(?:gdpr |dsgvo )?(?:data processing agreement|dpa)|gdpr[- ]complian\w*"
                 r"|(?:our|my) legal team|legal (?:department|team|entity|name|address|notice)"
                 r"|law firm|lawyer-friendly|\bDPA\b")
+
+# Product questions about *their* customers reaching a person ("let my customers talk to a
+# human agent in the widget"): masked before reading a request for a person.
+NOT_WANTS_HUMAN = _rx(
+    r"(?:let|allow|enable|help|can) (?:my|our) (?:customers|users|clients|visitors|end users"
+    r"|shoppers) (?:to )?(?:talk|speak|chat|reach|contact|call)[^.?!\n]*"
+)
 
 URGENT = _rx(
     # English

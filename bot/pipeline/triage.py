@@ -319,7 +319,7 @@ def triage(
     for flag, pattern, where in (
         (Flag.LEGAL, intents.LEGAL_THREAT, whole),
         (Flag.LEGAL, intents.LEGAL, legal_context),
-        (Flag.WANTS_HUMAN, intents.WANTS_HUMAN, whole),
+        (Flag.WANTS_HUMAN, intents.WANTS_HUMAN, intents.NOT_WANTS_HUMAN.sub(" ", whole)),
         (Flag.CHURN, intents.CHURN, whole),
     ):
         findings.extend(Finding(flag, flag.value, f'"{hit}"')
