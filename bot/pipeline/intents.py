@@ -166,6 +166,11 @@ WANTS_HUMAN = _rx(
     r"|(?:get|need|want|find) (?:me |us )?(?:someone|somebody|a person) who (?:understands|knows"
     r"|can (?:actually |really )?help)|mich (?:\w+ ){2,4}(?:zurück|an)rufen"
     r"|(?:reply|response|answer) from (?:a|an actual|a real|a live) (?:person|human)"
+    r"|who (?:can|could|should) (?:i|we) (?:\w+ )?(?:speak|talk|chat) (?:to|with)"
+    r"|send (?:a|an|someone|somebody) (?:real |actual )?(?:\w+ )?(?:engineer|person|human|agent"
+    r"|specialist|technician) (?:my|our) way"
+    r"|(?:can|could|shall) we (?:hop|jump|get) on a (?:quick |short )?(?:\w+ )?(?:call|phone call"
+    r"|zoom|video call|meeting)"
     r"|(?<!\w)(?:human|person|agent|operator|representative)s?,? (?:please|pls)\b"
     r"|(?:give|drop) (?:me|us) a (?:call|ring|buzz|phone call)"
     r"|(?:raise|take|discuss) (?:this|it) (?:up )?with (?:a|your|the) (?:supervisor|manager"
@@ -302,6 +307,11 @@ CHURN = _rx(
     r"|stop (?:my|our|the) (?:\w+ )?(?:subscription|membership|contract)(?! from)"
     r"|delete (?:my|our) (?:\w+ )?(?:workspace|organi[sz]ation|company account)"
     r"|(?:decided|decision|plan\w*|going) not to (?:continue|renew|extend|stay)"
+    r"|pull(?:ing|ed)? the plug|close (?:it|this|everything) down"
+    r"|instruct\w* my (?:bank|card issuer) not to|(?:cancel\w*|stop\w*|block\w*|revok\w*)"
+    r" (?:\w+ ){0,3}direct debits?|discontinu\w* (?:our|my) (?:use|subscription|account|plan"
+    r"|contract)|(?:we'?re|i'?m|we are|i am|will|'ll) go(?:ing)? elsewhere"
+    r"|(?:don'?t|do not) (?:auto-?)?renew (?:us|me|my|our)|z?rezygn\w*"
     r"|(?:treat|consider|take) this as (?:our|my) (?:formal )?notice"
     r"|(?:deactivate|disable) (?:my|our) (?:\w+ )?(?:workspace|account|organi[sz]ation"
     r"|subscription)|stop (?:all )?(?:future|further) (?:billing|charges|payments)"
@@ -378,6 +388,11 @@ LEGAL = _rx(
     r"|legal (?:remedies|recourse|route|means|options)|through the courts|(?:in|a) violation of"
     r"|(?:process\w*|shar\w*|sold|sell\w*|us\w*) (?:my|our) (?:personal )?data without"
     r"|medidas legales|medidas judiciales|rechtsbeistand\w*"
+    r"|(?:county|district|civil|magistrates'?|claims) court"
+    r"|claim (?:in|at|with) (?:the )?(?:\w+ )?court"
+    r"|(?:is|are|was|it'?s|this is) (?:\w+ )?(?:illegal|unlawful)"
+    r"|(?:illegal|unlawful) (?:under|according"
+    r" to|in the eu)|data protection (?:commissioner|authority|regulator)|information commissioner"
     r"|trading standards|saisir (?:la justice|le tribunal|les tribunaux|le m[ée]diateur)"
     r"|formal notice|notice of breach|in breach of"
     r"|(?:seek\w*|claim\w*|sue for|recover\w*) (?:\w+ )?damages|damages claim|tribunal"
@@ -402,6 +417,14 @@ NOT_LEGAL = _rx(r"(?:our|my) (?:lawyer|attorney|solicitor|legal counsel) (?:aske
                 r"(?:gdpr |dsgvo )?(?:data processing agreement|dpa)|gdpr[- ]complian\w*"
                 r"|(?:our|my) legal team|legal (?:department|team|entity|name|address|notice)"
                 r"|law firm|lawyer-friendly|\bDPA\b")
+
+# Their own customers' chargebacks and disputes are a product question, not a dispute of ours.
+NOT_CHURN = _rx(
+    r"(?:a|my|our|the) (?:customers?|clients?|buyers?|shoppers?|users?) (?:\w+ ){0,2}"
+    r"(?:files?|filed"
+    r"|opens?|opened|raises?|raised|initiates?|makes?|issues?|disputes?) (?:a |the )?(?:chargeback"
+    r"|dispute|charge)s?"
+)
 
 # Product questions about *their* customers reaching a person ("let my customers talk to a
 # human agent in the widget"): masked before reading a request for a person.

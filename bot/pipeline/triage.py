@@ -320,7 +320,7 @@ def triage(
         (Flag.LEGAL, intents.LEGAL_THREAT, whole),
         (Flag.LEGAL, intents.LEGAL, legal_context),
         (Flag.WANTS_HUMAN, intents.WANTS_HUMAN, intents.NOT_WANTS_HUMAN.sub(" ", whole)),
-        (Flag.CHURN, intents.CHURN, whole),
+        (Flag.CHURN, intents.CHURN, intents.NOT_CHURN.sub(" ", whole)),
     ):
         findings.extend(Finding(flag, flag.value, f'"{hit}"')
                         for hit in intents.affirmed(pattern, where))

@@ -257,6 +257,10 @@ def test_legal_in_a_formal_register(text: str) -> None:
     "Where do I download the GDPR data processing agreement for our records?",
     "Our bank details changed, how do I update the card on file?",
     "How do I set up an 'urgent' priority label for tickets?",
+    "What's your policy if a customer files a chargeback on my store?",
+    "How do I let my customers talk to a human agent in the chat widget?",
+    "Our lawyer asked for a copy of your terms of service, where can I download it?",
+    "Can I give a support agent on my team access to only the billing page?",
 ])
 def test_calm_look_alikes_are_not_escalated(text: str) -> None:
     result = triage(text)
