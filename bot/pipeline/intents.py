@@ -168,6 +168,13 @@ WANTS_HUMAN = _rx(
     r"|(?:reply|response|answer) from (?:a|an actual|a real|a live) (?:person|human)"
     r"|who (?:can|could|should) (?:i|we) (?:\w+ )?(?:speak|talk|chat) (?:to|with)"
     r"|(?:mettre|mettez)(?:-moi| moi)? en (?:relation|contact) avec"
+    r"|(?:rozmawia|porozmawia)\w* z kim[śs]|(?:que |por )um humano|uma pessoa (?:real|de verdade)"
+    r"|(?:jullie|u|iemand) (?:mij|me) (?:\w+ )?(?:bellen|terugbellen)"
+    r"|(?:an|zu) (?:einen|einem|eine|einer) (?:\w+ )?(?:mitarbeiter\w*|menschen|kolleg\w*"
+    r"|ansprechpartner\w*|sachbearbeiter\w*)(?! (?:hinzu|an|anlegen|zuweisen))"
+    r"|(?:a|the) call-?back(?! (?:number|url|function|endpoint|handler|api|feature|option|widget))"
+    r"|(?:expert|specialist|engineer|person|someone|somebody|human|colleague) (?:from|on) your"
+    r" (?:side|end)"
     r"|atend(?:er|a|erme) (?:una persona|alguien|un agente|un humano)"
     r"|mit (?:jemandem|ihnen|euch|einem|einer) (?:\w+ ){0,4}(?:telefonieren|sprechen|reden)"
     r"|(?:have|get) (?:your|the) (?:\w+ )?(?:folks|people|team|staff|department|guys|agents)"
@@ -315,6 +322,15 @@ CHURN = _rx(
     r"|(?:decided|decision|plan\w*|going) not to (?:continue|renew|extend|stay)"
     r"|pull(?:ing|ed)? the plug|close (?:it|this|everything) down"
     r"|mettre fin (?:à|a) (?:mon|notre|l'|ce|cet) ?(?:abonnement|contrat|compte)"
+    r"|zamkn\w* (?:\w+ )?kont\w*|zamknięci\w* kont\w*"
+    r"|mudar (?:para|de) (?:outro|outra) (?:\w+ )?(?:fornecedor|plataforma|empresa|servi[çc]o"
+    r"|operadora)|(?:abonnement|contract|account|lidmaatschap) (?:\w+ ){0,3}(?:be[ëe]indigen"
+    r"|stopzetten|opheffen)|keine (?:weiteren )?(?:abbuchungen|lastschriften)"
+    r"|(?:wir|ich) hören (?:\w+ )?auf|(?:i'?m|we'?re) out (?:after|at|from|once|when)"
+    r"|(?:process|confirm|sort|handle|arrange) (?:the|my|our) cancellation"
+    r"|(?:bank|card company|card issuer|credit card company) (?:is |are |has |have )?(?:\w+ )?"
+    r"(?:investigating|disputing|reversing|looking into) (?:the|this|my|a) (?:\w+ )?(?:charge"
+    r"|payment|transaction)"
     r"|(?:vertrag|abo(?:nnement)?|mitgliedschaft|konto|zusammenarbeit) (?:\w+ ){0,4}(?:beenden"
     r"|auflösen|aufheben)|anul(?:ar|o|é|en) (?:mi|nuestra|la|el) (?:suscripci[oó]n|cuenta|contrato"
     r"|plan)|passare (?:a|ad) (?:un|una) (?:altr[oa]|nuov[oa]) (?:\w+ )?(?:fornitore|servizio"
@@ -402,7 +418,9 @@ LEGAL = _rx(
     r"|legal (?:remedies|recourse|route|means|options)|through the courts|(?:in|a) violation of"
     r"|(?:process\w*|shar\w*|sold|sell\w*|us\w*) (?:my|our) (?:personal )?data without"
     r"|medidas legales|medidas judiciales|rechtsbeistand\w*"
-    r"|reclamaci[oó]n formal|autoridad de consumo|better business bureau"
+    r"|reclamaci[oó]n formal|autoridad de consumo|better business bureau|jurist\w*"
+    r"|legal (?:advis[eo]rs?|representatives?)|reserve (?:all |any )?(?:of )?(?:my|our) (?:legal )?"
+    r"rights|(?:behalten uns|behalte mir) (?:\w+ )?(?:rechte|schritte) vor"
     r"|(?:rivolg\w*|contatt\w*|sentire) (?:a |al |il nostro |il mio )?(?:un )?legale"
     r"|(?:county|district|civil|magistrates'?|claims) court"
     r"|claim (?:in|at|with) (?:the )?(?:\w+ )?court"
@@ -445,8 +463,8 @@ NOT_CHURN = _rx(
 # Product questions about *their* customers reaching a person ("let my customers talk to a
 # human agent in the widget"): masked before reading a request for a person.
 NOT_WANTS_HUMAN = _rx(
-    r"(?:let|allow|enable|help|can) (?:my|our) (?:customers|users|clients|visitors|end users"
-    r"|shoppers) (?:to )?(?:talk|speak|chat|reach|contact|call)[^.?!\n]*"
+    r"(?:let|allow|enable|help|can) (?:my |our )?(?:customers|users|clients|visitors|end users"
+    r"|shoppers) (?:to )?(?:talk|speak|chat|reach|contact|call|request|book|ask)[^.?!\n]*"
 )
 
 URGENT = _rx(
