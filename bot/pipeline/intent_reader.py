@@ -102,10 +102,12 @@ CALM: tuple[str, ...] = (
     "When does my contract renew",
     "We are going on holiday next week",
     "Please close this ticket",
+    "Our lawyer needs a copy of your terms of service",
+    "One of my customers filed a chargeback in my shop",
 )
-# Cosine similarity at which a sentence counts as saying the statement; chosen on the
+# Cosine similarity at which a sentence counts as saying its nearest statement; chosen on the
 # development set (false escalations of calm messages <= 5%), cross-checked on held-out #1.
-THRESHOLDS: dict[Flag, float] = {Flag.WANTS_HUMAN: 0.6, Flag.CHURN: 0.6, Flag.LEGAL: 0.6}
+THRESHOLDS: dict[Flag, float] = {Flag.WANTS_HUMAN: 0.55, Flag.CHURN: 0.6, Flag.LEGAL: 0.6}
 
 # Clauses, not whole sentences: a negation then only hides its own clause ("not a chatbot"
 # does not hide "I need to speak with your billing department").
