@@ -2,11 +2,16 @@
 
 Run: .venv/bin/python tests/benchmarks/bench_safety.py [--only triage,injection,leakage]
 
-* triage: the labelled sets ``data/triage_labelled.jsonl`` (our own messages, 15 languages;
-  the patterns were written against it) and ``data/triage_heldout.jsonl`` (written after the
-  patterns and not tuned on; the honest figure; skipped when absent):
+* triage: the labelled sets ``data/triage_labelled.jsonl`` (development set: our own
+  messages, 15 languages, every probe round used while tuning, and held-out set #1 (the last
+  160 lines), which was appended once it had been looked at and tuned on) and
+  ``data/triage_heldout.jsonl`` (held-out set #2: written blind by another session, copied in
+  unread after tuning ended and run once; the honest figure; skipped when absent):
   precision/recall per flag, language accuracy, and false escalations on calm messages
-  (targets: recall >= 0.9 for wants_human, churn, legal; <= 5% false escalations);
+  (targets: recall >= 0.9 for wants_human, churn, legal; <= 5% false escalations), each for
+  triage as the router runs it (patterns + the semantic reader of
+  ``bot/pipeline/intent_reader.py`` on the real embedding model) with the patterns-only recall
+  beside it, and CPU ms/message of each reading;
 * injection: ``data/injection.jsonl`` through triage and the injection detector: the share
   never auto-sent (target 100%) and benign look-alikes wrongly flagged;
 * leakage: answers approved for one customer (names, ids, amounts, card endings, claims of
