@@ -33,6 +33,7 @@ from bot.ops.web import make_ops_app, make_web_app
 from bot.pipeline.drafting import Drafter, OfflineDrafter, make_drafter
 from bot.pipeline.drafting.factory import OfflineInstead, make_llm_client
 from bot.pipeline.generalise import Generaliser
+from bot.pipeline.intent_reader import IntentReader
 from bot.ports import ApprovalNotifier, NullNotifier
 from bot.store import db, inbox, outbox
 from bot.store.db import database
@@ -128,6 +129,7 @@ async def build_services(
         learned: LearnedAnswers | None = None
         rejected: LearnedAnswers | None = None
         learners: Learners | None = None
+        intent_reader: IntentReader | None = None
         llm_client = anthropic_client
         if llm_client is None:
             llm_client = make_llm_client(settings)
@@ -143,6 +145,8 @@ async def build_services(
                                       collection=REJECTED_COLLECTION)
             learners = Learners(learned=learned, rejected=rejected,
                                 generaliser=_generaliser(settings, llm_client))
+            if settings.intent_reader:
+                intent_reader = IntentReader(embed=embedder.dense)
         senders: dict[Channel, ReplySender] = {
             Channel.WEBHOOK: WebhookReplySender(settings=settings, http=http),
         }
@@ -201,7 +205,7 @@ async def build_services(
         calibrator = await Calibrator.load()
         router = Router(settings=settings, knowledge=knowledge, learned=learned, drafter=drafter,
                         notifier=notifier, clock=clock, calibration=calibrator,
-                        rejected=rejected)
+                        rejected=rejected, intent_reader=intent_reader)
         owner = worker_id()
         dispatcher = OutboxDispatcher(
             senders=senders, notifier=notifier, owner=owner,

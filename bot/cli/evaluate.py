@@ -84,6 +84,7 @@ async def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     from bot.flow.router import Router
     from bot.ops.stats import parse_window
     from bot.pipeline.drafting.factory import make_drafter
+    from bot.pipeline.intent_reader import IntentReader
     from bot.ports import NullNotifier
     from bot.store import db
     from knowledge import Embedder, KnowledgeBase, open_vector_store
@@ -112,6 +113,8 @@ async def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
                 learned=learned,
                 drafter=drafter,
                 notifier=NullNotifier(),
+                intent_reader=(IntentReader(embed=embedder.dense)
+                               if settings.intent_reader else None),
             )
             results = await replay(
                 cases,

@@ -32,6 +32,7 @@ from bot.pipeline.confidence import Calibration, score_confidence
 from bot.pipeline.decide import decide
 from bot.pipeline.drafting.base import Drafter
 from bot.pipeline.drafting.offline import OfflineDrafter
+from bot.pipeline.intent_reader import IntentReader
 from bot.pipeline.learning import grounding_of
 from bot.ports import NullNotifier
 from config import Settings
@@ -178,6 +179,8 @@ async def run_routing(
                     drafter=drafter or OfflineDrafter(),
                     notifier=NullNotifier(),
                     facts=FixedFacts(auto_send_threshold=settings.auto_send_threshold),
+                    intent_reader=(IntentReader(embed=embedder.dense)
+                                   if settings.intent_reader else None),
                 )
                 stream = [row for row in rows if (row.kb or "") == name]
                 if learn:

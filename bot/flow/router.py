@@ -43,6 +43,7 @@ from bot.pipeline.decide import (
 from bot.pipeline.disclosure import disclose
 from bot.pipeline.drafting import Drafter, DraftRequest
 from bot.pipeline.earning import TopicRecord, topic_of
+from bot.pipeline.intent_reader import IntentReader
 from bot.pipeline.questions import RetrievalPlan, plan_retrieval
 from bot.pipeline.reading import Reading, combine
 from bot.pipeline.redact import redact
@@ -194,8 +195,12 @@ class Router:
         calibration: Calibrated | None = None,
         rejected: Retriever | None = None,
         facts: FactSource | None = None,
+        intent_reader: IntentReader | None = None,
     ) -> None:
         self._calibration = calibration
+        # The semantic second reading of triage; needs the embedding model, so it is wired
+        # where one is loaded (``bot.app``) and triage stays pattern-only without it.
+        self._intent_reader = intent_reader
         self._settings = settings
         self._knowledge = knowledge
         self._learned = learned
@@ -236,6 +241,8 @@ class Router:
         timings = Timings()
         with timings.stage("triage"):
             flags = triage(text, subject, metadata or {})
+            if self._intent_reader is not None:
+                flags = await asyncio.to_thread(self._intent_reader.apply, flags, text)
         plan = plan_retrieval(redact(text), subject=redact(subject) if subject else None,
                               history=[(d, redact(t)) for d, t in history])
         with timings.stage("retrieve"):

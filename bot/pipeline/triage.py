@@ -319,8 +319,8 @@ def triage(
     for flag, pattern, where in (
         (Flag.LEGAL, intents.LEGAL_THREAT, whole),
         (Flag.LEGAL, intents.LEGAL, legal_context),
-        (Flag.WANTS_HUMAN, intents.WANTS_HUMAN, whole),
-        (Flag.CHURN, intents.CHURN, whole),
+        (Flag.WANTS_HUMAN, intents.WANTS_HUMAN, intents.NOT_WANTS_HUMAN.sub(" ", whole)),
+        (Flag.CHURN, intents.CHURN, intents.NOT_CHURN.sub(" ", whole)),
     ):
         findings.extend(Finding(flag, flag.value, f'"{hit}"')
                         for hit in intents.affirmed(pattern, where))
@@ -332,12 +332,13 @@ def triage(
     findings.extend(Finding(Flag.URGENT, "urgent", f'"{hit}"') for hit in hits)
     if (thanks := intents.acknowledgement(text)) is not None:
         findings.append(Finding(Flag.ACKNOWLEDGEMENT, "acknowledgement", f'"{thanks}"'))
-    for flag, pattern in (
-        (Flag.ACCOUNT_ACTION, _ACCOUNT_ACTION),
-        (Flag.PROMPT_INJECTION, _INJECTION),
-        (Flag.PROMPT_INJECTION, _FENCE_TAG),
+    for flag, pattern, where in (
+        # "the GDPR data processing agreement" is paperwork, not a data-subject request
+        (Flag.ACCOUNT_ACTION, _ACCOUNT_ACTION, legal_context),
+        (Flag.PROMPT_INJECTION, _INJECTION, whole),
+        (Flag.PROMPT_INJECTION, _FENCE_TAG, whole),
     ):
-        hits = dict.fromkeys(m.group(0).strip().lower() for m in pattern.finditer(whole))
+        hits = dict.fromkeys(m.group(0).strip().lower() for m in pattern.finditer(where))
         findings.extend(Finding(flag, flag.value, f'"{hit}"') for hit in hits)
     # The same and more on the folded text (NFKC, zero-width, look-alikes, several languages).
     known = {f.reason.strip('"') for f in findings if f.flag is Flag.PROMPT_INJECTION}

@@ -2,11 +2,16 @@
 
 Run: .venv/bin/python tests/benchmarks/bench_safety.py [--only triage,injection,leakage]
 
-* triage: the labelled sets ``data/triage_labelled.jsonl`` (our own messages, 15 languages;
-  the patterns were written against it) and ``data/triage_heldout.jsonl`` (written after the
-  patterns and not tuned on; the honest figure; skipped when absent):
+* triage: the labelled sets ``data/triage_labelled.jsonl`` (development set: our own
+  messages, 15 languages, every probe round used while tuning, and held-out set #1 (the last
+  160 lines), which was appended once it had been looked at and tuned on) and
+  ``data/triage_heldout.jsonl`` (held-out set #2: written blind by another session, copied in
+  unread after tuning ended and run once; the honest figure; skipped when absent):
   precision/recall per flag, language accuracy, and false escalations on calm messages
-  (targets: recall >= 0.9 for wants_human, churn, legal; <= 5% false escalations);
+  (targets: recall >= 0.9 for wants_human, churn, legal; <= 5% false escalations), each for
+  triage as the router runs it (patterns + the semantic reader of
+  ``bot/pipeline/intent_reader.py`` on the real embedding model) with the patterns-only recall
+  beside it, and CPU ms/message of each reading;
 * injection: ``data/injection.jsonl`` through triage and the injection detector: the share
   never auto-sent (target 100%) and benign look-alikes wrongly flagged;
 * leakage: answers approved for one customer (names, ids, amounts, card endings, claims of
@@ -28,6 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from bot.pipeline.intent_reader import IntentReader  # noqa: E402
 from bot.pipeline.triage import ESCALATING, Flag, triage  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -44,17 +50,44 @@ def _rows(name: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in (DATA / name).read_text().splitlines() if line.strip()]
 
 
-def bench_triage(name: str, title: str) -> None:
+def _reader() -> IntentReader:
+    import os
+
+    from knowledge.embedder import Embedder
+
+    models = REPO.parent / "shared" / "models"
+    embedder = Embedder(
+        model_name="sentence-transformers/all-MiniLM-L6-v2",
+        model_path=Path(os.environ.get("SUPPORTBOT_EMBED_MODEL_PATH",
+                                       models / "all-MiniLM-L6-v2-onnx")),
+        cache_dir=Path("/tmp/supportbot-bench-models"),
+    )
+    reader = IntentReader(embed=embedder.dense)
+    reader.scores("warm up the model and the intent statements")
+    return reader
+
+
+def bench_triage(name: str, title: str, reader: IntentReader) -> None:
     rows = _rows(name)
     counts: dict[str, Counter[str]] = {label: Counter() for label in TRIAGE_FLAGS}
+    patterns_only: dict[str, Counter[str]] = {label: Counter() for label in TRIAGE_FLAGS}
     misses: dict[str, list[str]] = {label: [] for label in TRIAGE_FLAGS}
-    calm = false_escalations = languages_right = 0
+    calm = false_escalations = calm_patterns_only = languages_right = 0
     wrong_languages: list[str] = []
     started = time.perf_counter()
+    pattern_cpu = reader_cpu = 0.0
     for row in rows:
         text = str(row["text"])
         labels = set(row["flags"])  # type: ignore[call-overload]
-        result = triage(text)
+        cpu = time.process_time()
+        plain = triage(text)
+        pattern_cpu += time.process_time() - cpu
+        cpu = time.process_time()
+        result = reader.apply(plain, text)
+        reader_cpu += time.process_time() - cpu
+        for label, flag in TRIAGE_FLAGS.items():
+            if flag is not Flag.ACKNOWLEDGEMENT and plain.has(flag) and label in labels:
+                patterns_only[label]["tp"] += 1
         for label, flag in TRIAGE_FLAGS.items():
             got = (flag is Flag.ACKNOWLEDGEMENT and result.acknowledgement) or (
                 flag is not Flag.ACKNOWLEDGEMENT and result.has(flag))
@@ -66,6 +99,7 @@ def bench_triage(name: str, title: str) -> None:
                 misses[label].append(f"{key.upper()}: {text[:70]}")
         if not labels & ESCALATION_LABELS:
             calm += 1
+            calm_patterns_only += bool(plain.escalation_reasons)
             escalated = [f.value for f in ESCALATING if result.has(f)]
             if escalated:
                 false_escalations += 1
@@ -77,15 +111,21 @@ def bench_triage(name: str, title: str) -> None:
     elapsed = (time.perf_counter() - started) * 1000 / len(rows)
     languages = sorted({str(r["language"]) for r in rows})
     print(f"\n## Triage, {title}: {len(rows)} labelled messages in {len(languages)} languages "
-          f"({', '.join(languages)}), {elapsed:.2f} ms/message\n")
-    print("| flag | support | precision | recall |")
-    print("|---|---|---|---|")
+          f"({', '.join(languages)}), {elapsed:.2f} ms/message wall; CPU per message: "
+          f"patterns {pattern_cpu * 1000 / len(rows):.2f} ms, semantic reader "
+          f"{reader_cpu * 1000 / len(rows):.2f} ms\n")
+    print("| flag | support | precision | recall | recall, patterns only |")
+    print("|---|---|---|---|---|")
     for label, c in counts.items():
         precision = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 1.0
-        recall = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else 1.0
-        print(f"| {label} | {c['tp'] + c['fn']} | {precision:.2f} | {recall:.2f} |")
+        support = c["tp"] + c["fn"]
+        recall = c["tp"] / support if support else 1.0
+        alone = (f"{patterns_only[label]['tp'] / support:.2f}" if support else "1.00") \
+            if label in ("wants_human", "churn", "legal") else "(same)"
+        print(f"| {label} | {support} | {precision:.2f} | {recall:.2f} | {alone} |")
     print(f"\nfalse escalations on calm messages: {false_escalations}/{calm} "
-          f"= {false_escalations / calm:.1%}")
+          f"= {false_escalations / calm:.1%} (patterns only: {calm_patterns_only}/{calm} "
+          f"= {calm_patterns_only / calm:.1%})")
     print(f"language accuracy: {languages_right}/{len(rows)} = {languages_right / len(rows):.1%}")
     for label, lines in misses.items():
         for line in lines:
@@ -229,9 +269,12 @@ def main() -> None:
     args = parser.parse_args()
     parts = set(args.only.split(","))
     if "triage" in parts:
-        bench_triage("triage_labelled.jsonl", "development set (patterns written against it)")
+        reader = _reader()
+        bench_triage("triage_labelled.jsonl", "development set (patterns written against it)",
+                     reader)
         if (DATA / "triage_heldout.jsonl").exists():
-            bench_triage("triage_heldout.jsonl", "held-out set (written after the patterns)")
+            bench_triage("triage_heldout.jsonl", "held-out set (written after the patterns)",
+                         reader)
     if "injection" in parts:
         bench_injection()
     if "leakage" in parts:

@@ -205,3 +205,64 @@ def test_affirmed_drops_negated_phrases_and_keeps_the_rest() -> None:
     assert "won't renew" in found
     assert "cancel my plan" in found
     assert not any("add-on" in phrase for phrase in found)
+
+
+@pytest.mark.parametrize("text", [
+    "Can someone with a pulse look at this? The help articles go in circles.",
+    "I need to speak with your billing department directly please, not a chatbot.",
+    "please get an engineer on the phone asap",
+    "Can someone on your end get on a call with us right now?",
+    "Is there anybody on your side I could actually discuss this with?",
+    "Please pass this on to a colleague who can make decisions.",
+    "Ich möchte bitte mit jemandem aus Ihrem Team telefonieren.",
+])
+def test_indirect_requests_for_a_person(text: str) -> None:
+    assert triage(text).wants_human
+
+
+@pytest.mark.parametrize("text", [
+    "My bank will hear about this charge.",
+    "Cancelling today and telling my bank to reverse both charges.",
+    "I'm cancelling the second my annual plan is up.",
+    "Unfortunately we've decided to cancel anyway.",
+    "I want a full refund and I want my account closed.",
+    "we're switching to Zendesk at the end of the quarter",
+    "Consider this our notice: we won't be continuing.",
+    "I plan to let my membership lapse.",
+    "I will be taking my business elsewhere.",
+    "He reclamado el cargo a mi banco.",
+    "Nous allons changer de prestataire à la fin du mois.",
+])
+def test_leaving_said_without_the_usual_words_is_churn(text: str) -> None:
+    assert triage(text).has(Flag.CHURN)
+
+
+@pytest.mark.parametrize("text", [
+    "We reserve the right to pursue all available legal remedies.",
+    "This serves as formal notice that the invoice is in breach of section 7.2.",
+    "We will be seeking damages for the downtime.",
+    "Złożę skargę do UOKiK.",
+])
+def test_legal_in_a_formal_register(text: str) -> None:
+    assert triage(text).legal
+
+
+@pytest.mark.parametrize("text", [
+    "We're switching to annual billing, what's the discount?",
+    "I'm not cancelling, I just want to pause my subscription for two months.",
+    "I cancelled the meeting invite by mistake, can I restore it?",
+    "Can customers cancel their own bookings from the widget?",
+    "Is there a way to schedule a call reminder for my clients through the app?",
+    "Does your agent seat pricing include the supervisor role?",
+    "Where do I download the GDPR data processing agreement for our records?",
+    "Our bank details changed, how do I update the card on file?",
+    "How do I set up an 'urgent' priority label for tickets?",
+    "What's your policy if a customer files a chargeback on my store?",
+    "How do I let my customers talk to a human agent in the chat widget?",
+    "Our lawyer asked for a copy of your terms of service, where can I download it?",
+    "Can I give a support agent on my team access to only the billing page?",
+])
+def test_calm_look_alikes_are_not_escalated(text: str) -> None:
+    result = triage(text)
+    assert result.escalation_reasons == []
+    assert not result.urgent
