@@ -45,7 +45,8 @@ class FixedRetriever:
     def __init__(self, hits: Sequence[Hit]) -> None:
         self.hits = list(hits)
 
-    async def search(self, query: str, limit: int = 5) -> Sequence[Hit]:
+    async def search(self, query: str, limit: int = 5, *,
+                     sections: int | None = None) -> Sequence[Hit]:
         return self.hits[:limit]
 
 
