@@ -135,15 +135,14 @@ class SlackApprovalNotifier:
             log.exception("could not post the auto-sent card of draft %s", draft_id)
 
     async def delivered(self, outbox_item_id: int) -> None:
-        item = await cards.outbox_item(outbox_item_id)
-        if item is None:
-            return
-        draft_id: int | None = item.draft_id  # type: ignore[attr-defined]
-        if draft_id is not None:
-            await self.refresh(draft_id)
-        await self.refresh_top(item.conversation_id, besides=draft_id)  # type: ignore[attr-defined]
+        await self._refresh_for_delivery(outbox_item_id)
 
     async def delivery_retrying(self, outbox_item_id: int) -> None:
+        await self._refresh_for_delivery(outbox_item_id)
+
+    async def _refresh_for_delivery(self, outbox_item_id: int) -> None:
+        """A reply's delivery changed: re-render its draft's card and the conversation's
+        top-level card (whose state line follows the newest reply)."""
         item = await cards.outbox_item(outbox_item_id)
         if item is None:
             return
